@@ -1,0 +1,189 @@
+//! Command-line flags, in node_exporter's style (`--web.listen-address`, `--path.procfs`,
+//! `--collector.<name>` / `--no-collector.<name>`), so operators can carry their habits over.
+//!
+//! The per-collector switches are generated from [`crate::collector::REGISTRY`], so a new collector
+//! gets its flags by being registered. Collector-specific flags live in each collector's module as a
+//! `clap::Args` struct flattened here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
+
+use crate::collector::{self, REGISTRY};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sysmon-exporter",
+    version,
+    about = "Prometheus exporter for Linux hosts: node_exporter-compatible host metrics, sampled on an interval and served from a snapshot."
+)]
+pub struct Cli {
+    /// Address to listen on for the web interface and telemetry (":10101" means every interface).
+    #[arg(long = "web.listen-address", default_value = ":10101", value_name = "ADDR")]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]
+    pub telemetry_path: String,
+
+    /// procfs mountpoint.
+    #[arg(long = "path.procfs", default_value = "/proc", value_name = "DIR")]
+    pub procfs: PathBuf,
+
+    /// sysfs mountpoint.
+    #[arg(long = "path.sysfs", default_value = "/sys", value_name = "DIR")]
+    pub sysfs: PathBuf,
+
+    /// Root filesystem of the host (mount points are read below it; "/host" in a container).
+    #[arg(long = "path.rootfs", default_value = "/", value_name = "DIR")]
+    pub rootfs: PathBuf,
+
+    /// TOML configuration file (sampling interval and the other settings that are not switches).
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// How often to sample the host; overrides `[sampler] interval` of the config file (default 2s).
+    #[arg(long = "sampler.interval", value_name = "DURATION", value_parser = parse_duration)]
+    pub sampler_interval: Option<Duration>,
+
+    /// How long one collector may run before its sample is abandoned; overrides
+    /// `[sampler] collector_timeout` (default 1s).
+    #[arg(long = "sampler.collector-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub collector_timeout: Option<Duration>,
+
+    /// Disable every collector that is not explicitly enabled with --collector.<name>.
+    #[arg(long = "collector.disable-defaults")]
+    pub disable_defaults: bool,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
+    pub log_level: String,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub log_format: String,
+
+    #[command(flatten)]
+    pub diskstats: collector::diskstats::Args,
+
+    #[command(flatten)]
+    pub filesystem: collector::filesystem::Args,
+
+    #[command(flatten)]
+    pub hwmon: collector::hwmon::Args,
+
+    #[command(flatten)]
+    pub netclass: collector::netclass::Args,
+
+    #[command(flatten)]
+    pub netdev: collector::netdev::Args,
+
+    /// Collectors enabled after applying defaults and the per-collector switches (filled in by
+    /// [`parse_from`], not a flag itself).
+    #[arg(skip)]
+    pub enabled_collectors: Vec<&'static str>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("expected a duration such as 2s or 500ms ({e})"))
+}
+
+fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s == "/" || s == "/health" {
+        return Err("expected a path starting with '/' other than '/' and '/health'".to_string());
+    }
+    Ok(s.to_string())
+}
+
+/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches.
+pub fn command() -> Command {
+    let mut cmd = Cli::command();
+    for reg in REGISTRY {
+        let on = format!("collector.{}", reg.name);
+        let off = format!("no-collector.{}", reg.name);
+        let default = if reg.default_enabled { "enabled" } else { "disabled" };
+        cmd = cmd
+            .arg(
+                Arg::new(on.clone())
+                    .long(on.clone())
+                    .action(ArgAction::SetTrue)
+                    .help(format!("Enable the {} collector ({default} by default): {}", reg.name, reg.help))
+                    .conflicts_with(off.clone()),
+            )
+            .arg(
+                Arg::new(off.clone())
+                    .long(off)
+                    .action(ArgAction::SetTrue)
+                    .help(format!("Disable the {} collector.", reg.name)),
+            );
+    }
+    cmd
+}
+
+/// Parses arguments; on bad usage clap prints what was expected and exits with status 2.
+pub fn parse_from<I, T>(args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().get_matches_from(args);
+    from_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+    let mut cli = Cli::from_arg_matches(matches)?;
+    cli.enabled_collectors = REGISTRY
+        .iter()
+        .filter(|reg| {
+            let on = matches.get_flag(&format!("collector.{}", reg.name));
+            let off = matches.get_flag(&format!("no-collector.{}", reg.name));
+            let default = reg.default_enabled && !cli.disable_defaults;
+            (default || on) && !off
+        })
+        .map(|reg| reg.name)
+        .collect();
+    Ok(cli)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn try_parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let matches = command().try_get_matches_from(args)?;
+        from_matches(&matches)
+    }
+
+    #[test]
+    fn defaults_enable_every_default_collector() {
+        let cli = try_parse(&["sysmon-exporter"]).unwrap();
+        let defaults: Vec<_> = REGISTRY.iter().filter(|r| r.default_enabled).map(|r| r.name).collect();
+        assert_eq!(cli.enabled_collectors, defaults);
+        assert_eq!(cli.listen_address, ":10101");
+        assert_eq!(cli.telemetry_path, "/metrics");
+    }
+
+    #[test]
+    fn disable_defaults_then_enable_one() {
+        let cli = try_parse(&["x", "--collector.disable-defaults", "--collector.meminfo"]).unwrap();
+        assert_eq!(cli.enabled_collectors, vec!["meminfo"]);
+        let cli = try_parse(&["x", "--no-collector.cpu"]).unwrap();
+        assert!(!cli.enabled_collectors.contains(&"cpu"));
+        assert!(cli.enabled_collectors.contains(&"meminfo"));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for args in [
+            vec!["x", "--collector.nosuch"],
+            vec!["x", "--collector.cpu", "--no-collector.cpu"],
+            vec!["x", "--sampler.interval", "fast"],
+            vec!["x", "--web.telemetry-path", "metrics"],
+            vec!["x", "--log.format", "xml"],
+        ] {
+            let err = try_parse(&args).err().unwrap_or_else(|| panic!("{args:?} accepted"));
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+}

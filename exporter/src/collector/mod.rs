@@ -1,0 +1,178 @@
+//! Host collectors. One module per collector; each knows how to read one part of the machine
+//! through the configured roots and nothing about HTTP, scheduling or encoding.
+//!
+//! Adding a collector: write the module, implement [`Collector`], and add one line to [`REGISTRY`].
+
+use std::path::{Path, PathBuf};
+
+use crate::metrics::MetricSet;
+
+pub mod cpu;
+pub mod diskstats;
+pub mod filesystem;
+pub mod hwmon;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod os;
+pub mod pressure;
+pub mod stat;
+pub mod thermal_zone;
+pub mod time;
+pub mod uname;
+
+/// Why a collector failed this sample. The message ends up in the log and on the landing page;
+/// it should name the file and what was wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CollectError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CollectError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn parse(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        CollectError::Parse {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A collector reads one part of the machine into a [`MetricSet`].
+///
+/// `collect` is blocking and runs on a worker thread under a timeout, so it may read files freely.
+/// State that must survive between samples (for example, keeping CPU counters monotonic) lives
+/// behind interior mutability, because a collector is shared with the sampler.
+///
+/// On error, the samples already added to `out` are still published (as node_exporter does),
+/// and the collector is reported with `node_scrape_collector_success 0`.
+pub trait Collector: Send + Sync {
+    fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError>;
+}
+
+/// Where collectors read the machine from. Tests point these at fixture trees.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    pub procfs: PathBuf,
+    pub sysfs: PathBuf,
+    pub rootfs: PathBuf,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Roots {
+            procfs: PathBuf::from("/proc"),
+            sysfs: PathBuf::from("/sys"),
+            rootfs: PathBuf::from("/"),
+        }
+    }
+}
+
+impl Roots {
+    pub fn proc(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.procfs.join(rel)
+    }
+    pub fn sys(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.sysfs.join(rel)
+    }
+    /// A path of the host's root filesystem, e.g. a mount point from mountinfo.
+    pub fn root(&self, abs: impl AsRef<Path>) -> PathBuf {
+        let abs = abs.as_ref();
+        self.rootfs.join(abs.strip_prefix("/").unwrap_or(abs))
+    }
+}
+
+/// Everything a collector may need to build itself: the roots and the parsed command line
+/// (each collector's own `--collector.<name>.*` flags live in `Cli`, next to its module's `Args`).
+pub struct BuildContext<'a> {
+    pub roots: &'a Roots,
+    pub cli: &'a crate::cli::Cli,
+}
+
+/// A collector's registration: its name (as in `--collector.<name>`), whether it runs by default,
+/// and how to build it. A build error (a bad include/exclude regex, say) is a usage error.
+pub struct Registration {
+    pub name: &'static str,
+    pub default_enabled: bool,
+    pub help: &'static str,
+    pub build: fn(&BuildContext) -> Result<Box<dyn Collector>, String>,
+}
+
+/// Every collector the exporter knows, in the order their metrics appear in the output.
+pub const REGISTRY: &[Registration] = &[
+    cpu::REGISTRATION,
+    diskstats::REGISTRATION,
+    filesystem::REGISTRATION,
+    hwmon::REGISTRATION,
+    loadavg::REGISTRATION,
+    meminfo::REGISTRATION,
+    netclass::REGISTRATION,
+    netdev::REGISTRATION,
+    os::REGISTRATION,
+    pressure::REGISTRATION,
+    stat::REGISTRATION,
+    thermal_zone::REGISTRATION,
+    time::REGISTRATION,
+    uname::REGISTRATION,
+];
+
+/// Looks up a registration by name.
+pub fn registration(name: &str) -> Option<&'static Registration> {
+    REGISTRY.iter().find(|r| r.name == name)
+}
+
+/// Reads a whole small file (a /proc or /sys file) as a string, with the path in the error.
+pub fn read_string(path: impl AsRef<Path>) -> Result<String, CollectError> {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).map_err(|e| CollectError::io(path, e))
+}
+
+/// Reads a sysfs attribute: the file's contents without the trailing newline.
+pub fn read_trimmed(path: impl AsRef<Path>) -> Result<String, CollectError> {
+    read_string(path).map(|s| s.trim_end_matches(['\n', '\r', ' ']).to_string())
+}
+
+/// Reads a sysfs attribute that holds one integer.
+pub fn read_u64(path: impl AsRef<Path>) -> Result<u64, CollectError> {
+    let path = path.as_ref();
+    let text = read_trimmed(path)?;
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| CollectError::parse(path, format!("expected an unsigned integer, found {text:?}")))
+}
+
+/// Reads a sysfs attribute that holds one signed integer (temperatures can be negative).
+pub fn read_i64(path: impl AsRef<Path>) -> Result<i64, CollectError> {
+    let path = path.as_ref();
+    let text = read_trimmed(path)?;
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| CollectError::parse(path, format!("expected an integer, found {text:?}")))
+}
+
+/// Lists the entries of a directory, sorted by name so output order is stable.
+pub fn sorted_dir_entries(path: impl AsRef<Path>) -> Result<Vec<std::fs::DirEntry>, CollectError> {
+    let path = path.as_ref();
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .map_err(|e| CollectError::io(path, e))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}

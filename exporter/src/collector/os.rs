@@ -1,0 +1,25 @@
+//! `os`: operating system release from /etc/os-release under the root filesystem.
+//!
+//! PLACEHOLDER: being written; emits nothing yet.
+
+use super::{BuildContext, CollectError, Collector, Registration};
+use crate::metrics::MetricSet;
+
+pub const REGISTRATION: Registration = Registration {
+    name: "os",
+    default_enabled: true,
+    help: "operating system release from /etc/os-release under the root filesystem",
+    build,
+};
+
+fn build(_ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
+    Ok(Box::new(Placeholder))
+}
+
+struct Placeholder;
+
+impl Collector for Placeholder {
+    fn collect(&self, _out: &mut MetricSet) -> Result<(), CollectError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! `pressure`: pressure stall information from /proc/pressure.
+//!
+//! PLACEHOLDER: being written; emits nothing yet.
+
+use super::{BuildContext, CollectError, Collector, Registration};
+use crate::metrics::MetricSet;
+
+pub const REGISTRATION: Registration = Registration {
+    name: "pressure",
+    default_enabled: true,
+    help: "pressure stall information from /proc/pressure",
+    build,
+};
+
+fn build(_ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
+    Ok(Box::new(Placeholder))
+}
+
+struct Placeholder;
+
+impl Collector for Placeholder {
+    fn collect(&self, _out: &mut MetricSet) -> Result<(), CollectError> {
+        Ok(())
+    }
+}

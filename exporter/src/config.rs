@@ -1,0 +1,237 @@
+//! The TOML configuration file (`--config.file`): settings that are not per-process switches.
+//!
+//! Every key is optional and has a working default, so the exporter runs with no file at all.
+//! Unknown keys, wrong types and bad values are rejected with `file:line:column: what was expected`.
+//! `exporter/sysmon.toml` documents every key.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Effective settings after reading the file and applying flag overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// How often the sampler runs every collector.
+    pub interval: Duration,
+    /// How long one collector may take before its result for this sample is abandoned.
+    pub collector_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            interval: Duration::from_secs(2),
+            collector_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A configuration error a person can act on: where, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    sampler: SamplerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SamplerSection {
+    interval: Option<Spanned<String>>,
+    collector_timeout: Option<Spanned<String>>,
+}
+
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Reads `path` (if given) and applies the flag overrides, then checks the combination.
+pub fn load(
+    path: Option<&Path>,
+    interval_flag: Option<Duration>,
+    timeout_flag: Option<Duration>,
+) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::default();
+    let display_path = path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("<flags>"));
+    // Spans of the file's values, to point at the offending line when a combination is wrong.
+    let mut interval_at = None;
+    let mut source = String::new();
+    if let Some(path) = path {
+        source = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        let file: FileConfig = toml::from_str(&source).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(&source, s.start)).unwrap_or((0, 0));
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        if let Some(v) = &file.sampler.interval {
+            settings.interval = parse_duration_value(path, &source, v, "sampler.interval")?;
+            interval_at = Some(v.span());
+        }
+        if let Some(v) = &file.sampler.collector_timeout {
+            settings.collector_timeout =
+                parse_duration_value(path, &source, v, "sampler.collector_timeout")?;
+        }
+    }
+    if let Some(d) = interval_flag {
+        settings.interval = d;
+        interval_at = None;
+    }
+    if let Some(d) = timeout_flag {
+        settings.collector_timeout = d;
+    }
+    let at = |span: Option<Range<usize>>| match span {
+        Some(s) => line_col(&source, s.start),
+        None => (0, 0),
+    };
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&settings.interval) {
+        let (line, column) = at(interval_at.clone());
+        return Err(ConfigError {
+            file: display_path,
+            line,
+            column,
+            message: format!(
+                "sampler.interval: expected a duration between 100ms and 1h, found {}",
+                humantime::format_duration(settings.interval)
+            ),
+        });
+    }
+    if settings.collector_timeout.is_zero() || settings.collector_timeout > settings.interval {
+        let (line, column) = at(interval_at);
+        return Err(ConfigError {
+            file: display_path,
+            line,
+            column,
+            message: format!(
+                "sampler.collector_timeout: expected a duration greater than zero and at most the interval ({}), found {}",
+                humantime::format_duration(settings.interval),
+                humantime::format_duration(settings.collector_timeout)
+            ),
+        });
+    }
+    Ok(settings)
+}
+
+fn parse_duration_value(
+    path: &Path,
+    source: &str,
+    value: &Spanned<String>,
+    key: &str,
+) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.get_ref()).map_err(|_| {
+        let (line, column) = line_col(source, value.span().start);
+        ConfigError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message: format!(
+                "{key}: expected a duration such as \"2s\" or \"500ms\", found {:?}",
+                value.get_ref()
+            ),
+        }
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(contents: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(contents.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn no_file_gives_defaults() {
+        assert_eq!(load(None, None, None).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn shipped_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sysmon.toml");
+        let settings = load(Some(&path), None, None).unwrap();
+        assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn file_values_and_flag_overrides() {
+        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\n");
+        let s = load(Some(f.path()), None, None).unwrap();
+        assert_eq!(s.interval, Duration::from_secs(5));
+        assert_eq!(s.collector_timeout, Duration::from_secs(2));
+        let s = load(Some(f.path()), Some(Duration::from_secs(10)), None).unwrap();
+        assert_eq!(s.interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let f = write("[sampler]\ninterval = \"5s\"\nintervall = \"3s\"\n");
+        let e = load(Some(f.path()), None, None).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("unknown field `intervall`"), "{e}");
+        assert!(e.to_string().starts_with(&format!("{}:3:", f.path().display())));
+    }
+
+    #[test]
+    fn wrong_type_and_bad_value_name_line() {
+        let f = write("\n[sampler]\ninterval = 5\n");
+        let e = load(Some(f.path()), None, None).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let f = write("[sampler]\n\ninterval = \"soon\"\n");
+        let e = load(Some(f.path()), None, None).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 12), "{e}");
+        assert!(e.message.contains("expected a duration"), "{e}");
+        let f = write("[sampler]\ninterval = \"10ms\"\n");
+        let e = load(Some(f.path()), None, None).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let f = write("[sampler]\ninterval = \"1s\"\ncollector_timeout = \"3s\"\n");
+        let e = load(Some(f.path()), None, None).unwrap_err();
+        assert!(e.message.contains("at most the interval"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let e = load(Some(Path::new("/nonexistent/sysmon.toml")), None, None).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/sysmon.toml"));
+    }
+}

@@ -1,0 +1,14 @@
+//! sysmon-exporter: a Prometheus exporter for Linux hosts.
+//!
+//! The binary (`src/main.rs`) wires these together: [`cli`] and [`config`] decide what runs,
+//! [`collector`] reads the machine, [`sampler`] runs the collectors on an interval and publishes a
+//! [`sampler::Snapshot`], and [`server`] serves the latest snapshot over HTTP.
+
+pub mod cli;
+pub mod collector;
+pub mod config;
+pub mod logging;
+pub mod metrics;
+pub mod sampler;
+pub mod self_metrics;
+pub mod server;

@@ -1,0 +1,159 @@
+//! sysmon-exporter: parse flags and config, build the enabled collectors, start the sampler and the
+//! HTTP server, and shut down cleanly on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use sysmon_exporter::cli::{self, Cli};
+use sysmon_exporter::collector::{self, BuildContext, Roots};
+use sysmon_exporter::sampler::{Sampler, Slot, Snapshot};
+use sysmon_exporter::{config, logging, server};
+use tokio::sync::watch;
+
+/// Exit status for bad usage or configuration, as clap uses for bad flags.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = cli::parse_from(std::env::args_os());
+    logging::init(&cli.log_level, &cli.log_format);
+
+    let settings = match config::load(cli.config_file.as_deref(), cli.sampler_interval, cli.collector_timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sysmon-exporter: invalid configuration: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let addr = match parse_listen_address(&cli.listen_address) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sysmon-exporter: --web.listen-address: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let slots = match build_collectors(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sysmon-exporter: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+
+    // Two workers are plenty: serving copies bytes, and collectors run on the blocking pool.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sysmon-exporter: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli, settings, addr, slots))
+}
+
+fn build_collectors(cli: &Cli) -> Result<Vec<Slot>, String> {
+    let roots = Roots {
+        procfs: cli.procfs.clone(),
+        sysfs: cli.sysfs.clone(),
+        rootfs: cli.rootfs.clone(),
+    };
+    let ctx = BuildContext { roots: &roots, cli };
+    cli.enabled_collectors
+        .iter()
+        .map(|name| {
+            let reg = collector::registration(name).expect("enabled collectors come from the registry");
+            (reg.build)(&ctx)
+                .map(|c| Slot::new(reg.name, c))
+                .map_err(|e| format!("collector {name}: {e}"))
+        })
+        .collect()
+}
+
+/// node_exporter's address syntax: ":10101" listens on every interface, "host:port" on one.
+fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    let with_host = if s.starts_with(':') { format!("[::]{s}") } else { s.to_string() };
+    with_host
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("expected [host]:port such as :10101 or 127.0.0.1:10101, found {s:?}"))
+}
+
+async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        // A host without IPv6 cannot bind "[::]": fall back to every IPv4 interface.
+        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() => {
+            let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+            tokio::net::TcpListener::bind(v4).await.map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<Slot>) -> ExitCode {
+    let listener = match bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(address = %addr, error = %e, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let sampler = Sampler::new(slots, settings.collector_timeout);
+    let sampler_task = tokio::spawn(sampler.run(settings.interval, snap_tx, stop_rx.clone()));
+
+    let state = server::AppState {
+        snapshots: snap_rx,
+        interval: settings.interval,
+        telemetry_path: cli.telemetry_path.clone(),
+        known_collectors: collector::REGISTRY.iter().map(|r| r.name).collect(),
+    };
+    tracing::info!(
+        address = %local,
+        collectors = %cli.enabled_collectors.join(","),
+        interval = %humantime::format_duration(settings.interval),
+        version = sysmon_exporter::self_metrics::VERSION,
+        "listening"
+    );
+    let mut server_stop = stop_rx.clone();
+    let serve = axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.changed().await;
+        });
+    let server_task = tokio::spawn(async move { serve.await });
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = sampler_task.await;
+    match server_task.await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "server error");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the exporter");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

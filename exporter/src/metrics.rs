@@ -1,0 +1,308 @@
+//! The metric model collectors fill in, and its two exposition formats.
+//!
+//! Collectors produce a fresh set of families every sample, with label sets that come and go with
+//! the machine (a USB stick, a mount, a network interface). That is a snapshot, not a set of
+//! long-lived instruments, so instead of a client-library registry the exporter keeps this small
+//! model and encodes it once per sample into both the Prometheus text format 0.0.4 and
+//! OpenMetrics 1.0. See the README's "Dependencies" section for why no client library is used here.
+
+use std::fmt::Write as _;
+
+/// Metric type, as announced in the `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+}
+
+impl MetricType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+        }
+    }
+}
+
+/// One sample: its label pairs (names are fixed by the code, values come from the machine) and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+/// A metric family: every sample that shares a name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    pub name: String,
+    pub help: String,
+    pub kind: MetricType,
+    pub samples: Vec<Sample>,
+}
+
+impl MetricFamily {
+    /// Adds a sample. Label values are copied; label names must be valid Prometheus label names.
+    pub fn sample(&mut self, labels: &[(&'static str, &str)], value: f64) -> &mut Self {
+        self.samples.push(Sample {
+            labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+            value,
+        });
+        self
+    }
+}
+
+/// What one collector produced in one sample: families in the order they were first named.
+#[derive(Debug, Default, Clone)]
+pub struct MetricSet {
+    pub families: Vec<MetricFamily>,
+}
+
+impl MetricSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The gauge family `name`, created on first use. Later calls with the same name return the
+    /// same family, so a collector can add samples for one chip or device at a time.
+    pub fn gauge(&mut self, name: &str, help: &str) -> &mut MetricFamily {
+        self.family(name, help, MetricType::Gauge)
+    }
+
+    /// The counter family `name` (which, like node_exporter's, should end in `_total`).
+    pub fn counter(&mut self, name: &str, help: &str) -> &mut MetricFamily {
+        self.family(name, help, MetricType::Counter)
+    }
+
+    pub fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
+        // Families per collector are few (tens), so a linear search beats hashing here.
+        let index = match self.families.iter().position(|f| f.name == name) {
+            Some(i) => i,
+            None => {
+                self.families.push(MetricFamily {
+                    name: name.to_string(),
+                    help: help.to_string(),
+                    kind,
+                    samples: Vec::new(),
+                });
+                self.families.len() - 1
+            }
+        };
+        &mut self.families[index]
+    }
+
+    /// Looks a family up by name (used by tests and by consumers of the snapshot).
+    pub fn get(&self, name: &str) -> Option<&MetricFamily> {
+        self.families.iter().find(|f| f.name == name)
+    }
+
+    /// Number of samples over all families.
+    pub fn sample_count(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    /// Appends every family of `other` (used by the sampler to merge self metrics).
+    pub fn extend(&mut self, other: MetricSet) {
+        for fam in other.families {
+            let target = self.family(&fam.name, &fam.help, fam.kind);
+            target.samples.extend(fam.samples);
+        }
+    }
+}
+
+/// The two exposition formats the exporter serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`
+    Text,
+    /// `application/openmetrics-text; version=1.0.0`
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Encodes families into `out`. OpenMetrics output has no `# EOF` here: the caller appends it once
+/// after the last family, because one response is built from several collectors' encodings.
+pub fn encode(families: &[MetricFamily], format: Format, out: &mut String) {
+    for fam in families {
+        if fam.samples.is_empty() {
+            continue;
+        }
+        match format {
+            Format::Text => encode_family(fam, &fam.name, &fam.name, out, escape_help_text),
+            Format::OpenMetrics => {
+                // OpenMetrics names a counter family without its `_total` suffix, and every counter
+                // sample carries it.
+                let (family_name, sample_name) = match fam.kind {
+                    MetricType::Counter => match fam.name.strip_suffix("_total") {
+                        Some(base) => (base.to_string(), fam.name.clone()),
+                        None => (fam.name.clone(), format!("{}_total", fam.name)),
+                    },
+                    MetricType::Gauge => (fam.name.clone(), fam.name.clone()),
+                };
+                encode_family(fam, &family_name, &sample_name, out, escape_label_value);
+            }
+        }
+    }
+}
+
+fn encode_family(
+    fam: &MetricFamily,
+    family_name: &str,
+    sample_name: &str,
+    out: &mut String,
+    escape_help: fn(&str, &mut String),
+) {
+    out.push_str("# HELP ");
+    out.push_str(family_name);
+    out.push(' ');
+    escape_help(&fam.help, out);
+    out.push('\n');
+    out.push_str("# TYPE ");
+    out.push_str(family_name);
+    out.push(' ');
+    out.push_str(fam.kind.as_str());
+    out.push('\n');
+    for s in &fam.samples {
+        out.push_str(sample_name);
+        if !s.labels.is_empty() {
+            out.push('{');
+            for (i, (k, v)) in s.labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(k);
+                out.push_str("=\"");
+                escape_label_value(v, out);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        out.push(' ');
+        push_value(s.value, out);
+        out.push('\n');
+    }
+}
+
+/// Writes a float the way Prometheus' parsers read it: integers without a fraction, `+Inf`,
+/// `-Inf`, `NaN`, plain decimals in the everyday range and exponent form outside it, always the
+/// shortest form that reads back to the same float.
+pub fn push_value(v: f64, out: &mut String) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        let _ = write!(out, "{}", v as i64);
+    } else if (1e-4..1e15).contains(&v.abs()) {
+        let _ = write!(out, "{v}");
+    } else {
+        let _ = write!(out, "{v:e}");
+    }
+}
+
+/// Text format 0.0.4: HELP escapes backslash and newline only.
+fn escape_help_text(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Label values (both formats) and OpenMetrics HELP escape backslash, double quote and newline.
+fn escape_label_value(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_set() -> MetricSet {
+        let mut set = MetricSet::new();
+        set.counter("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.")
+            .sample(&[("cpu", "0"), ("mode", "idle")], 1234.5)
+            .sample(&[("cpu", "0"), ("mode", "user")], 17.0);
+        set.gauge("node_load1", "1m load average.").sample(&[], 0.25);
+        set.gauge("node_hwmon_sensor_label", "Label for given chip and sensor")
+            .sample(&[("label", "Core \"0\"\\x\n")], 1.0);
+        set
+    }
+
+    #[test]
+    fn text_format_matches_prometheus_exposition() {
+        let mut out = String::new();
+        encode(&sample_set().families, Format::Text, &mut out);
+        assert_eq!(
+            out,
+            "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n\
+             # TYPE node_cpu_seconds_total counter\n\
+             node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 1234.5\n\
+             node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 17\n\
+             # HELP node_load1 1m load average.\n\
+             # TYPE node_load1 gauge\n\
+             node_load1 0.25\n\
+             # HELP node_hwmon_sensor_label Label for given chip and sensor\n\
+             # TYPE node_hwmon_sensor_label gauge\n\
+             node_hwmon_sensor_label{label=\"Core \\\"0\\\"\\\\x\\n\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_counter_family_drops_total_suffix() {
+        let mut out = String::new();
+        encode(&sample_set().families, Format::OpenMetrics, &mut out);
+        assert!(out.starts_with(
+            "# HELP node_cpu_seconds Seconds the CPUs spent in each mode.\n\
+             # TYPE node_cpu_seconds counter\n\
+             node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 1234.5\n"
+        ));
+        let mut set = MetricSet::new();
+        set.counter("odd_counter", "No suffix.").sample(&[], 1.0);
+        let mut out = String::new();
+        encode(&set.families, Format::OpenMetrics, &mut out);
+        assert!(out.contains("# TYPE odd_counter counter\nodd_counter_total 1\n"));
+    }
+
+    #[test]
+    fn special_values_and_empty_families() {
+        let mut out = String::new();
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -3.0, 1e20, 1.5e-7] {
+            push_value(v, &mut out);
+            out.push(' ');
+        }
+        assert_eq!(out, "NaN +Inf -Inf -3 1e20 1.5e-7 ");
+        let mut set = MetricSet::new();
+        set.gauge("empty", "nothing");
+        let mut out = String::new();
+        encode(&set.families, Format::Text, &mut out);
+        assert!(out.is_empty(), "a family without samples is not announced");
+    }
+
+    #[test]
+    fn same_name_reuses_family() {
+        let mut set = MetricSet::new();
+        set.gauge("a", "h").sample(&[("x", "1")], 1.0);
+        set.gauge("b", "h").sample(&[], 1.0);
+        set.gauge("a", "h").sample(&[("x", "2")], 2.0);
+        assert_eq!(set.families.len(), 2);
+        assert_eq!(set.get("a").unwrap().samples.len(), 2);
+        assert_eq!(set.sample_count(), 3);
+    }
+}

@@ -1,0 +1,384 @@
+//! The sampler: runs every enabled collector on a fixed interval, each isolated on its own worker
+//! thread and bounded by a timeout, encodes the result once, and publishes it as a [`Snapshot`].
+//!
+//! The cost of the exporter is set by the interval, not by the number of scrapers: `/metrics` only
+//! copies the latest snapshot's bytes.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::collector::Collector;
+use crate::metrics::{self, Format, MetricSet};
+use crate::self_metrics;
+
+/// What happened to one collector in one sample.
+#[derive(Debug, Clone)]
+pub struct CollectorOutcome {
+    pub name: &'static str,
+    pub success: bool,
+    pub duration: Duration,
+    /// Why it failed, for the landing page and the log.
+    pub error: Option<String>,
+    /// When it last succeeded (this sample or an earlier one).
+    pub last_success: Option<SystemTime>,
+    text: String,
+    openmetrics: String,
+}
+
+/// One published sample: every collector's encoded output plus the exporter's own metrics.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub taken_at: SystemTime,
+    /// Monotonic time of publication, for freshness checks.
+    pub published: Instant,
+    pub collectors: Vec<CollectorOutcome>,
+    /// How long the whole sample took, from start to publication.
+    pub cycle_duration: Duration,
+    exporter_text: String,
+    exporter_openmetrics: String,
+    full_text: Vec<u8>,
+    full_openmetrics: Vec<u8>,
+    full_text_gzip: OnceLock<Vec<u8>>,
+    full_openmetrics_gzip: OnceLock<Vec<u8>>,
+}
+
+impl Snapshot {
+    /// The snapshot served before the first sample completes: no collector output, only the
+    /// exporter's own metrics, so `/metrics` answers from the first moment.
+    pub fn empty() -> Snapshot {
+        Snapshot::assemble(Vec::new(), Duration::ZERO, Instant::now())
+    }
+
+    fn assemble(collectors: Vec<CollectorOutcome>, cycle: Duration, started: Instant) -> Snapshot {
+        let exporter = self_metrics::collect(cycle);
+        let mut exporter_text = String::new();
+        metrics::encode(&exporter.families, Format::Text, &mut exporter_text);
+        let mut exporter_openmetrics = String::new();
+        metrics::encode(&exporter.families, Format::OpenMetrics, &mut exporter_openmetrics);
+        let mut snap = Snapshot {
+            taken_at: SystemTime::now(),
+            published: started + cycle,
+            collectors,
+            cycle_duration: cycle,
+            exporter_text,
+            exporter_openmetrics,
+            full_text: Vec::new(),
+            full_openmetrics: Vec::new(),
+            full_text_gzip: OnceLock::new(),
+            full_openmetrics_gzip: OnceLock::new(),
+        };
+        snap.full_text = snap.render(Format::Text, |_| true).into_bytes();
+        snap.full_openmetrics = snap.render(Format::OpenMetrics, |_| true).into_bytes();
+        snap
+    }
+
+    /// The full body in `format`, encoded once per sample.
+    pub fn body(&self, format: Format) -> &[u8] {
+        match format {
+            Format::Text => &self.full_text,
+            Format::OpenMetrics => &self.full_openmetrics,
+        }
+    }
+
+    /// The full body gzip-compressed, compressed at most once per sample and only if asked for.
+    pub fn body_gzip(&self, format: Format) -> &[u8] {
+        let cell = match format {
+            Format::Text => &self.full_text_gzip,
+            Format::OpenMetrics => &self.full_openmetrics_gzip,
+        };
+        cell.get_or_init(|| gzip(self.body(format)))
+    }
+
+    /// A body restricted to the collectors `keep` accepts (for `collect[]` / `exclude[]`).
+    pub fn render(&self, format: Format, keep: impl Fn(&str) -> bool) -> String {
+        let kept: Vec<&CollectorOutcome> =
+            self.collectors.iter().filter(|c| keep(c.name)).collect();
+        let mut out = String::with_capacity(
+            kept.iter().map(|c| c.text.len()).sum::<usize>() + self.exporter_text.len() + 1024,
+        );
+        for c in &kept {
+            out.push_str(match format {
+                Format::Text => &c.text,
+                Format::OpenMetrics => &c.openmetrics,
+            });
+        }
+        let mut scrape = MetricSet::new();
+        for c in &kept {
+            scrape
+                .gauge(
+                    "node_scrape_collector_duration_seconds",
+                    "node_exporter: Duration of a collector scrape.",
+                )
+                .sample(&[("collector", c.name)], c.duration.as_secs_f64());
+        }
+        for c in &kept {
+            scrape
+                .gauge(
+                    "node_scrape_collector_success",
+                    "node_exporter: Whether a collector succeeded.",
+                )
+                .sample(&[("collector", c.name)], if c.success { 1.0 } else { 0.0 });
+        }
+        metrics::encode(&scrape.families, format, &mut out);
+        out.push_str(match format {
+            Format::Text => &self.exporter_text,
+            Format::OpenMetrics => &self.exporter_openmetrics,
+        });
+        if format == Format::OpenMetrics {
+            out.push_str("# EOF\n");
+        }
+        out
+    }
+}
+
+/// gzip at a fast level: metrics text compresses ~10x even at level 1, and CPU is what we save.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 6),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+/// A registered, enabled collector and what the sampler remembers of it.
+pub struct Slot {
+    pub name: &'static str,
+    collector: Arc<dyn Collector>,
+    /// Set while a run is in flight. A run that outlives its timeout keeps it set, and the
+    /// collector is skipped (and reported failed) until that run returns, so a hung read never
+    /// piles up threads.
+    busy: Arc<AtomicBool>,
+    last_success: Option<SystemTime>,
+}
+
+impl Slot {
+    pub fn new(name: &'static str, collector: Box<dyn Collector>) -> Slot {
+        Slot {
+            name,
+            collector: Arc::from(collector),
+            busy: Arc::new(AtomicBool::new(false)),
+            last_success: None,
+        }
+    }
+}
+
+/// Clears the busy flag when a run ends, even if the collector panicked.
+struct BusyGuard(Arc<AtomicBool>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+pub struct Sampler {
+    slots: Vec<Slot>,
+    timeout: Duration,
+}
+
+impl Sampler {
+    pub fn new(slots: Vec<Slot>, timeout: Duration) -> Sampler {
+        Sampler { slots, timeout }
+    }
+
+    /// Runs every collector once, concurrently, and builds the snapshot.
+    pub async fn sample(&mut self) -> Snapshot {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + self.timeout);
+        let mut runs = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            if slot.busy.swap(true, Ordering::AcqRel) {
+                runs.push(None);
+                continue;
+            }
+            let collector = Arc::clone(&slot.collector);
+            let guard = BusyGuard(Arc::clone(&slot.busy));
+            runs.push(Some(tokio::task::spawn_blocking(move || {
+                let _guard = guard;
+                let begin = Instant::now();
+                let mut set = MetricSet::new();
+                let result = collector.collect(&mut set);
+                (set, result, begin.elapsed())
+            })));
+        }
+
+        let mut outcomes = Vec::with_capacity(self.slots.len());
+        for (slot, run) in self.slots.iter_mut().zip(runs) {
+            let (set, error, duration) = match run {
+                None => (
+                    MetricSet::new(),
+                    Some("previous run has not returned yet (hung read?)".to_string()),
+                    Duration::ZERO,
+                ),
+                Some(handle) => match tokio::time::timeout_at(deadline, handle).await {
+                    Ok(Ok((set, Ok(()), d))) => (set, None, d),
+                    Ok(Ok((set, Err(e), d))) => (set, Some(e.to_string()), d),
+                    Ok(Err(join_error)) => (
+                        MetricSet::new(),
+                        Some(format!("collector panicked: {join_error}")),
+                        started.elapsed(),
+                    ),
+                    Err(_) => (
+                        MetricSet::new(),
+                        Some(format!("timed out after {:?}", self.timeout)),
+                        self.timeout,
+                    ),
+                },
+            };
+            let success = error.is_none();
+            if let Some(e) = &error {
+                tracing::warn!(collector = slot.name, error = %e, "collector failed");
+            } else {
+                slot.last_success = Some(SystemTime::now());
+            }
+            let mut text = String::new();
+            metrics::encode(&set.families, Format::Text, &mut text);
+            let mut openmetrics = String::new();
+            metrics::encode(&set.families, Format::OpenMetrics, &mut openmetrics);
+            outcomes.push(CollectorOutcome {
+                name: slot.name,
+                success,
+                duration,
+                error,
+                last_success: slot.last_success,
+                text,
+                openmetrics,
+            });
+        }
+        Snapshot::assemble(outcomes, started.elapsed(), started)
+    }
+
+    /// Samples every `interval` and publishes each snapshot until the receiver side is gone or
+    /// `shutdown` fires.
+    pub async fn run(
+        mut self,
+        interval: Duration,
+        tx: watch::Sender<Arc<Snapshot>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut ticker = tokio::time::interval(interval);
+        // A slow sample delays the next one instead of bursting to catch up.
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let snapshot = self.sample().await;
+            tracing::debug!(
+                duration_us = snapshot.cycle_duration.as_micros() as u64,
+                "sample published"
+            );
+            if tx.send(Arc::new(snapshot)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::CollectError;
+
+    struct Fixed(f64);
+    impl Collector for Fixed {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            out.gauge("test_value", "A value.").sample(&[], self.0);
+            Ok(())
+        }
+    }
+
+    struct Failing;
+    impl Collector for Failing {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            out.gauge("test_partial", "Written before failing.").sample(&[], 1.0);
+            Err(CollectError::Other("broken on purpose".into()))
+        }
+    }
+
+    struct Panicking;
+    impl Collector for Panicking {
+        fn collect(&self, _: &mut MetricSet) -> Result<(), CollectError> {
+            panic!("collector bug")
+        }
+    }
+
+    /// Blocks until the test releases it, like a read from a dead NFS mount.
+    struct Hanging(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+    impl Collector for Hanging {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            let _ = self.0.lock().unwrap().recv();
+            out.gauge("test_hung", "Returned late.").sample(&[], 1.0);
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_are_isolated_and_reported() {
+        let (release, hold) = std::sync::mpsc::channel();
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("good", Box::new(Fixed(42.0))),
+                Slot::new("bad", Box::new(Failing)),
+                Slot::new("panics", Box::new(Panicking)),
+                Slot::new("hangs", Box::new(Hanging(std::sync::Mutex::new(hold)))),
+            ],
+            Duration::from_millis(200),
+        );
+        let snap = sampler.sample().await;
+        let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+        assert!(text.contains("test_value 42\n"), "{text}");
+        assert!(text.contains("test_partial 1\n"), "partial output is kept: {text}");
+        assert!(text.contains("node_scrape_collector_success{collector=\"good\"} 1\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"bad\"} 0\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"panics\"} 0\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"hangs\"} 0\n"));
+        assert!(text.contains("sysmon_exporter_build_info{"), "{text}");
+        let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
+        assert!(hangs.error.as_deref().unwrap().contains("timed out"));
+
+        // While the hung run has not returned, the collector is skipped, not started again.
+        let snap = sampler.sample().await;
+        let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
+        assert!(hangs.error.as_deref().unwrap().contains("has not returned"));
+
+        // Once it returns, the next sample runs it again.
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let snap = sampler.sample().await;
+        let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
+        assert!(hangs.success, "{:?}", hangs.error);
+    }
+
+    #[tokio::test]
+    async fn filtered_render_and_openmetrics_eof() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("a", Box::new(Fixed(1.0))),
+                Slot::new("b", Box::new(Failing)),
+            ],
+            Duration::from_secs(1),
+        );
+        let snap = sampler.sample().await;
+        let only_a = snap.render(Format::Text, |n| n == "a");
+        assert!(only_a.contains("test_value 1\n"));
+        assert!(!only_a.contains("test_partial"));
+        assert!(!only_a.contains("collector=\"b\""));
+        let om = String::from_utf8(snap.body(Format::OpenMetrics).to_vec()).unwrap();
+        assert!(om.ends_with("# EOF\n"));
+        assert_eq!(om.matches("# EOF").count(), 1);
+        let gz = snap.body_gzip(Format::Text);
+        let mut decoded = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut decoded)
+            .unwrap();
+        assert_eq!(decoded.as_bytes(), snap.body(Format::Text));
+    }
+}
