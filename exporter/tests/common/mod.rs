@@ -1,0 +1,200 @@
+//! Shared harness of the end-to-end tests: start the real binaries on fixture trees, scrape them
+//! over HTTP, and parse the text exposition format.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const MACHINES: &[&str] = &["laptop", "server", "vm", "broken"];
+
+pub fn fixture(machine: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(machine)
+}
+
+/// A free loopback port (bound, read, released: another process could take it in between, but
+/// nothing else on a test machine is picking ports from the ephemeral range at that moment).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running exporter process, killed when dropped.
+pub struct Running {
+    pub child: Child,
+    pub port: u16,
+    pub name: String,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn get(&self, path: &str) -> String {
+        get_text(&self.url(path), &[])
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET a URL and return its body; panics with the status and body on anything but 200.
+pub fn get_text(url: &str, headers: &[(&str, &str)]) -> String {
+    let mut req = ureq::get(url).timeout(Duration::from_secs(10));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    match req.call() {
+        Ok(resp) => resp.into_string().unwrap(),
+        Err(ureq::Error::Status(code, resp)) => {
+            panic!("GET {url}: status {code}: {}", resp.into_string().unwrap_or_default())
+        }
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// The arguments that point an exporter at a fixture machine.
+pub fn root_args(root: &Path) -> Vec<String> {
+    vec![
+        format!("--path.procfs={}", root.join("proc").display()),
+        format!("--path.sysfs={}", root.join("sys").display()),
+        format!("--path.rootfs={}", root.join("rootfs").display()),
+    ]
+}
+
+/// Starts sysmon-exporter on `root` with extra flags and waits until it has published a sample.
+pub fn start_sysmon(root: &Path, extra: &[&str]) -> Running {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sysmon-exporter"));
+    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(root_args(root))
+        .args(["--log.level=error", "--sampler.interval=200ms", "--sampler.collector-timeout=200ms"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let running = Running { child: cmd.spawn().expect("start sysmon-exporter"), port, name: "sysmon-exporter".into() };
+    wait_until(&running, |body| body.contains("\"collectors\":") && !body.contains("\"collectors\":0"), "/health");
+    running
+}
+
+/// Starts Debian's node_exporter on `root` with exactly `collectors` enabled.
+pub fn start_node_exporter(root: &Path, collectors: &[&str], extra: &[&str]) -> Running {
+    let bin = node_exporter_binary();
+    let port = free_port();
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(root_args(root))
+        .arg("--collector.disable-defaults")
+        .args(collectors.iter().map(|c| format!("--collector.{c}")))
+        .args(extra)
+        .arg("--log.level=error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let running = Running { child: cmd.spawn().expect("start node_exporter"), port, name: "node_exporter".into() };
+    wait_until(&running, |body| body.contains("node_scrape_collector_success"), "/metrics");
+    running
+}
+
+pub fn node_exporter_binary() -> &'static str {
+    for candidate in ["/usr/bin/prometheus-node-exporter", "/usr/bin/node_exporter"] {
+        if Path::new(candidate).exists() {
+            return candidate;
+        }
+    }
+    panic!("node_exporter is not installed: run scripts/install-test-deps.sh (Debian package prometheus-node-exporter)")
+}
+
+fn wait_until(running: &Running, ready: impl Fn(&str) -> bool, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(resp) = ureq::get(&running.url(path)).timeout(Duration::from_secs(2)).call() {
+            if ready(&resp.into_string().unwrap_or_default()) {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{} did not become ready on port {}", running.name, running.port);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One parsed sample: metric name and its labels sorted by name, so two exporters' series compare.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{{", self.name)?;
+        for (i, (k, v)) in self.labels.iter().enumerate() {
+            if i > 0 {
+                write!(f, ",")?;
+            }
+            write!(f, "{k}={v:?}")?;
+        }
+        write!(f, "}}")
+    }
+}
+
+/// Parses the text exposition format into series and values; panics on a malformed line, which is
+/// itself a test failure for our own output.
+pub fn parse_exposition(text: &str) -> BTreeMap<SeriesKey, f64> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, rest) = parse_series(line).unwrap_or_else(|| panic!("malformed sample line: {line}"));
+        let value_text = rest.split_whitespace().next().unwrap_or_else(|| panic!("no value: {line}"));
+        let value = match value_text {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse::<f64>().unwrap_or_else(|_| panic!("bad value in: {line}")),
+        };
+        out.insert(key, value);
+    }
+    out
+}
+
+fn parse_series(line: &str) -> Option<(SeriesKey, &str)> {
+    let name_end = line.find(['{', ' '])?;
+    let name = line[..name_end].to_string();
+    let mut labels = Vec::new();
+    let mut rest = &line[name_end..];
+    if let Some(mut inner) = rest.strip_prefix('{') {
+        loop {
+            inner = inner.trim_start_matches(',');
+            if let Some(after) = inner.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let eq = inner.find('=')?;
+            let key = inner[..eq].to_string();
+            let mut chars = inner[eq + 1..].strip_prefix('"')?.char_indices();
+            let mut value = String::new();
+            let end = loop {
+                let (i, c) = chars.next()?;
+                match c {
+                    '\\' => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        other => value.push(other),
+                    },
+                    '"' => break i,
+                    c => value.push(c),
+                }
+            };
+            labels.push((key, value));
+            inner = &inner[eq + 1 + 1 + end + 1..];
+        }
+    }
+    labels.sort();
+    Some((SeriesKey { name, labels }, rest.trim_start()))
+}

@@ -1,0 +1,131 @@
+//! Oracle test against the real node_exporter: run Debian's `prometheus-node-exporter` and
+//! sysmon-exporter on the same fixture machine, and require that every series both export (same
+//! name, same labels) has the same value. Each intended difference is listed below with its reason.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{fixture, parse_exposition, start_node_exporter, start_sysmon, SeriesKey};
+
+/// Collectors both exporters have, compared one machine at a time.
+const SHARED_COLLECTORS: &[&str] = &[
+    "cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netclass", "netdev", "os", "pressure", "stat",
+    "thermal_zone", "time", "uname",
+];
+
+/// Series (by name prefix) whose values legitimately differ, and why.
+const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
+    ("node_scrape_collector_duration_seconds", "timing of two different programs"),
+    ("process_", "two different processes"),
+    ("go_", "node_exporter's Go runtime; sysmon has none"),
+    ("promhttp_", "node_exporter's HTTP handler internals"),
+    ("node_exporter_build_info", "node_exporter's own build"),
+    ("node_time_seconds", "read at two different moments"),
+    (
+        "node_filesystem_free_bytes",
+        "statfs of the live filesystem the fixtures sit on, which changes between the two reads",
+    ),
+    ("node_filesystem_avail_bytes", "as node_filesystem_free_bytes"),
+    ("node_filesystem_files_free", "as node_filesystem_free_bytes"),
+    (
+        "node_scrape_collector_success",
+        "compared separately: node_exporter 1.5 reads some files sysmon treats differently (see below)",
+    ),
+];
+
+fn intended(key: &SeriesKey) -> Option<&'static str> {
+    INTENDED_DIFFERENCES
+        .iter()
+        .find(|(prefix, _)| key.name.starts_with(prefix))
+        .map(|(_, why)| *why)
+}
+
+struct Comparison {
+    compared: usize,
+    mismatches: Vec<String>,
+    only_sysmon: Vec<SeriesKey>,
+    only_node: Vec<SeriesKey>,
+}
+
+fn compare(machine: &str) -> Comparison {
+    let root = fixture(machine);
+    let node = start_node_exporter(&root, SHARED_COLLECTORS, &[]);
+    let sysmon = start_sysmon(&root, &[]);
+    let theirs = parse_exposition(&node.get("/metrics"));
+    let ours = parse_exposition(&sysmon.get("/metrics"));
+    diff(&ours, &theirs)
+}
+
+fn diff(ours: &BTreeMap<SeriesKey, f64>, theirs: &BTreeMap<SeriesKey, f64>) -> Comparison {
+    let mut c = Comparison { compared: 0, mismatches: Vec::new(), only_sysmon: Vec::new(), only_node: Vec::new() };
+    for (key, ours_v) in ours {
+        match theirs.get(key) {
+            Some(theirs_v) => {
+                if intended(key).is_some() {
+                    continue;
+                }
+                c.compared += 1;
+                let same = ours_v == theirs_v
+                    || (ours_v.is_nan() && theirs_v.is_nan())
+                    || (ours_v - theirs_v).abs() <= 1e-9 * ours_v.abs().max(theirs_v.abs());
+                if !same {
+                    c.mismatches.push(format!("{key}: sysmon {ours_v} node_exporter {theirs_v}"));
+                }
+            }
+            None => c.only_sysmon.push(key.clone()),
+        }
+    }
+    c.only_node = theirs.keys().filter(|k| !ours.contains_key(k) && intended(k).is_none()).cloned().collect();
+    c
+}
+
+fn families(keys: &[SeriesKey]) -> Vec<&str> {
+    let mut names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    names.dedup();
+    names
+}
+
+fn check(machine: &str, minimum_compared: usize) {
+    let c = compare(machine);
+    eprintln!(
+        "{machine}: {} series compared equal; families only in sysmon: {:?}; only in node_exporter: {:?}",
+        c.compared,
+        families(&c.only_sysmon),
+        families(&c.only_node)
+    );
+    assert!(c.mismatches.is_empty(), "{machine}: values differ from node_exporter:\n{}", c.mismatches.join("\n"));
+    assert!(
+        c.compared >= minimum_compared,
+        "{machine}: only {} series in common with node_exporter (expected at least {minimum_compared})",
+        c.compared
+    );
+}
+
+#[test]
+fn laptop_agrees_with_node_exporter() {
+    check("laptop", 150);
+}
+
+#[test]
+fn server_agrees_with_node_exporter() {
+    check("server", 600);
+}
+
+#[test]
+fn vm_agrees_with_node_exporter() {
+    check("vm", 80);
+}
+
+#[test]
+fn diff_reports_mismatches_and_ignores_intended_differences() {
+    let key = |name: &str| SeriesKey { name: name.into(), labels: vec![] };
+    let ours = BTreeMap::from([(key("a"), 1.0), (key("b"), 2.0), (key("node_time_seconds"), 5.0), (key("c"), 0.1)]);
+    let theirs = BTreeMap::from([(key("a"), 1.0), (key("b"), 3.0), (key("node_time_seconds"), 6.0), (key("d"), 1.0)]);
+    let c = diff(&ours, &theirs);
+    assert_eq!(c.compared, 2);
+    assert_eq!(c.mismatches.len(), 1);
+    assert!(c.mismatches[0].starts_with("b{}"));
+    assert_eq!(c.only_sysmon, vec![key("c")]);
+    assert_eq!(c.only_node, vec![key("d")]);
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the Rust toolchain, from Debian's packages, when missing:
+#   promtool        (package prometheus)              - `promtool check metrics` on the exporter's output
+#   node_exporter   (package prometheus-node-exporter) - the oracle the exporter's values are compared with
+# Safe to run again: it does nothing when everything is there.
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+
+if [ ${#need[@]} -gt 0 ]; then
+    echo "install-test-deps: installing ${need[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    # The packages' services must not start (and hold ports) on a test machine: a policy-rc.d
+    # that refuses service starts, unless the machine already has one.
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+        $sudo chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+    [ -z "$made_policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
+fi
+
+# Debian's packages start their services when installed outside a container; stop them so they
+# do not hold the ports the tests use.
+for svc in prometheus prometheus-node-exporter; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        systemctl stop "$svc" || true
+    fi
+done
+
+promtool --version 2>&1 | head -1
+(/usr/bin/prometheus-node-exporter --version 2>&1 || node_exporter --version 2>&1) | head -1

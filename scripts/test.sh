@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of the project: installs the test dependencies when missing, then formatting,
+# lints, unit tests, and the end-to-end tests against real promtool and node_exporter binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked
