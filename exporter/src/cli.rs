@@ -20,7 +20,11 @@ use crate::collector::{self, REGISTRY};
 )]
 pub struct Cli {
     /// Address to listen on for the web interface and telemetry (":10101" means every interface).
-    #[arg(long = "web.listen-address", default_value = ":10101", value_name = "ADDR")]
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":10101",
+        value_name = "ADDR"
+    )]
     pub listen_address: String,
 
     /// Path under which to expose metrics.
@@ -86,7 +90,8 @@ pub struct Cli {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("expected a duration such as 2s or 500ms ({e})"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration such as 2s or 500ms ({e})"))
 }
 
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
@@ -102,13 +107,20 @@ pub fn command() -> Command {
     for reg in REGISTRY {
         let on = format!("collector.{}", reg.name);
         let off = format!("no-collector.{}", reg.name);
-        let default = if reg.default_enabled { "enabled" } else { "disabled" };
+        let default = if reg.default_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
         cmd = cmd
             .arg(
                 Arg::new(on.clone())
                     .long(on.clone())
                     .action(ArgAction::SetTrue)
-                    .help(format!("Enable the {} collector ({default} by default): {}", reg.name, reg.help))
+                    .help(format!(
+                        "Enable the {} collector ({default} by default): {}",
+                        reg.name, reg.help
+                    ))
                     .conflicts_with(off.clone()),
             )
             .arg(
@@ -158,7 +170,11 @@ mod tests {
     #[test]
     fn defaults_enable_every_default_collector() {
         let cli = try_parse(&["sysmon-exporter"]).unwrap();
-        let defaults: Vec<_> = REGISTRY.iter().filter(|r| r.default_enabled).map(|r| r.name).collect();
+        let defaults: Vec<_> = REGISTRY
+            .iter()
+            .filter(|r| r.default_enabled)
+            .map(|r| r.name)
+            .collect();
         assert_eq!(cli.enabled_collectors, defaults);
         assert_eq!(cli.listen_address, ":10101");
         assert_eq!(cli.telemetry_path, "/metrics");
@@ -182,7 +198,9 @@ mod tests {
             vec!["x", "--web.telemetry-path", "metrics"],
             vec!["x", "--log.format", "xml"],
         ] {
-            let err = try_parse(&args).err().unwrap_or_else(|| panic!("{args:?} accepted"));
+            let err = try_parse(&args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} accepted"));
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
     }

@@ -43,7 +43,14 @@ impl std::fmt::Display for ConfigError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file.display(), self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )
         }
     }
 }
@@ -74,7 +81,9 @@ pub fn load(
     timeout_flag: Option<Duration>,
 ) -> Result<Settings, ConfigError> {
     let mut settings = Settings::default();
-    let display_path = path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("<flags>"));
+    let display_path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("<flags>"));
     // Spans of the file's values, to point at the offending line when a combination is wrong.
     let mut interval_at = None;
     let mut source = String::new();
@@ -86,7 +95,10 @@ pub fn load(
             message: format!("cannot read the configuration file: {e}"),
         })?;
         let file: FileConfig = toml::from_str(&source).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(&source, s.start)).unwrap_or((0, 0));
+            let (line, column) = e
+                .span()
+                .map(|s| line_col(&source, s.start))
+                .unwrap_or((0, 0));
             ConfigError {
                 file: path.to_path_buf(),
                 line,
@@ -209,7 +221,9 @@ mod tests {
         let e = load(Some(f.path()), None, None).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("unknown field `intervall`"), "{e}");
-        assert!(e.to_string().starts_with(&format!("{}:3:", f.path().display())));
+        assert!(e
+            .to_string()
+            .starts_with(&format!("{}:3:", f.path().display())));
     }
 
     #[test]

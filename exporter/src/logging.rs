@@ -16,5 +16,7 @@ pub fn init(level: &str, format: &str) {
             .with_writer(std::io::stderr)
             .boxed(),
     };
-    let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
 }

@@ -18,7 +18,11 @@ fn main() -> ExitCode {
     let cli = cli::parse_from(std::env::args_os());
     logging::init(&cli.log_level, &cli.log_format);
 
-    let settings = match config::load(cli.config_file.as_deref(), cli.sampler_interval, cli.collector_timeout) {
+    let settings = match config::load(
+        cli.config_file.as_deref(),
+        cli.sampler_interval,
+        cli.collector_timeout,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sysmon-exporter: invalid configuration: {e}");
@@ -66,7 +70,8 @@ fn build_collectors(cli: &Cli) -> Result<Vec<Slot>, String> {
     cli.enabled_collectors
         .iter()
         .map(|name| {
-            let reg = collector::registration(name).expect("enabled collectors come from the registry");
+            let reg =
+                collector::registration(name).expect("enabled collectors come from the registry");
             (reg.build)(&ctx)
                 .map(|c| Slot::new(reg.name, c))
                 .map_err(|e| format!("collector {name}: {e}"))
@@ -76,7 +81,11 @@ fn build_collectors(cli: &Cli) -> Result<Vec<Slot>, String> {
 
 /// node_exporter's address syntax: ":10101" listens on every interface, "host:port" on one.
 fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
-    let with_host = if s.starts_with(':') { format!("[::]{s}") } else { s.to_string() };
+    let with_host = if s.starts_with(':') {
+        format!("[::]{s}")
+    } else {
+        s.to_string()
+    };
     with_host
         .parse::<SocketAddr>()
         .map_err(|_| format!("expected [host]:port such as :10101 or 127.0.0.1:10101, found {s:?}"))
@@ -101,7 +110,10 @@ async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -122,10 +134,9 @@ async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<
         "listening"
     );
     let mut server_stop = stop_rx.clone();
-    let serve = axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.changed().await;
-        });
+    let serve = axum::serve(listener, server::router(state)).with_graceful_shutdown(async move {
+        let _ = server_stop.changed().await;
+    });
     let server_task = tokio::spawn(async move { serve.await });
 
     wait_for_signal().await;

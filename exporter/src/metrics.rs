@@ -236,10 +236,14 @@ mod tests {
 
     fn sample_set() -> MetricSet {
         let mut set = MetricSet::new();
-        set.counter("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.")
-            .sample(&[("cpu", "0"), ("mode", "idle")], 1234.5)
-            .sample(&[("cpu", "0"), ("mode", "user")], 17.0);
-        set.gauge("node_load1", "1m load average.").sample(&[], 0.25);
+        set.counter(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+        )
+        .sample(&[("cpu", "0"), ("mode", "idle")], 1234.5)
+        .sample(&[("cpu", "0"), ("mode", "user")], 17.0);
+        set.gauge("node_load1", "1m load average.")
+            .sample(&[], 0.25);
         set.gauge("node_hwmon_sensor_label", "Label for given chip and sensor")
             .sample(&[("label", "Core \"0\"\\x\n")], 1.0);
         set
@@ -283,7 +287,14 @@ mod tests {
     #[test]
     fn special_values_and_empty_families() {
         let mut out = String::new();
-        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -3.0, 1e20, 1.5e-7] {
+        for v in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -3.0,
+            1e20,
+            1.5e-7,
+        ] {
             push_value(v, &mut out);
             out.push(' ');
         }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::collector::Collector;
@@ -40,10 +41,11 @@ pub struct Snapshot {
     pub cycle_duration: Duration,
     exporter_text: String,
     exporter_openmetrics: String,
-    full_text: Vec<u8>,
-    full_openmetrics: Vec<u8>,
-    full_text_gzip: OnceLock<Vec<u8>>,
-    full_openmetrics_gzip: OnceLock<Vec<u8>>,
+    // `Bytes` so every response shares the one encoding instead of copying it.
+    full_text: Bytes,
+    full_openmetrics: Bytes,
+    full_text_gzip: OnceLock<Bytes>,
+    full_openmetrics_gzip: OnceLock<Bytes>,
 }
 
 impl Snapshot {
@@ -58,7 +60,11 @@ impl Snapshot {
         let mut exporter_text = String::new();
         metrics::encode(&exporter.families, Format::Text, &mut exporter_text);
         let mut exporter_openmetrics = String::new();
-        metrics::encode(&exporter.families, Format::OpenMetrics, &mut exporter_openmetrics);
+        metrics::encode(
+            &exporter.families,
+            Format::OpenMetrics,
+            &mut exporter_openmetrics,
+        );
         let mut snap = Snapshot {
             taken_at: SystemTime::now(),
             published: started + cycle,
@@ -66,31 +72,32 @@ impl Snapshot {
             cycle_duration: cycle,
             exporter_text,
             exporter_openmetrics,
-            full_text: Vec::new(),
-            full_openmetrics: Vec::new(),
+            full_text: Bytes::new(),
+            full_openmetrics: Bytes::new(),
             full_text_gzip: OnceLock::new(),
             full_openmetrics_gzip: OnceLock::new(),
         };
-        snap.full_text = snap.render(Format::Text, |_| true).into_bytes();
-        snap.full_openmetrics = snap.render(Format::OpenMetrics, |_| true).into_bytes();
+        snap.full_text = Bytes::from(snap.render(Format::Text, |_| true));
+        snap.full_openmetrics = Bytes::from(snap.render(Format::OpenMetrics, |_| true));
         snap
     }
 
     /// The full body in `format`, encoded once per sample.
-    pub fn body(&self, format: Format) -> &[u8] {
+    pub fn body(&self, format: Format) -> Bytes {
         match format {
-            Format::Text => &self.full_text,
-            Format::OpenMetrics => &self.full_openmetrics,
+            Format::Text => self.full_text.clone(),
+            Format::OpenMetrics => self.full_openmetrics.clone(),
         }
     }
 
     /// The full body gzip-compressed, compressed at most once per sample and only if asked for.
-    pub fn body_gzip(&self, format: Format) -> &[u8] {
+    pub fn body_gzip(&self, format: Format) -> Bytes {
         let cell = match format {
             Format::Text => &self.full_text_gzip,
             Format::OpenMetrics => &self.full_openmetrics_gzip,
         };
-        cell.get_or_init(|| gzip(self.body(format)))
+        cell.get_or_init(|| Bytes::from(gzip(&self.body(format))))
+            .clone()
     }
 
     /// A body restricted to the collectors `keep` accepts (for `collect[]` / `exclude[]`).
@@ -298,7 +305,8 @@ mod tests {
     struct Failing;
     impl Collector for Failing {
         fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
-            out.gauge("test_partial", "Written before failing.").sample(&[], 1.0);
+            out.gauge("test_partial", "Written before failing.")
+                .sample(&[], 1.0);
             Err(CollectError::Other("broken on purpose".into()))
         }
     }
@@ -335,7 +343,10 @@ mod tests {
         let snap = sampler.sample().await;
         let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
         assert!(text.contains("test_value 42\n"), "{text}");
-        assert!(text.contains("test_partial 1\n"), "partial output is kept: {text}");
+        assert!(
+            text.contains("test_partial 1\n"),
+            "partial output is kept: {text}"
+        );
         assert!(text.contains("node_scrape_collector_success{collector=\"good\"} 1\n"));
         assert!(text.contains("node_scrape_collector_success{collector=\"bad\"} 0\n"));
         assert!(text.contains("node_scrape_collector_success{collector=\"panics\"} 0\n"));
@@ -377,7 +388,7 @@ mod tests {
         assert_eq!(om.matches("# EOF").count(), 1);
         let gz = snap.body_gzip(Format::Text);
         let mut decoded = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut decoded)
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut decoded)
             .unwrap();
         assert_eq!(decoded.as_bytes(), snap.body(Format::Text));
     }

@@ -40,10 +40,16 @@ fn process_metrics(set: &mut MetricSet) -> Result<(), procfs::ProcError> {
     )
     .sample(&[], (stat.utime + stat.stime) as f64 / ticks);
     let page_size = procfs::page_size() as f64;
-    set.gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
-        .sample(&[], stat.rss as f64 * page_size);
-    set.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.")
-        .sample(&[], stat.vsize as f64);
+    set.gauge(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+    )
+    .sample(&[], stat.rss as f64 * page_size);
+    set.gauge(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+    )
+    .sample(&[], stat.vsize as f64);
     if let Ok(boot) = procfs::boot_time_secs() {
         set.gauge(
             "process_start_time_seconds",
@@ -57,8 +63,11 @@ fn process_metrics(set: &mut MetricSet) -> Result<(), procfs::ProcError> {
     }
     if let Ok(limits) = me.limits() {
         if let procfs::process::LimitValue::Value(v) = limits.max_open_files.soft_limit {
-            set.gauge("process_max_fds", "Maximum number of open file descriptors.")
-                .sample(&[], v as f64);
+            set.gauge(
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+            )
+            .sample(&[], v as f64);
         }
         let max_vm = match limits.max_address_space.soft_limit {
             procfs::process::LimitValue::Value(v) => v as f64,
@@ -80,10 +89,16 @@ mod tests {
     fn build_info_and_process_metrics_are_present() {
         let set = super::collect(std::time::Duration::from_millis(3));
         let info = set.get("sysmon_exporter_build_info").unwrap();
-        assert_eq!(info.samples[0].labels[0], ("version", super::VERSION.to_string()));
+        assert_eq!(
+            info.samples[0].labels[0],
+            ("version", super::VERSION.to_string())
+        );
         assert!(super::RUSTC.starts_with("rustc "), "{}", super::RUSTC);
         let rss = set.get("process_resident_memory_bytes").unwrap().samples[0].value;
-        assert!(rss > 1e5, "resident memory of a test binary is more than 100 kB: {rss}");
+        assert!(
+            rss > 1e5,
+            "resident memory of a test binary is more than 100 kB: {rss}"
+        );
         assert!(set.get("process_open_fds").unwrap().samples[0].value >= 3.0);
     }
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::metrics::Format;
@@ -43,7 +44,12 @@ pub fn router(state: AppState) -> Router {
 /// A JSON error body: `{"status":"error","error":"..."}`.
 fn json_error(status: StatusCode, message: String) -> Response {
     let body = serde_json::json!({ "status": "error", "error": message });
-    (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -103,7 +109,11 @@ fn parse_filter(query: Option<&str>, state: &AppState, enabled: &[&str]) -> Resu
         match key.as_ref() {
             "collect[]" => collect.push(value.into_owned()),
             "exclude[]" => exclude.push(value.into_owned()),
-            other => return Err(format!("unknown query parameter {other:?}; expected collect[] or exclude[]")),
+            other => {
+                return Err(format!(
+                    "unknown query parameter {other:?}; expected collect[] or exclude[]"
+                ))
+            }
         }
     }
     if !collect.is_empty() && !exclude.is_empty() {
@@ -117,7 +127,9 @@ fn parse_filter(query: Option<&str>, state: &AppState, enabled: &[&str]) -> Resu
             ));
         }
         if !enabled.contains(&name.as_str()) {
-            return Err(format!("collector {name:?} is not enabled on this exporter"));
+            return Err(format!(
+                "collector {name:?} is not enabled on this exporter"
+            ));
         }
     }
     Ok(if !collect.is_empty() {
@@ -129,7 +141,11 @@ fn parse_filter(query: Option<&str>, state: &AppState, enabled: &[&str]) -> Resu
     })
 }
 
-async fn metrics(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let snap = state.latest();
     let enabled: Vec<&str> = snap.collectors.iter().map(|c| c.name).collect();
     let filter = match parse_filter(query.as_deref(), &state, &enabled) {
@@ -138,9 +154,9 @@ async fn metrics(State(state): State<AppState>, RawQuery(query): RawQuery, heade
     };
     let format = negotiate(headers.get(ACCEPT));
     let gzip = accepts_gzip(&headers);
-    let body: Vec<u8> = match (&filter, gzip) {
-        (Filter::All, false) => snap.body(format).to_vec(),
-        (Filter::All, true) => snap.body_gzip(format).to_vec(),
+    let body: Bytes = match (&filter, gzip) {
+        (Filter::All, false) => snap.body(format),
+        (Filter::All, true) => snap.body_gzip(format),
         (filter, gz) => {
             let text = snap
                 .render(format, |name| match filter {
@@ -150,15 +166,18 @@ async fn metrics(State(state): State<AppState>, RawQuery(query): RawQuery, heade
                 })
                 .into_bytes();
             if gz {
-                sampler::gzip(&text)
+                Bytes::from(sampler::gzip(&text))
             } else {
-                text
+                Bytes::from(text)
             }
         }
     };
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     h.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
     if gzip {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -171,7 +190,12 @@ async fn health(State(state): State<AppState>) -> Response {
     let snap = state.latest();
     let age = snap.published.elapsed();
     let fresh = age <= state.interval * 3;
-    let failed: Vec<&str> = snap.collectors.iter().filter(|c| !c.success).map(|c| c.name).collect();
+    let failed: Vec<&str> = snap
+        .collectors
+        .iter()
+        .filter(|c| !c.success)
+        .map(|c| c.name)
+        .collect();
     let body = serde_json::json!({
         "status": if fresh { "ok" } else { "stale" },
         "version": VERSION,
@@ -182,8 +206,17 @@ async fn health(State(state): State<AppState>) -> Response {
         "collectors": snap.collectors.len(),
         "failed_collectors": failed,
     });
-    let status = if fresh { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    let status = if fresh {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn landing(State(state): State<AppState>) -> Html<String> {
@@ -222,7 +255,10 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -239,6 +275,21 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn health_turns_503_after_three_missed_intervals() {
+        let mut s = state();
+        s.interval = Duration::from_millis(20);
+        let fresh = health(State(s.clone())).await;
+        assert_eq!(fresh.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let stale = health(State(s)).await;
+        assert_eq!(stale.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            stale.headers().get(CONTENT_TYPE).unwrap(),
+            HeaderValue::from_static("application/json")
+        );
+    }
+
     #[test]
     fn accept_negotiation() {
         let h = |s: &'static str| HeaderValue::from_static(s);
@@ -249,7 +300,9 @@ mod tests {
             Format::OpenMetrics
         );
         assert_eq!(
-            negotiate(Some(&h("application/openmetrics-text;q=0.2,text/plain;q=0.9"))),
+            negotiate(Some(&h(
+                "application/openmetrics-text;q=0.2,text/plain;q=0.9"
+            ))),
             Format::Text
         );
         assert_eq!(negotiate(Some(&h("application/json"))), Format::Text);
@@ -259,7 +312,10 @@ mod tests {
     fn gzip_detection() {
         let mut h = HeaderMap::new();
         assert!(!accepts_gzip(&h));
-        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("deflate, gzip;q=1.0"));
+        h.insert(
+            ACCEPT_ENCODING,
+            HeaderValue::from_static("deflate, gzip;q=1.0"),
+        );
         assert!(accepts_gzip(&h));
         h.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0"));
         assert!(!accepts_gzip(&h));
@@ -274,9 +330,16 @@ mod tests {
             parse_filter(Some("collect[]=cpu&collect%5B%5D=meminfo"), &s, &enabled),
             Ok(Filter::Only(vec!["cpu".into(), "meminfo".into()]))
         );
-        assert_eq!(parse_filter(Some("exclude[]=cpu"), &s, &enabled), Ok(Filter::Except(vec!["cpu".into()])));
-        assert!(parse_filter(Some("collect[]=nosuch"), &s, &enabled).unwrap_err().contains("unknown collector \"nosuch\""));
-        assert!(parse_filter(Some("collect[]=hwmon"), &s, &enabled).unwrap_err().contains("not enabled"));
+        assert_eq!(
+            parse_filter(Some("exclude[]=cpu"), &s, &enabled),
+            Ok(Filter::Except(vec!["cpu".into()]))
+        );
+        assert!(parse_filter(Some("collect[]=nosuch"), &s, &enabled)
+            .unwrap_err()
+            .contains("unknown collector \"nosuch\""));
+        assert!(parse_filter(Some("collect[]=hwmon"), &s, &enabled)
+            .unwrap_err()
+            .contains("not enabled"));
         assert!(parse_filter(Some("collect[]=cpu&exclude[]=meminfo"), &s, &enabled).is_err());
         assert!(parse_filter(Some("foo=bar"), &s, &enabled).is_err());
     }

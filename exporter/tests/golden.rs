@@ -29,7 +29,10 @@ const MASKED_VALUES: &[&str] = &[
 ];
 
 /// Families whose label values describe the build or the test host rather than the fixture.
-const MASKED_LABELS: &[&str] = &["sysmon_exporter_build_info", "node_time_zone_offset_seconds"];
+const MASKED_LABELS: &[&str] = &[
+    "sysmon_exporter_build_info",
+    "node_time_zone_offset_seconds",
+];
 
 fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -63,12 +66,17 @@ fn normalise(text: &str) -> String {
 fn check_machine(machine: &str) -> String {
     let exporter = start_sysmon(&fixture(machine), &[]);
     let actual = normalise(&exporter.get("/metrics"));
-    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{machine}.prom"));
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/{machine}.prom"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &actual).unwrap();
     } else {
-        let expected = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e} (regenerate with UPDATE_GOLDEN=1)", golden.display()));
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (regenerate with UPDATE_GOLDEN=1)",
+                golden.display()
+            )
+        });
         if expected != actual {
             let diff = line_diff(&expected, &actual);
             panic!(
@@ -110,9 +118,16 @@ fn healthy_machines_match_golden_and_every_collector_succeeds() {
     for machine in MACHINES.iter().filter(|m| **m != "broken") {
         let text = check_machine(machine);
         let results = collector_success(&text);
-        assert_eq!(results.len(), 14, "{machine}: every default collector reports: {results:?}");
+        assert_eq!(
+            results.len(),
+            14,
+            "{machine}: every default collector reports: {results:?}"
+        );
         let failed: Vec<_> = results.iter().filter(|(_, v)| *v != 1.0).collect();
-        assert!(failed.is_empty(), "{machine}: collectors failed: {failed:?}");
+        assert!(
+            failed.is_empty(),
+            "{machine}: collectors failed: {failed:?}"
+        );
     }
 }
 
@@ -120,11 +135,29 @@ fn healthy_machines_match_golden_and_every_collector_succeeds() {
 fn broken_machine_matches_golden_with_failures_isolated() {
     let text = check_machine("broken");
     let results = collector_success(&text);
-    assert_eq!(results.len(), 14, "every collector still reports: {results:?}");
-    let failed: Vec<&str> = results.iter().filter(|(_, v)| *v == 0.0).map(|(n, _)| n.as_str()).collect();
-    let succeeded: Vec<&str> = results.iter().filter(|(_, v)| *v == 1.0).map(|(n, _)| n.as_str()).collect();
-    assert!(!failed.is_empty(), "the broken machine must make some collectors fail");
-    assert!(!succeeded.is_empty(), "a failing collector must not take the others down: {failed:?}");
+    assert_eq!(
+        results.len(),
+        14,
+        "every collector still reports: {results:?}"
+    );
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, v)| *v == 0.0)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let succeeded: Vec<&str> = results
+        .iter()
+        .filter(|(_, v)| *v == 1.0)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "the broken machine must make some collectors fail"
+    );
+    assert!(
+        !succeeded.is_empty(),
+        "a failing collector must not take the others down: {failed:?}"
+    );
 }
 
 #[test]

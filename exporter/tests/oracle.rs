@@ -10,8 +10,20 @@ use common::{fixture, parse_exposition, start_node_exporter, start_sysmon, Serie
 
 /// Collectors both exporters have, compared one machine at a time.
 const SHARED_COLLECTORS: &[&str] = &[
-    "cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netclass", "netdev", "os", "pressure", "stat",
-    "thermal_zone", "time", "uname",
+    "cpu",
+    "diskstats",
+    "filesystem",
+    "hwmon",
+    "loadavg",
+    "meminfo",
+    "netclass",
+    "netdev",
+    "os",
+    "pressure",
+    "stat",
+    "thermal_zone",
+    "time",
+    "uname",
 ];
 
 /// Series (by name prefix) whose values legitimately differ, and why.
@@ -58,7 +70,12 @@ fn compare(machine: &str) -> Comparison {
 }
 
 fn diff(ours: &BTreeMap<SeriesKey, f64>, theirs: &BTreeMap<SeriesKey, f64>) -> Comparison {
-    let mut c = Comparison { compared: 0, mismatches: Vec::new(), only_sysmon: Vec::new(), only_node: Vec::new() };
+    let mut c = Comparison {
+        compared: 0,
+        mismatches: Vec::new(),
+        only_sysmon: Vec::new(),
+        only_node: Vec::new(),
+    };
     for (key, ours_v) in ours {
         match theirs.get(key) {
             Some(theirs_v) => {
@@ -70,13 +87,18 @@ fn diff(ours: &BTreeMap<SeriesKey, f64>, theirs: &BTreeMap<SeriesKey, f64>) -> C
                     || (ours_v.is_nan() && theirs_v.is_nan())
                     || (ours_v - theirs_v).abs() <= 1e-9 * ours_v.abs().max(theirs_v.abs());
                 if !same {
-                    c.mismatches.push(format!("{key}: sysmon {ours_v} node_exporter {theirs_v}"));
+                    c.mismatches
+                        .push(format!("{key}: sysmon {ours_v} node_exporter {theirs_v}"));
                 }
             }
             None => c.only_sysmon.push(key.clone()),
         }
     }
-    c.only_node = theirs.keys().filter(|k| !ours.contains_key(k) && intended(k).is_none()).cloned().collect();
+    c.only_node = theirs
+        .keys()
+        .filter(|k| !ours.contains_key(k) && intended(k).is_none())
+        .cloned()
+        .collect();
     c
 }
 
@@ -94,7 +116,11 @@ fn check(machine: &str, minimum_compared: usize) {
         families(&c.only_sysmon),
         families(&c.only_node)
     );
-    assert!(c.mismatches.is_empty(), "{machine}: values differ from node_exporter:\n{}", c.mismatches.join("\n"));
+    assert!(
+        c.mismatches.is_empty(),
+        "{machine}: values differ from node_exporter:\n{}",
+        c.mismatches.join("\n")
+    );
     assert!(
         c.compared >= minimum_compared,
         "{machine}: only {} series in common with node_exporter (expected at least {minimum_compared})",
@@ -119,9 +145,22 @@ fn vm_agrees_with_node_exporter() {
 
 #[test]
 fn diff_reports_mismatches_and_ignores_intended_differences() {
-    let key = |name: &str| SeriesKey { name: name.into(), labels: vec![] };
-    let ours = BTreeMap::from([(key("a"), 1.0), (key("b"), 2.0), (key("node_time_seconds"), 5.0), (key("c"), 0.1)]);
-    let theirs = BTreeMap::from([(key("a"), 1.0), (key("b"), 3.0), (key("node_time_seconds"), 6.0), (key("d"), 1.0)]);
+    let key = |name: &str| SeriesKey {
+        name: name.into(),
+        labels: vec![],
+    };
+    let ours = BTreeMap::from([
+        (key("a"), 1.0),
+        (key("b"), 2.0),
+        (key("node_time_seconds"), 5.0),
+        (key("c"), 0.1),
+    ]);
+    let theirs = BTreeMap::from([
+        (key("a"), 1.0),
+        (key("b"), 3.0),
+        (key("node_time_seconds"), 6.0),
+        (key("d"), 1.0),
+    ]);
     let c = diff(&ours, &theirs);
     assert_eq!(c.compared, 2);
     assert_eq!(c.mismatches.len(), 1);

@@ -18,13 +18,19 @@ fn exporter_bin() -> &'static str {
 fn text_and_openmetrics_formats() {
     let e = start_sysmon(&fixture("laptop"), &[]);
     let resp = ureq::get(&e.url("/metrics")).call().unwrap();
-    assert_eq!(resp.header("Content-Type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     let text = resp.into_string().unwrap();
     assert!(text.contains("# TYPE node_cpu_seconds_total counter\n"));
     assert!(!text.contains("# EOF"));
 
     let resp = ureq::get(&e.url("/metrics"))
-        .set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4")
+        .set(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4",
+        )
         .call()
         .unwrap();
     assert_eq!(
@@ -32,7 +38,10 @@ fn text_and_openmetrics_formats() {
         Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
     let om = resp.into_string().unwrap();
-    assert!(om.contains("# TYPE node_cpu_seconds counter\n"), "OpenMetrics names counter families without _total");
+    assert!(
+        om.contains("# TYPE node_cpu_seconds counter\n"),
+        "OpenMetrics names counter families without _total"
+    );
     assert!(om.contains("node_cpu_seconds_total{"));
     assert!(om.ends_with("# EOF\n"));
 }
@@ -40,14 +49,22 @@ fn text_and_openmetrics_formats() {
 #[test]
 fn gzip_when_asked() {
     let e = start_sysmon(&fixture("vm"), &[]);
-    let resp = ureq::get(&e.url("/metrics")).set("Accept-Encoding", "gzip").call().unwrap();
+    let resp = ureq::get(&e.url("/metrics"))
+        .set("Accept-Encoding", "gzip")
+        .call()
+        .unwrap();
     assert_eq!(resp.header("Content-Encoding"), Some("gzip"));
     let mut compressed = Vec::new();
     resp.into_reader().read_to_end(&mut compressed).unwrap();
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&compressed[..]).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_string(&mut text)
+        .unwrap();
     assert!(text.contains("node_load1 "), "{text}");
-    assert!(compressed.len() * 3 < text.len(), "metrics text compresses well");
+    assert!(
+        compressed.len() * 3 < text.len(),
+        "metrics text compresses well"
+    );
 }
 
 #[test]
@@ -67,11 +84,16 @@ fn collect_and_exclude_select_collectors() {
     assert!(!without.keys().any(|k| k.name == "node_cpu_seconds_total"));
     assert!(without.keys().any(|k| k.name == "node_load1"));
 
-    for bad in ["collect[]=nosuch", "collect[]=cpu&exclude[]=meminfo", "format=json"] {
+    for bad in [
+        "collect[]=nosuch",
+        "collect[]=cpu&exclude[]=meminfo",
+        "format=json",
+    ] {
         match ureq::get(&e.url(&format!("/metrics?{bad}"))).call() {
             Err(ureq::Error::Status(400, resp)) => {
                 assert_eq!(resp.header("Content-Type"), Some("application/json"));
-                let body: serde_json::Value = serde_json::from_str(&resp.into_string().unwrap()).unwrap();
+                let body: serde_json::Value =
+                    serde_json::from_str(&resp.into_string().unwrap()).unwrap();
                 assert_eq!(body["status"], "error");
                 assert!(!body["error"].as_str().unwrap().is_empty());
             }
@@ -87,7 +109,9 @@ fn disabled_collector_is_absent_and_rejected_in_collect() {
     assert!(!all.contains("node_cpu_seconds_total"));
     assert!(!all.contains("collector=\"cpu\""));
     match ureq::get(&e.url("/metrics?collect[]=cpu")).call() {
-        Err(ureq::Error::Status(400, resp)) => assert!(resp.into_string().unwrap().contains("not enabled")),
+        Err(ureq::Error::Status(400, resp)) => {
+            assert!(resp.into_string().unwrap().contains("not enabled"))
+        }
         other => panic!("expected 400, got {other:?}"),
     }
 }
@@ -97,9 +121,15 @@ fn landing_page_and_health() {
     let e = start_sysmon(&fixture("server"), &["--web.telemetry-path=/custom"]);
     let page = e.get("/");
     assert!(page.contains("sysmon-exporter"));
-    assert!(page.contains("href=\"/custom\""), "links to the configured metrics path");
+    assert!(
+        page.contains("href=\"/custom\""),
+        "links to the configured metrics path"
+    );
     for c in ["cpu", "diskstats", "filesystem", "netdev", "hwmon"] {
-        assert!(page.contains(&format!("<td>{c}</td>")), "{c} in the collector table");
+        assert!(
+            page.contains(&format!("<td>{c}</td>")),
+            "{c} in the collector table"
+        );
     }
     assert!(e.get("/custom").contains("node_load1"));
     let health: serde_json::Value = serde_json::from_str(&e.get("/health")).unwrap();
@@ -129,12 +159,20 @@ fn promtool_check_metrics_is_clean_apart_from_meminfo_names() {
             .unwrap();
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let problems: Vec<&str> = report
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with("node_memory_"))
             .collect();
-        assert!(problems.is_empty(), "{machine}: promtool check metrics:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "{machine}: promtool check metrics:\n{}",
+            problems.join("\n")
+        );
     }
 }
 
@@ -142,22 +180,35 @@ fn promtool_check_metrics_is_clean_apart_from_meminfo_names() {
 fn sigterm_shuts_down_cleanly() {
     let mut e = start_sysmon(&fixture("vm"), &[]);
     let pid = e.child.id() as i32;
-    rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), rustix::process::Signal::TERM)
-        .unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = e.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
 }
 
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(exporter_bin()).args(args).stdin(Stdio::null()).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(exporter_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -179,7 +230,10 @@ fn bad_flags_and_config_exit_with_status_2() {
     std::fs::write(&file, "[sampler]\ninterval = \"2s\"\n\n[samplr]\nx = 1\n").unwrap();
     let (code, err) = run_to_exit(&[&format!("--config.file={}", file.display())]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains(&format!("{}:4:", file.display())), "names file and line: {err}");
+    assert!(
+        err.contains(&format!("{}:4:", file.display())),
+        "names file and line: {err}"
+    );
     assert!(err.contains("samplr"), "{err}");
 
     let (code, err) = run_to_exit(&["--config.file=/nonexistent/sysmon.toml"]);
@@ -189,6 +243,9 @@ fn bad_flags_and_config_exit_with_status_2() {
 #[test]
 fn shipped_config_starts() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sysmon.toml");
-    let e = start_sysmon(&fixture("vm"), &[&format!("--config.file={}", example.display())]);
+    let e = start_sysmon(
+        &fixture("vm"),
+        &[&format!("--config.file={}", example.display())],
+    );
     assert!(e.get("/metrics").contains("node_load1"));
 }

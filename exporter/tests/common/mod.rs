@@ -12,13 +12,19 @@ use std::time::{Duration, Instant};
 pub const MACHINES: &[&str] = &["laptop", "server", "vm", "broken"];
 
 pub fn fixture(machine: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(machine)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(machine)
 }
 
 /// A free loopback port (bound, read, released: another process could take it in between, but
 /// nothing else on a test machine is picking ports from the ephemeral range at that moment).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running exporter process, killed when dropped.
@@ -54,7 +60,10 @@ pub fn get_text(url: &str, headers: &[(&str, &str)]) -> String {
     match req.call() {
         Ok(resp) => resp.into_string().unwrap(),
         Err(ureq::Error::Status(code, resp)) => {
-            panic!("GET {url}: status {code}: {}", resp.into_string().unwrap_or_default())
+            panic!(
+                "GET {url}: status {code}: {}",
+                resp.into_string().unwrap_or_default()
+            )
         }
         Err(e) => panic!("GET {url}: {e}"),
     }
@@ -71,16 +80,41 @@ pub fn root_args(root: &Path) -> Vec<String> {
 
 /// Starts sysmon-exporter on `root` with extra flags and waits until it has published a sample.
 pub fn start_sysmon(root: &Path, extra: &[&str]) -> Running {
+    start_sysmon_as(&[], root, extra)
+}
+
+/// As [`start_sysmon`], run through `wrapper` (for example `setpriv` to drop privileges).
+pub fn start_sysmon_as(wrapper: &[&str], root: &Path, extra: &[&str]) -> Running {
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sysmon-exporter"));
+    let bin = env!("CARGO_BIN_EXE_sysmon-exporter");
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(root_args(root))
-        .args(["--log.level=error", "--sampler.interval=200ms", "--sampler.collector-timeout=200ms"])
+        .args([
+            "--log.level=error",
+            "--sampler.interval=200ms",
+            "--sampler.collector-timeout=200ms",
+        ])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    let running = Running { child: cmd.spawn().expect("start sysmon-exporter"), port, name: "sysmon-exporter".into() };
-    wait_until(&running, |body| body.contains("\"collectors\":") && !body.contains("\"collectors\":0"), "/health");
+    let running = Running {
+        child: cmd.spawn().expect("start sysmon-exporter"),
+        port,
+        name: "sysmon-exporter".into(),
+    };
+    wait_until(
+        &running,
+        |body| body.contains("\"collectors\":") && !body.contains("\"collectors\":0"),
+        "/health",
+    );
     running
 }
 
@@ -97,13 +131,24 @@ pub fn start_node_exporter(root: &Path, collectors: &[&str], extra: &[&str]) -> 
         .arg("--log.level=error")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let running = Running { child: cmd.spawn().expect("start node_exporter"), port, name: "node_exporter".into() };
-    wait_until(&running, |body| body.contains("node_scrape_collector_success"), "/metrics");
+    let running = Running {
+        child: cmd.spawn().expect("start node_exporter"),
+        port,
+        name: "node_exporter".into(),
+    };
+    wait_until(
+        &running,
+        |body| body.contains("node_scrape_collector_success"),
+        "/metrics",
+    );
     running
 }
 
 pub fn node_exporter_binary() -> &'static str {
-    for candidate in ["/usr/bin/prometheus-node-exporter", "/usr/bin/node_exporter"] {
+    for candidate in [
+        "/usr/bin/prometheus-node-exporter",
+        "/usr/bin/node_exporter",
+    ] {
         if Path::new(candidate).exists() {
             return candidate;
         }
@@ -114,12 +159,20 @@ pub fn node_exporter_binary() -> &'static str {
 fn wait_until(running: &Running, ready: impl Fn(&str) -> bool, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(resp) = ureq::get(&running.url(path)).timeout(Duration::from_secs(2)).call() {
+        if let Ok(resp) = ureq::get(&running.url(path))
+            .timeout(Duration::from_secs(2))
+            .call()
+        {
             if ready(&resp.into_string().unwrap_or_default()) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "{} did not become ready on port {}", running.name, running.port);
+        assert!(
+            Instant::now() < deadline,
+            "{} did not become ready on port {}",
+            running.name,
+            running.port
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -152,12 +205,18 @@ pub fn parse_exposition(text: &str) -> BTreeMap<SeriesKey, f64> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, rest) = parse_series(line).unwrap_or_else(|| panic!("malformed sample line: {line}"));
-        let value_text = rest.split_whitespace().next().unwrap_or_else(|| panic!("no value: {line}"));
+        let (key, rest) =
+            parse_series(line).unwrap_or_else(|| panic!("malformed sample line: {line}"));
+        let value_text = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_else(|| panic!("no value: {line}"));
         let value = match value_text {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
-            v => v.parse::<f64>().unwrap_or_else(|_| panic!("bad value in: {line}")),
+            v => v
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad value in: {line}")),
         };
         out.insert(key, value);
     }
