@@ -43,6 +43,15 @@ pub struct Cli {
     #[arg(long = "path.rootfs", default_value = "/", value_name = "DIR")]
     pub rootfs: PathBuf,
 
+    /// Kernel log to read USB failures from (a file in /dev/kmsg's record format works too).
+    #[arg(long = "path.kmsg", default_value = "/dev/kmsg", value_name = "FILE")]
+    pub kmsg: PathBuf,
+
+    /// Directory for state kept across restarts (anomaly journal, kernel-log position); overrides
+    /// `[storage] path` of the config file.
+    #[arg(long = "storage.path", value_name = "DIR")]
+    pub storage_path: Option<PathBuf>,
+
     /// TOML configuration file (sampling interval and the other settings that are not switches).
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,

@@ -18,6 +18,8 @@ pub struct Settings {
     pub interval: Duration,
     /// How long one collector may take before its result for this sample is abandoned.
     pub collector_timeout: Duration,
+    /// Directory for state that must survive a restart.
+    pub storage_path: PathBuf,
 }
 
 impl Default for Settings {
@@ -25,7 +27,39 @@ impl Default for Settings {
         Settings {
             interval: Duration::from_secs(2),
             collector_timeout: Duration::from_secs(1),
+            storage_path: default_storage_path(),
         }
+    }
+}
+
+/// Where state lives when neither the file nor a flag says: systemd's `StateDirectory`, then
+/// /var/lib/sysmon for root, then the XDG state directory of the user, so that the exporter works
+/// without root and without configuration.
+pub fn default_storage_path() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("STATE_DIRECTORY") {
+        // systemd may pass several, separated by ':'; the first is ours.
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return PathBuf::from(first);
+    }
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from("/var/lib/sysmon");
+    }
+    if let Some(dir) = env("XDG_STATE_HOME") {
+        return dir.join("sysmon");
+    }
+    match env("HOME") {
+        Some(home) => home.join(".local/state/sysmon"),
+        None => PathBuf::from("sysmon-state"),
     }
 }
 
@@ -62,6 +96,14 @@ impl std::error::Error for ConfigError {}
 struct FileConfig {
     #[serde(default)]
     sampler: SamplerSection,
+    #[serde(default)]
+    storage: StorageSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    path: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,11 +117,15 @@ const MIN_INTERVAL: Duration = Duration::from_millis(100);
 const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Reads `path` (if given) and applies the flag overrides, then checks the combination.
-pub fn load(
-    path: Option<&Path>,
-    interval_flag: Option<Duration>,
-    timeout_flag: Option<Duration>,
-) -> Result<Settings, ConfigError> {
+/// Settings given on the command line, which override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub interval: Option<Duration>,
+    pub collector_timeout: Option<Duration>,
+    pub storage_path: Option<PathBuf>,
+}
+
+pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigError> {
     let mut settings = Settings::default();
     let display_path = path
         .map(Path::to_path_buf)
@@ -114,13 +160,29 @@ pub fn load(
             settings.collector_timeout =
                 parse_duration_value(path, &source, v, "sampler.collector_timeout")?;
         }
+        if let Some(v) = &file.storage.path {
+            if v.get_ref().is_empty() {
+                let (line, column) = line_col(&source, v.span().start);
+                return Err(ConfigError {
+                    file: path.to_path_buf(),
+                    line,
+                    column,
+                    message: "storage.path: expected a directory path, found an empty string"
+                        .to_string(),
+                });
+            }
+            settings.storage_path = PathBuf::from(v.get_ref());
+        }
     }
-    if let Some(d) = interval_flag {
+    if let Some(d) = flags.interval {
         settings.interval = d;
         interval_at = None;
     }
-    if let Some(d) = timeout_flag {
+    if let Some(d) = flags.collector_timeout {
         settings.collector_timeout = d;
+    }
+    if let Some(p) = &flags.storage_path {
+        settings.storage_path = p.clone();
     }
     let at = |span: Option<Range<usize>>| match span {
         Some(s) => line_col(&source, s.start),
@@ -195,30 +257,41 @@ mod tests {
 
     #[test]
     fn no_file_gives_defaults() {
-        assert_eq!(load(None, None, None).unwrap(), Settings::default());
+        assert_eq!(
+            load(None, &Overrides::default()).unwrap(),
+            Settings::default()
+        );
     }
 
     #[test]
     fn shipped_example_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sysmon.toml");
-        let settings = load(Some(&path), None, None).unwrap();
+        let settings = load(Some(&path), &Overrides::default()).unwrap();
         assert_eq!(settings, Settings::default());
     }
 
     #[test]
     fn file_values_and_flag_overrides() {
-        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\n");
-        let s = load(Some(f.path()), None, None).unwrap();
+        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\n[storage]\npath = \"/tmp/x\"\n");
+        let s = load(Some(f.path()), &Overrides::default()).unwrap();
         assert_eq!(s.interval, Duration::from_secs(5));
         assert_eq!(s.collector_timeout, Duration::from_secs(2));
-        let s = load(Some(f.path()), Some(Duration::from_secs(10)), None).unwrap();
+        assert_eq!(s.storage_path, PathBuf::from("/tmp/x"));
+        let s = load(
+            Some(f.path()),
+            &Overrides {
+                interval: Some(Duration::from_secs(10)),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.interval, Duration::from_secs(10));
     }
 
     #[test]
     fn unknown_key_names_line() {
         let f = write("[sampler]\ninterval = \"5s\"\nintervall = \"3s\"\n");
-        let e = load(Some(f.path()), None, None).unwrap_err();
+        let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("unknown field `intervall`"), "{e}");
         assert!(e
@@ -229,23 +302,27 @@ mod tests {
     #[test]
     fn wrong_type_and_bad_value_name_line() {
         let f = write("\n[sampler]\ninterval = 5\n");
-        let e = load(Some(f.path()), None, None).unwrap_err();
+        let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         let f = write("[sampler]\n\ninterval = \"soon\"\n");
-        let e = load(Some(f.path()), None, None).unwrap_err();
+        let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
         assert_eq!((e.line, e.column), (3, 12), "{e}");
         assert!(e.message.contains("expected a duration"), "{e}");
         let f = write("[sampler]\ninterval = \"10ms\"\n");
-        let e = load(Some(f.path()), None, None).unwrap_err();
+        let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         let f = write("[sampler]\ninterval = \"1s\"\ncollector_timeout = \"3s\"\n");
-        let e = load(Some(f.path()), None, None).unwrap_err();
+        let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
         assert!(e.message.contains("at most the interval"), "{e}");
     }
 
     #[test]
     fn unreadable_file_is_an_error() {
-        let e = load(Some(Path::new("/nonexistent/sysmon.toml")), None, None).unwrap_err();
+        let e = load(
+            Some(Path::new("/nonexistent/sysmon.toml")),
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/sysmon.toml"));
     }
 }

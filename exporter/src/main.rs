@@ -18,11 +18,12 @@ fn main() -> ExitCode {
     let cli = cli::parse_from(std::env::args_os());
     logging::init(&cli.log_level, &cli.log_format);
 
-    let settings = match config::load(
-        cli.config_file.as_deref(),
-        cli.sampler_interval,
-        cli.collector_timeout,
-    ) {
+    let overrides = config::Overrides {
+        interval: cli.sampler_interval,
+        collector_timeout: cli.collector_timeout,
+        storage_path: cli.storage_path.clone(),
+    };
+    let settings = match config::load(cli.config_file.as_deref(), &overrides) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sysmon-exporter: invalid configuration: {e}");
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let slots = match build_collectors(&cli) {
+    let slots = match build_collectors(&cli, &settings) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sysmon-exporter: {e}");
@@ -60,13 +61,17 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli, settings, addr, slots))
 }
 
-fn build_collectors(cli: &Cli) -> Result<Vec<Slot>, String> {
+fn build_collectors(cli: &Cli, settings: &config::Settings) -> Result<Vec<Slot>, String> {
     let roots = Roots {
         procfs: cli.procfs.clone(),
         sysfs: cli.sysfs.clone(),
         rootfs: cli.rootfs.clone(),
     };
-    let ctx = BuildContext { roots: &roots, cli };
+    let ctx = BuildContext {
+        roots: &roots,
+        cli,
+        settings,
+    };
     cli.enabled_collectors
         .iter()
         .map(|name| {

@@ -98,11 +98,13 @@ impl Roots {
     }
 }
 
-/// Everything a collector may need to build itself: the roots and the parsed command line
+/// Everything a collector may need to build itself: the roots, the settings and the parsed command line
 /// (each collector's own `--collector.<name>.*` flags live in `Cli`, next to its module's `Args`).
 pub struct BuildContext<'a> {
     pub roots: &'a Roots,
     pub cli: &'a crate::cli::Cli,
+    /// Settings from the config file and flags (interval, storage path).
+    pub settings: &'a crate::config::Settings,
 }
 
 /// A collector's registration: its name (as in `--collector.<name>`), whether it runs by default,
