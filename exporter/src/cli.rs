@@ -152,6 +152,13 @@ where
     from_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// Parses arguments without exiting on error (for tests and for callers that report errors
+/// themselves).
+pub fn try_parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    let matches = command().try_get_matches_from(args)?;
+    from_matches(&matches)
+}
+
 fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
     let mut cli = Cli::from_arg_matches(matches)?;
     cli.enabled_collectors = REGISTRY
@@ -170,11 +177,6 @@ fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn try_parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        let matches = command().try_get_matches_from(args)?;
-        from_matches(&matches)
-    }
 
     #[test]
     fn defaults_enable_every_default_collector() {

@@ -4,6 +4,7 @@
 //! [`collector`] reads the machine, [`sampler`] runs the collectors on an interval and publishes a
 //! [`sampler::Snapshot`], and [`server`] serves the latest snapshot over HTTP.
 
+pub mod anomaly;
 pub mod cli;
 pub mod collector;
 pub mod config;

@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub collectors: Vec<CollectorOutcome>,
     /// How long the whole sample took, from start to publication.
     pub cycle_duration: Duration,
+    /// Metrics of the sample hook (the anomaly engine), encoded once.
+    hook_text: String,
+    hook_openmetrics: String,
     exporter_text: String,
     exporter_openmetrics: String,
     // `Bytes` so every response shares the one encoding instead of copying it.
@@ -52,10 +55,20 @@ impl Snapshot {
     /// The snapshot served before the first sample completes: no collector output, only the
     /// exporter's own metrics, so `/metrics` answers from the first moment.
     pub fn empty() -> Snapshot {
-        Snapshot::assemble(Vec::new(), Duration::ZERO, Instant::now())
+        Snapshot::assemble(
+            Vec::new(),
+            &MetricSet::new(),
+            Duration::ZERO,
+            Instant::now(),
+        )
     }
 
-    fn assemble(collectors: Vec<CollectorOutcome>, cycle: Duration, started: Instant) -> Snapshot {
+    fn assemble(
+        collectors: Vec<CollectorOutcome>,
+        hook: &MetricSet,
+        cycle: Duration,
+        started: Instant,
+    ) -> Snapshot {
         let exporter = self_metrics::collect(cycle);
         let mut exporter_text = String::new();
         metrics::encode(&exporter.families, Format::Text, &mut exporter_text);
@@ -65,11 +78,17 @@ impl Snapshot {
             Format::OpenMetrics,
             &mut exporter_openmetrics,
         );
+        let mut hook_text = String::new();
+        metrics::encode(&hook.families, Format::Text, &mut hook_text);
+        let mut hook_openmetrics = String::new();
+        metrics::encode(&hook.families, Format::OpenMetrics, &mut hook_openmetrics);
         let mut snap = Snapshot {
             taken_at: SystemTime::now(),
             published: started + cycle,
             collectors,
             cycle_duration: cycle,
+            hook_text,
+            hook_openmetrics,
             exporter_text,
             exporter_openmetrics,
             full_text: Bytes::new(),
@@ -113,6 +132,10 @@ impl Snapshot {
                 Format::OpenMetrics => &c.openmetrics,
             });
         }
+        out.push_str(match format {
+            Format::Text => &self.hook_text,
+            Format::OpenMetrics => &self.hook_openmetrics,
+        });
         let mut scrape = MetricSet::new();
         for c in &kept {
             scrape
@@ -184,14 +207,36 @@ impl Drop for BusyGuard {
     }
 }
 
+/// Runs after every sample on what the collectors produced, before the snapshot is published
+/// (the anomaly engine). It runs inline, so it must be cheap; the metrics it returns are published
+/// with the snapshot.
+pub trait SampleHook: Send {
+    fn after_sample(
+        &mut self,
+        collected: &[(&'static str, &MetricSet)],
+        at: SystemTime,
+    ) -> MetricSet;
+}
+
 pub struct Sampler {
     slots: Vec<Slot>,
     timeout: Duration,
+    hook: Option<Box<dyn SampleHook>>,
 }
 
 impl Sampler {
     pub fn new(slots: Vec<Slot>, timeout: Duration) -> Sampler {
-        Sampler { slots, timeout }
+        Sampler {
+            slots,
+            timeout,
+            hook: None,
+        }
+    }
+
+    /// Sets the hook run after every sample.
+    pub fn with_hook(mut self, hook: Box<dyn SampleHook>) -> Sampler {
+        self.hook = Some(hook);
+        self
     }
 
     /// Runs every collector once, concurrently, and builds the snapshot.
@@ -216,6 +261,7 @@ impl Sampler {
         }
 
         let mut outcomes = Vec::with_capacity(self.slots.len());
+        let mut sets = Vec::with_capacity(self.slots.len());
         for (slot, run) in self.slots.iter_mut().zip(runs) {
             let (set, error, duration) = match run {
                 None => (
@@ -257,8 +303,17 @@ impl Sampler {
                 text,
                 openmetrics,
             });
+            sets.push((slot.name, set));
         }
-        Snapshot::assemble(outcomes, started.elapsed(), started)
+        let hook_metrics = match &mut self.hook {
+            Some(hook) => {
+                let view: Vec<(&'static str, &MetricSet)> =
+                    sets.iter().map(|(name, set)| (*name, set)).collect();
+                hook.after_sample(&view, SystemTime::now())
+            }
+            None => MetricSet::new(),
+        };
+        Snapshot::assemble(outcomes, &hook_metrics, started.elapsed(), started)
     }
 
     /// Samples every `interval` and publishes each snapshot until the receiver side is gone or
@@ -367,6 +422,45 @@ mod tests {
         let snap = sampler.sample().await;
         let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
         assert!(hangs.success, "{:?}", hangs.error);
+    }
+
+    /// Counts the collectors it saw and publishes that.
+    struct CountingHook;
+    impl SampleHook for CountingHook {
+        fn after_sample(
+            &mut self,
+            collected: &[(&'static str, &MetricSet)],
+            _: SystemTime,
+        ) -> MetricSet {
+            let mut out = MetricSet::new();
+            let values: f64 = collected
+                .iter()
+                .filter_map(|(_, set)| set.get("test_value"))
+                .map(|f| f.samples[0].value)
+                .sum();
+            out.gauge("test_hook_sum", "Sum of test_value.")
+                .sample(&[], values);
+            out
+        }
+    }
+
+    #[tokio::test]
+    async fn hook_sees_every_collector_and_publishes_its_metrics() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("a", Box::new(Fixed(1.5))),
+                Slot::new("b", Box::new(Fixed(2.0))),
+            ],
+            Duration::from_secs(1),
+        )
+        .with_hook(Box::new(CountingHook));
+        let snap = sampler.sample().await;
+        let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+        assert!(text.contains("test_hook_sum 3.5\n"), "{text}");
+        // Filtering by collector keeps the hook's metrics: they belong to no collector.
+        assert!(snap
+            .render(Format::Text, |n| n == "a")
+            .contains("test_hook_sum 3.5\n"));
     }
 
     #[tokio::test]
