@@ -20,6 +20,8 @@ pub struct Settings {
     pub collector_timeout: Duration,
     /// Directory for state that must survive a restart.
     pub storage_path: PathBuf,
+    /// Anomaly rule settings (`[rules.*]`).
+    pub rules: crate::anomaly::config::RulesConfig,
 }
 
 impl Default for Settings {
@@ -28,6 +30,7 @@ impl Default for Settings {
             interval: Duration::from_secs(2),
             collector_timeout: Duration::from_secs(1),
             storage_path: default_storage_path(),
+            rules: crate::anomaly::config::RulesConfig::default(),
         }
     }
 }
@@ -91,6 +94,19 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// An error about the value at byte `offset` of `source`, read from `file`.
+    pub(crate) fn at(file: &Path, source: &str, offset: usize, message: String) -> ConfigError {
+        let (line, column) = line_col(source, offset);
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -98,6 +114,8 @@ struct FileConfig {
     sampler: SamplerSection,
     #[serde(default)]
     storage: StorageSection,
+    #[serde(default)]
+    rules: crate::anomaly::config::RulesSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +178,7 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
             settings.collector_timeout =
                 parse_duration_value(path, &source, v, "sampler.collector_timeout")?;
         }
+        settings.rules = file.rules.resolve(path, &source)?;
         if let Some(v) = &file.storage.path {
             if v.get_ref().is_empty() {
                 let (line, column) = line_col(&source, v.span().start);
@@ -216,7 +235,7 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
     Ok(settings)
 }
 
-fn parse_duration_value(
+pub(crate) fn parse_duration_value(
     path: &Path,
     source: &str,
     value: &Spanned<String>,
@@ -237,7 +256,7 @@ fn parse_duration_value(
 }
 
 /// 1-based line and column of a byte offset.
-fn line_col(source: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

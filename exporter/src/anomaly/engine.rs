@@ -1,0 +1,460 @@
+//! The rule engine: runs every rule family on each sample's signals, keeps one [`Condition`] per
+//! rule and subject, turns condition changes into [`Transition`]s, and publishes the state of every
+//! evaluated rule and subject as `sysmon_anomaly_*` metrics.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::condition::{Change, Condition};
+use super::config::RulesConfig;
+use super::event::{Event, Severity, Signals, Transition};
+use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
+use crate::metrics::MetricSet;
+
+/// A subject not reported for this long (an unplugged device, an unmounted filesystem) is
+/// forgotten, and its anomaly, if active, resolved. Shorter gaps (a collector failing for a few
+/// samples) keep the state as it was.
+const FORGET_AFTER: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone)]
+struct State {
+    category: &'static str,
+    condition: Condition,
+    /// The active anomaly, if any.
+    event: Option<Event>,
+    last_value: f64,
+    last_seen: DateTime<Utc>,
+    activations: u64,
+}
+
+pub struct Engine {
+    families: Vec<Box<dyn RuleFamily>>,
+    specs: BTreeMap<&'static str, RuleSpec>,
+    config: RulesConfig,
+    states: BTreeMap<(&'static str, String), State>,
+    next_id: u64,
+}
+
+fn duration_text(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+impl Engine {
+    /// An engine with `config`, numbering new events from `next_id`.
+    pub fn new(config: RulesConfig, next_id: u64) -> Engine {
+        let families = rules::families();
+        let specs = families
+            .iter()
+            .flat_map(|f| f.specs().iter())
+            .map(|s| (s.name, s.clone()))
+            .collect();
+        Engine {
+            families,
+            specs,
+            config,
+            states: BTreeMap::new(),
+            next_id: next_id.max(1),
+        }
+    }
+
+    /// Takes over anomalies that were active when the exporter last stopped (from the journal), so
+    /// they continue, or resolve once their condition has cleared, instead of staying open forever.
+    pub fn adopt(&mut self, active: Vec<Event>, now: DateTime<Utc>) {
+        for event in active {
+            let Some(spec) = self.specs.get(event.rule.as_str()) else {
+                continue;
+            };
+            self.next_id = self.next_id.max(event.id + 1);
+            self.states.insert(
+                (spec.name, event.subject.clone()),
+                State {
+                    category: spec.category,
+                    condition: Condition::active(),
+                    last_value: event.value,
+                    last_seen: now,
+                    activations: 0,
+                    event: Some(event),
+                },
+            );
+        }
+    }
+
+    /// Replaces the rule settings. Conditions of rules that stay enabled carry on; anomalies of
+    /// rules now disabled are resolved.
+    pub fn reload(&mut self, config: RulesConfig, now: DateTime<Utc>) -> Vec<Transition> {
+        self.config = config;
+        let disabled: Vec<(&'static str, String)> = self
+            .states
+            .keys()
+            .filter(|(rule, _)| !self.rule(rule).is_some_and(|r| r.enabled))
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for key in disabled {
+            if let Some(state) = self.states.remove(&key) {
+                if let Some(t) = resolve(state, now, "rule disabled") {
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    fn rule(&self, name: &str) -> Option<&ThresholdRule> {
+        self.config.threshold.get(name)
+    }
+
+    /// Evaluates one sample and returns the anomalies that started or ended with it.
+    pub fn evaluate(&mut self, signals: &Signals) -> Vec<Transition> {
+        let now = signals.at;
+        let mut observations = Vec::new();
+        for family in &mut self.families {
+            family.observe(signals, &mut observations);
+        }
+        let mut out = Vec::new();
+        for obs in observations {
+            let Some(rule) = self.config.threshold.get(obs.rule).cloned() else {
+                continue;
+            };
+            if !rule.enabled || !obs.value.is_finite() {
+                continue;
+            }
+            let Some(spec) = self.specs.get(obs.rule).cloned() else {
+                continue;
+            };
+            let key = (spec.name, obs.subject.clone());
+            let state = self.states.entry(key).or_insert_with(|| State {
+                category: spec.category,
+                condition: Condition::default(),
+                event: None,
+                last_value: obs.value,
+                last_seen: now,
+                activations: 0,
+            });
+            state.last_value = obs.value;
+            state.last_seen = now;
+            let firing = obs.value > rule.threshold;
+            let cleared = obs.value <= rule.threshold - rule.clear_margin;
+            match state
+                .condition
+                .update(firing, cleared, now, rule.hold, rule.clear_hold)
+            {
+                Change::None => {
+                    if let Some(event) = &mut state.event {
+                        // Keep the worst value seen while the anomaly lasts.
+                        event.value = event.value.max(obs.value);
+                    }
+                }
+                Change::Fired => {
+                    let event = new_event(self.next_id, &spec, &rule, &obs, now);
+                    self.next_id += 1;
+                    state.activations += 1;
+                    state.event = Some(event.clone());
+                    out.push(Transition::Started(event));
+                }
+                Change::Cleared => {
+                    if let Some(mut event) = state.event.take() {
+                        event.resolved_at = Some(now);
+                        out.push(Transition::Resolved(event));
+                    }
+                }
+            }
+        }
+        // Forget subjects that have not been reported for a long time.
+        let stale: Vec<_> = self
+            .states
+            .iter()
+            .filter(|(_, s)| (now - s.last_seen).to_std().unwrap_or(Duration::ZERO) > FORGET_AFTER)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            if let Some(state) = self.states.remove(&key) {
+                if let Some(t) = resolve(state, now, "no longer reported") {
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// Anomalies active now.
+    pub fn active(&self) -> impl Iterator<Item = &Event> {
+        self.states.values().filter_map(|s| s.event.as_ref())
+    }
+
+    /// `sysmon_anomaly_*` for every rule and subject evaluated so far.
+    pub fn metrics(&self, out: &mut MetricSet) {
+        let mut rows = Vec::with_capacity(self.states.len());
+        for ((rule, subject), state) in &self.states {
+            let Some(cfg) = self.rule(rule) else { continue };
+            rows.push((*rule, subject.as_str(), state, cfg));
+        }
+        let labels = |rule: &'static str, subject: &str, state: &State, cfg: &ThresholdRule| {
+            [
+                ("rule", rule.to_string()),
+                ("category", state.category.to_string()),
+                ("severity", cfg.severity.as_str().to_string()),
+                ("subject", subject.to_string()),
+            ]
+        };
+        macro_rules! family {
+            ($kind:ident, $name:expr, $help:expr, $value:expr) => {{
+                let f = out.$kind($name, $help);
+                for (rule, subject, state, cfg) in &rows {
+                    let l = labels(rule, subject, state, cfg);
+                    let pairs: Vec<(&'static str, &str)> =
+                        l.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    #[allow(clippy::redundant_closure_call)]
+                    f.sample(&pairs, ($value)(state, cfg));
+                }
+            }};
+        }
+        family!(
+            gauge,
+            "sysmon_anomaly_active",
+            "Whether the anomaly rule is firing for the subject (1) or not (0).",
+            |s: &State, _: &ThresholdRule| if s.condition.is_active() { 1.0 } else { 0.0 }
+        );
+        family!(
+            gauge,
+            "sysmon_anomaly_value",
+            "The value the anomaly rule saw for the subject in the last sample it was reported.",
+            |s: &State, _: &ThresholdRule| s.last_value
+        );
+        family!(
+            gauge,
+            "sysmon_anomaly_threshold",
+            "The threshold the anomaly rule compares the value with.",
+            |_: &State, c: &ThresholdRule| c.threshold
+        );
+        family!(
+            counter,
+            "sysmon_anomaly_activations_total",
+            "How many times the anomaly rule started firing for the subject since the exporter started.",
+            |s: &State, _: &ThresholdRule| s.activations as f64
+        );
+    }
+}
+
+fn new_event(
+    id: u64,
+    spec: &RuleSpec,
+    rule: &ThresholdRule,
+    obs: &Observation,
+    now: DateTime<Utc>,
+) -> Event {
+    let on = if obs.subject == "host" {
+        String::new()
+    } else {
+        format!(" on {}", obs.subject)
+    };
+    let held = if rule.hold.is_zero() {
+        String::new()
+    } else {
+        format!(" for {}", duration_text(rule.hold))
+    };
+    let message = format!(
+        "{}{on} {:.1}{}, above {}{}{held}",
+        capitalise(spec.what),
+        obs.value,
+        spec.unit,
+        rule.threshold,
+        spec.unit
+    );
+    Event {
+        id,
+        rule: spec.name.to_string(),
+        category: spec.category.to_string(),
+        severity: rule.severity,
+        subject: obs.subject.clone(),
+        message,
+        value: obs.value,
+        threshold: rule.threshold,
+        started_at: now,
+        resolved_at: None,
+        metrics: obs.context.iter().cloned().collect(),
+    }
+}
+
+fn resolve(state: State, now: DateTime<Utc>, why: &str) -> Option<Transition> {
+    let mut event = state.event?;
+    event.resolved_at = Some(now);
+    event.message = format!("{} (resolved: {why})", event.message);
+    Some(Transition::Resolved(event))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The severity a rule publishes, for callers outside the engine.
+pub fn severity_of(config: &RulesConfig, rule: &str) -> Option<Severity> {
+    config.threshold.get(rule).map(|r| r.severity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::event::Reading;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000 + s, 0).unwrap()
+    }
+
+    fn cpu(s: i64, busy: f64) -> Signals {
+        let mut sig = Signals::empty(at(s));
+        sig.cpu_busy_percent = Some(busy);
+        sig
+    }
+
+    #[test]
+    fn cpu_high_fires_after_hold_and_clears_with_hysteresis() {
+        let mut e = Engine::new(RulesConfig::default(), 1);
+        let mut events = Vec::new();
+        // 2 s samples: 30 s above 90% before it fires.
+        for i in 0..=15 {
+            events.extend(e.evaluate(&cpu(i * 2, 97.0)));
+        }
+        let fired: Vec<_> = events
+            .iter()
+            .filter(|t| matches!(t, Transition::Started(_)))
+            .collect();
+        assert_eq!(fired.len(), 1, "{events:?}");
+        let started = fired[0].event();
+        assert_eq!(
+            (started.rule.as_str(), started.subject.as_str()),
+            ("cpu_high", "host")
+        );
+        assert_eq!(started.severity, Severity::Critical);
+        assert_eq!(started.started_at, at(30));
+        assert!(
+            started
+                .message
+                .contains("CPU busy 97.0%, above 90% for 30s"),
+            "{}",
+            started.message
+        );
+        // 87% is inside the 5-point band: stays active.
+        for i in 16..30 {
+            assert!(e.evaluate(&cpu(i * 2, 87.0)).is_empty());
+        }
+        // Below 85% for 10 s clears it.
+        let mut later = Vec::new();
+        for i in 30..37 {
+            later.extend(e.evaluate(&cpu(i * 2, 20.0)));
+        }
+        // (The drop from 87% to 20% is also a cpu_jump, which is not what this test is about.)
+        let resolved: Vec<_> = later
+            .iter()
+            .filter(|t| matches!(t, Transition::Resolved(_)) && t.event().rule == "cpu_high")
+            .collect();
+        assert_eq!(resolved.len(), 1, "{later:?}");
+        assert_eq!(resolved[0].event().resolved_at, Some(at(70)));
+        assert_eq!(resolved[0].event().id, started.id);
+    }
+
+    #[test]
+    fn jump_rule_and_per_subject_identity() {
+        let mut e = Engine::new(RulesConfig::default(), 10);
+        assert!(e.evaluate(&cpu(0, 10.0)).is_empty());
+        let t = e.evaluate(&cpu(2, 70.0));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].event().rule, "cpu_jump");
+        assert_eq!(t[0].event().id, 10);
+
+        let mut hot = Signals::empty(at(4));
+        hot.temperatures_celsius = vec![
+            Reading {
+                subject: "coretemp/temp1".into(),
+                value: 95.0,
+                limit: Some(100.0),
+            },
+            Reading {
+                subject: "nvme/temp1".into(),
+                value: 40.0,
+                limit: None,
+            },
+        ];
+        e.evaluate(&hot);
+        let mut hot2 = hot.clone();
+        hot2.at = at(14);
+        let t = e.evaluate(&hot2);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].event().subject, "coretemp/temp1");
+        assert_eq!(t[0].event().metrics["sensor_critical_celsius"], 100.0);
+
+        let mut m = MetricSet::new();
+        e.metrics(&mut m);
+        let active = m.get("sysmon_anomaly_active").unwrap();
+        let find = |rule: &str, subject: &str| {
+            active
+                .samples
+                .iter()
+                .find(|s| s.labels[0].1 == rule && s.labels[3].1 == subject)
+                .map(|s| s.value)
+        };
+        assert_eq!(find("temperature_high", "coretemp/temp1"), Some(1.0));
+        assert_eq!(
+            find("temperature_high", "nvme/temp1"),
+            Some(0.0),
+            "evaluated subjects are present at 0"
+        );
+        assert_eq!(find("cpu_high", "host"), Some(0.0));
+        let thresholds = m.get("sysmon_anomaly_threshold").unwrap();
+        assert!(thresholds.samples.iter().any(|s| s.value == 85.0));
+    }
+
+    #[test]
+    fn reload_disabling_a_rule_resolves_its_anomaly_and_adopt_resumes() {
+        let mut e = Engine::new(RulesConfig::default(), 1);
+        e.evaluate(&cpu(0, 10.0));
+        let started = e.evaluate(&cpu(2, 80.0));
+        assert_eq!(started.len(), 1);
+        let mut cfg = RulesConfig::default();
+        cfg.threshold.get_mut("cpu_jump").unwrap().enabled = false;
+        let t = e.reload(cfg.clone(), at(3));
+        assert_eq!(t.len(), 1);
+        assert!(matches!(&t[0], Transition::Resolved(ev) if ev.message.contains("rule disabled")));
+
+        // A restarted engine adopts the journal's active anomaly and resolves it once clear.
+        let mut open = started[0].event().clone();
+        open.rule = "cpu_high".into();
+        let mut e2 = Engine::new(cfg, 1);
+        e2.adopt(vec![open.clone()], at(10));
+        assert_eq!(e2.active().count(), 1);
+        let mut out = Vec::new();
+        for i in 0..6 {
+            out.extend(e2.evaluate(&cpu(10 + i * 2, 5.0)));
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event().id, open.id);
+        // New events continue after the adopted id.
+        assert!(e2.next_id > open.id);
+    }
+
+    #[test]
+    fn vanished_subject_is_forgotten_after_a_while() {
+        let mut e = Engine::new(RulesConfig::default(), 1);
+        let mut s = Signals::empty(at(0));
+        s.usb_timeouts = vec![Reading {
+            subject: "1-2".into(),
+            value: 0.0,
+            limit: None,
+        }];
+        e.evaluate(&s);
+        s.at = at(2);
+        s.usb_timeouts[0].value = 3.0;
+        assert_eq!(e.evaluate(&s).len(), 1, "one timeout fires at once");
+        // The device disappears: nothing changes for a while, then the anomaly is resolved.
+        assert!(e.evaluate(&Signals::empty(at(100))).is_empty());
+        let t = e.evaluate(&Signals::empty(at(400)));
+        assert_eq!(t.len(), 1);
+        assert!(t[0].event().message.contains("no longer reported"));
+    }
+}

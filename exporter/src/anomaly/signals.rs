@@ -1,0 +1,367 @@
+//! Derives [`Signals`] from the collectors' output: the handful of host-level numbers the rules
+//! judge. Rates (CPU busy, disk and network throughput, USB timeouts) come from counter deltas
+//! between two consecutive samples, so the extractor keeps the previous sample's counters.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::event::{Reading, Signals};
+use crate::metrics::{MetricFamily, MetricSet};
+
+/// Counters of the previous sample.
+#[derive(Debug, Default, Clone)]
+struct Previous {
+    at: Option<DateTime<Utc>>,
+    cpu_busy: f64,
+    cpu_total: f64,
+    disk_bytes: Option<f64>,
+    network_bytes: Option<f64>,
+    usb_timeouts: HashMap<String, f64>,
+    have_cpu: bool,
+}
+
+/// Turns each sample's metric sets into [`Signals`].
+#[derive(Debug, Default)]
+pub struct SignalExtractor {
+    previous: Previous,
+}
+
+/// Finds a family by name across every collector's output.
+fn family<'a>(sets: &[&'a MetricSet], name: &str) -> Option<&'a MetricFamily> {
+    sets.iter().find_map(|s| s.get(name))
+}
+
+fn label<'a>(labels: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn sum(f: Option<&MetricFamily>, keep: impl Fn(&[(&'static str, String)]) -> bool) -> Option<f64> {
+    let f = f?;
+    let mut total = 0.0;
+    let mut any = false;
+    for s in &f.samples {
+        if keep(&s.labels) && s.value.is_finite() {
+            total += s.value;
+            any = true;
+        }
+    }
+    any.then_some(total)
+}
+
+/// A per-second rate from two readings of a counter sum; `None` across a reset (a disk or an
+/// interface that went away makes the sum drop) or without a previous reading.
+fn rate(previous: Option<f64>, now: Option<f64>, seconds: Option<f64>) -> Option<f64> {
+    let (p, n, dt) = (previous?, now?, seconds?);
+    (n >= p && dt > 0.0).then(|| (n - p) / dt)
+}
+
+impl SignalExtractor {
+    pub fn new() -> SignalExtractor {
+        SignalExtractor::default()
+    }
+
+    pub fn extract(&mut self, sets: &[&MetricSet], at: DateTime<Utc>) -> Signals {
+        let mut signals = Signals::empty(at);
+        let elapsed = self
+            .previous
+            .at
+            .map(|p| (at - p).num_microseconds().unwrap_or(0) as f64 / 1e6)
+            .filter(|dt| *dt > 0.0);
+
+        // CPU: busy share of all CPU time since the previous sample.
+        let cpu = family(sets, "node_cpu_seconds_total");
+        let mut cpus = std::collections::BTreeSet::new();
+        let (mut busy, mut total) = (0.0, 0.0);
+        if let Some(f) = cpu {
+            for s in &f.samples {
+                if !s.value.is_finite() {
+                    continue;
+                }
+                if let Some(c) = label(&s.labels, "cpu") {
+                    cpus.insert(c.to_string());
+                }
+                total += s.value;
+                if !matches!(label(&s.labels, "mode"), Some("idle") | Some("iowait")) {
+                    busy += s.value;
+                }
+            }
+        }
+        let have_cpu = cpu.is_some_and(|f| !f.samples.is_empty());
+        if have_cpu && self.previous.have_cpu {
+            let (d_busy, d_total) = (
+                busy - self.previous.cpu_busy,
+                total - self.previous.cpu_total,
+            );
+            if d_total > 0.0 && d_busy >= 0.0 {
+                signals.cpu_busy_percent = Some((d_busy / d_total * 100.0).clamp(0.0, 100.0));
+            }
+        }
+
+        // Memory: what is not available, as `free` and node_exporter dashboards compute it.
+        let mem_total = sum(family(sets, "node_memory_MemTotal_bytes"), |_| true);
+        let mem_available = sum(family(sets, "node_memory_MemAvailable_bytes"), |_| true);
+        if let (Some(t), Some(a)) = (mem_total, mem_available) {
+            if t > 0.0 && a >= 0.0 {
+                signals.memory_used_percent = Some(((t - a) / t * 100.0).clamp(0.0, 100.0));
+            }
+        }
+
+        if let (Some(load), false) = (sum(family(sets, "node_load1"), |_| true), cpus.is_empty()) {
+            signals.load1_per_cpu = Some(load / cpus.len() as f64);
+        }
+
+        let disk_bytes = match (
+            sum(family(sets, "node_disk_read_bytes_total"), |_| true),
+            sum(family(sets, "node_disk_written_bytes_total"), |_| true),
+        ) {
+            (Some(r), Some(w)) => Some(r + w),
+            _ => None,
+        };
+        signals.disk_io_bytes_per_second = rate(self.previous.disk_bytes, disk_bytes, elapsed);
+
+        let not_loopback = |l: &[(&'static str, String)]| label(l, "device") != Some("lo");
+        let network_bytes = match (
+            sum(
+                family(sets, "node_network_receive_bytes_total"),
+                not_loopback,
+            ),
+            sum(
+                family(sets, "node_network_transmit_bytes_total"),
+                not_loopback,
+            ),
+        ) {
+            (Some(r), Some(t)) => Some(r + t),
+            _ => None,
+        };
+        signals.network_bytes_per_second =
+            rate(self.previous.network_bytes, network_bytes, elapsed);
+
+        signals.temperatures_celsius = temperatures(sets);
+        signals.filesystems_used_percent = filesystems(sets);
+
+        // USB timeouts per port since the previous sample. A port seen for the first time counts
+        // from zero only if there was a previous sample (otherwise its history predates us).
+        let mut usb_now = HashMap::new();
+        if let Some(f) = family(sets, "sysmon_usb_errors_total") {
+            for s in &f.samples {
+                if label(&s.labels, "kind") == Some("timeout") && s.value.is_finite() {
+                    let port = label(&s.labels, "port").unwrap_or("unknown").to_string();
+                    *usb_now.entry(port).or_insert(0.0) += s.value;
+                }
+            }
+        }
+        let mut usb: Vec<Reading> = usb_now
+            .iter()
+            .map(|(port, now)| {
+                let before = match self.previous.usb_timeouts.get(port) {
+                    Some(b) => *b,
+                    None if self.previous.at.is_some() => 0.0,
+                    None => *now,
+                };
+                Reading {
+                    subject: port.clone(),
+                    value: (now - before).max(0.0),
+                    limit: None,
+                }
+            })
+            .collect();
+        usb.sort_by(|a, b| a.subject.cmp(&b.subject));
+        signals.usb_timeouts = usb;
+
+        self.previous = Previous {
+            at: Some(at),
+            cpu_busy: busy,
+            cpu_total: total,
+            disk_bytes,
+            network_bytes,
+            usb_timeouts: usb_now,
+            have_cpu,
+        };
+        signals
+    }
+}
+
+/// Every temperature: hwmon sensors as `chip/sensor` with the sensor's own critical limit, and
+/// thermal zones as `thermal_zone<N>`.
+fn temperatures(sets: &[&MetricSet]) -> Vec<Reading> {
+    let mut crit: BTreeMap<(String, String), f64> = BTreeMap::new();
+    if let Some(f) = family(sets, "node_hwmon_temp_crit_celsius") {
+        for s in &f.samples {
+            if let (Some(c), Some(n)) = (label(&s.labels, "chip"), label(&s.labels, "sensor")) {
+                crit.insert((c.to_string(), n.to_string()), s.value);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(f) = family(sets, "node_hwmon_temp_celsius") {
+        for s in &f.samples {
+            if let (Some(c), Some(n)) = (label(&s.labels, "chip"), label(&s.labels, "sensor")) {
+                if s.value.is_finite() {
+                    out.push(Reading {
+                        subject: format!("{c}/{n}"),
+                        value: s.value,
+                        limit: crit.get(&(c.to_string(), n.to_string())).copied(),
+                    });
+                }
+            }
+        }
+    }
+    if let Some(f) = family(sets, "node_thermal_zone_temp") {
+        for s in &f.samples {
+            if let Some(zone) = label(&s.labels, "zone") {
+                if s.value.is_finite() {
+                    out.push(Reading {
+                        subject: format!("thermal_zone{zone}"),
+                        value: s.value,
+                        limit: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Used space per mount point, as `df` reports it: the reserved blocks count as neither used nor
+/// available to users.
+fn filesystems(sets: &[&MetricSet]) -> Vec<Reading> {
+    let by_mount = |name: &str| -> BTreeMap<String, f64> {
+        family(sets, name)
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .filter_map(|s| Some((label(&s.labels, "mountpoint")?.to_string(), s.value)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (size, free, avail) = (
+        by_mount("node_filesystem_size_bytes"),
+        by_mount("node_filesystem_free_bytes"),
+        by_mount("node_filesystem_avail_bytes"),
+    );
+    size.iter()
+        .filter_map(|(mount, size)| {
+            let (free, avail) = (*free.get(mount)?, *avail.get(mount)?);
+            let used = size - free;
+            let usable = used + avail;
+            (usable > 0.0 && used >= 0.0).then(|| Reading {
+                subject: mount.clone(),
+                value: (used / usable * 100.0).clamp(0.0, 100.0),
+                limit: None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000 + seconds, 0).unwrap()
+    }
+
+    fn cpu_set(idle: f64, user: f64) -> MetricSet {
+        let mut set = MetricSet::new();
+        let f = set.counter("node_cpu_seconds_total", "");
+        for cpu in ["0", "1"] {
+            f.sample(&[("cpu", cpu), ("mode", "idle")], idle / 2.0);
+            f.sample(&[("cpu", cpu), ("mode", "iowait")], 0.0);
+            f.sample(&[("cpu", cpu), ("mode", "user")], user / 2.0);
+        }
+        set.gauge("node_load1", "").sample(&[], 3.0);
+        set
+    }
+
+    #[test]
+    fn cpu_busy_from_deltas_and_load_per_cpu() {
+        let mut x = SignalExtractor::new();
+        let first = x.extract(&[&cpu_set(100.0, 100.0)], at(0));
+        assert_eq!(first.cpu_busy_percent, None, "no rate on the first sample");
+        assert_eq!(first.load1_per_cpu, Some(1.5));
+        let second = x.extract(&[&cpu_set(101.0, 103.0)], at(2));
+        assert_eq!(second.cpu_busy_percent, Some(75.0));
+    }
+
+    #[test]
+    fn memory_filesystem_and_temperatures() {
+        let mut set = MetricSet::new();
+        set.gauge("node_memory_MemTotal_bytes", "")
+            .sample(&[], 1000.0);
+        set.gauge("node_memory_MemAvailable_bytes", "")
+            .sample(&[], 250.0);
+        let l = [
+            ("device", "/dev/sda1"),
+            ("fstype", "ext4"),
+            ("mountpoint", "/"),
+        ];
+        set.gauge("node_filesystem_size_bytes", "")
+            .sample(&l, 1000.0);
+        set.gauge("node_filesystem_free_bytes", "")
+            .sample(&l, 150.0);
+        set.gauge("node_filesystem_avail_bytes", "")
+            .sample(&l, 100.0);
+        let t = [("chip", "platform_coretemp_0"), ("sensor", "temp1")];
+        set.gauge("node_hwmon_temp_celsius", "").sample(&t, 71.0);
+        set.gauge("node_hwmon_temp_crit_celsius", "")
+            .sample(&t, 100.0);
+        set.gauge("node_thermal_zone_temp", "")
+            .sample(&[("type", "acpitz"), ("zone", "0")], 45.0);
+        let s = SignalExtractor::new().extract(&[&set], at(0));
+        assert_eq!(s.memory_used_percent, Some(75.0));
+        // used 850 of (850 + 100) usable.
+        let fs = &s.filesystems_used_percent[0];
+        assert_eq!(fs.subject, "/");
+        assert!((fs.value - 850.0 / 950.0 * 100.0).abs() < 1e-9);
+        assert_eq!(s.temperatures_celsius.len(), 2);
+        assert_eq!(
+            s.temperatures_celsius[0].subject,
+            "platform_coretemp_0/temp1"
+        );
+        assert_eq!(s.temperatures_celsius[0].limit, Some(100.0));
+        assert_eq!(s.temperatures_celsius[1].subject, "thermal_zone0");
+    }
+
+    fn io_set(disk: f64, net_eth: f64, net_lo: f64, usb_timeouts: f64) -> MetricSet {
+        let mut set = MetricSet::new();
+        set.counter("node_disk_read_bytes_total", "")
+            .sample(&[("device", "sda")], disk);
+        set.counter("node_disk_written_bytes_total", "")
+            .sample(&[("device", "sda")], disk);
+        set.counter("node_network_receive_bytes_total", "")
+            .sample(&[("device", "eth0")], net_eth)
+            .sample(&[("device", "lo")], net_lo);
+        set.counter("node_network_transmit_bytes_total", "")
+            .sample(&[("device", "eth0")], 0.0);
+        set.counter("sysmon_usb_errors_total", "")
+            .sample(&[("port", "1-2"), ("kind", "timeout")], usb_timeouts)
+            .sample(&[("port", "1-2"), ("kind", "reset")], 50.0);
+        set
+    }
+
+    #[test]
+    fn rates_skip_loopback_and_resets() {
+        let mut x = SignalExtractor::new();
+        let s = x.extract(&[&io_set(1000.0, 0.0, 0.0, 7.0)], at(0));
+        assert_eq!(s.disk_io_bytes_per_second, None);
+        assert_eq!(
+            s.usb_timeouts[0].value, 0.0,
+            "history before the first sample is not new"
+        );
+        let s = x.extract(&[&io_set(2000.0, 400.0, 1e9, 9.0)], at(2));
+        assert_eq!(s.disk_io_bytes_per_second, Some(1000.0));
+        assert_eq!(s.network_bytes_per_second, Some(200.0));
+        assert_eq!(s.usb_timeouts[0].value, 2.0);
+        let s = x.extract(&[&io_set(10.0, 400.0, 0.0, 9.0)], at(4));
+        assert_eq!(
+            s.disk_io_bytes_per_second, None,
+            "a counter reset gives no rate"
+        );
+        assert_eq!(s.usb_timeouts[0].value, 0.0);
+    }
+}
