@@ -6,11 +6,13 @@
 //! * [`signals`]: derives the signals the rules judge from the collectors' output.
 //! * [`rules`]: one module per rule family; [`condition`]: hold and hysteresis.
 //! * [`engine`]: runs the rules and publishes `sysmon_anomaly_*`; [`config`]: `[rules.*]`.
+//! * [`hook`]: runs the engine after every sample and records its transitions.
 pub mod adaptive;
 pub mod condition;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod hook;
 pub mod rules;
 pub mod signals;
 
