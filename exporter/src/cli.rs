@@ -52,8 +52,9 @@ pub struct Cli {
     #[arg(long = "storage.path", value_name = "DIR")]
     pub storage_path: Option<PathBuf>,
 
-    /// TOML configuration file (sampling interval and the other settings that are not switches).
-    #[arg(long = "config.file", value_name = "FILE")]
+    /// TOML configuration file (sampling interval, anomaly rules and the other settings that are
+    /// not switches).
+    #[arg(long = "config.file", value_name = "FILE", global = true)]
     pub config_file: Option<PathBuf>,
 
     /// How often to sample the host; overrides `[sampler] interval` of the config file (default 2s).
@@ -92,10 +93,21 @@ pub struct Cli {
     #[command(flatten)]
     pub netdev: collector::netdev::Args,
 
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+
     /// Collectors enabled after applying defaults and the per-collector switches (filled in by
     /// [`parse_from`], not a flag itself).
     #[arg(skip)]
     pub enabled_collectors: Vec<&'static str>,
+}
+
+/// What to do instead of running the exporter.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Subcommand {
+    /// Run the configured anomaly rules over recorded series (CSV `timestamp,value` or a
+    /// Prometheus query_range JSON response) and print the events they would raise, as JSON lines.
+    Backtest(crate::anomaly::backtest::Args),
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use sysmon_exporter::anomaly::backtest;
 use sysmon_exporter::cli::{self, Cli};
 use sysmon_exporter::collector::{self, BuildContext, Roots};
 use sysmon_exporter::sampler::{Sampler, Slot, Snapshot};
@@ -30,6 +31,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Some(cli::Subcommand::Backtest(args)) = &cli.command {
+        let stdout = std::io::stdout();
+        return match backtest::main(&settings.rules, args, &mut stdout.lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sysmon-exporter backtest: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
     let addr = match parse_listen_address(&cli.listen_address) {
         Ok(a) => a,
         Err(e) => {

@@ -7,13 +7,20 @@
 //! * [`rules`]: one module per rule family; [`condition`]: hold and hysteresis.
 //! * [`engine`]: runs the rules and publishes `sysmon_anomaly_*`; [`config`]: `[rules.*]`.
 //! * [`hook`]: runs the engine after every sample and records its transitions.
+//! * [`journal`]: the crash-safe journal of transitions; [`store`]: the journal plus the events in
+//!   memory and a live stream; [`api`]: the JSON feed `/api/v1/anomalies` with Server-Sent Events.
+//! * [`backtest`]: the `backtest` subcommand, the same rules over recorded series.
 pub mod adaptive;
+pub mod api;
+pub mod backtest;
 pub mod condition;
 pub mod config;
 pub mod engine;
 pub mod event;
 pub mod hook;
+pub mod journal;
 pub mod rules;
 pub mod signals;
+pub mod store;
 
 pub use event::{Event, Reading, Severity, Signals, Transition};

@@ -1,9 +1,26 @@
 //! `hwmon`: temperatures, fans, voltages, currents and power from /sys/class/hwmon.
 //!
-//! PLACEHOLDER: being written; emits nothing yet.
+//! Follows node_exporter's `hwmon_linux.go` rule for rule, so that the same sysfs tree gives the
+//! same series: every attribute file named `<type><n>_<property>` (Documentation/hwmon/sysfs-interface.rst)
+//! of a known sensor type is read, from the chip's directory and from its `device` directory
+//! (older drivers put their attributes on the parent device), and turned into
+//! `node_hwmon_<type>[_<property>]<unit suffix>{chip,sensor}` with the value scaled to base units.
+//!
+//! Hand-parsed: procfs-core only covers /proc, and the naming rules are node_exporter's own.
+//!
+//! Reading a sensor fails routinely on real hardware (EIO or ENODATA from a sleeping disk or an
+//! unplugged probe, EAGAIN from a busy bus) and some attributes hold text (the ACPI power meter's
+//! `power1_model_number`, its `power1_accuracy` of "95.0%"). node_exporter skips such values
+//! silently, and so does this collector: only an unreadable chip directory is a failure.
 
-use super::{BuildContext, CollectError, Collector, Registration};
-use crate::metrics::MetricSet;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+
+use regex::Regex;
+
+use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use crate::metrics::{MetricSet, MetricType};
 
 pub const REGISTRATION: Registration = Registration {
     name: "hwmon",
@@ -12,28 +29,1073 @@ pub const REGISTRATION: Registration = Registration {
     build,
 };
 
-
 /// Flags of the `hwmon` collector.
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "hwmon_flags")]
 #[command(next_help_heading = "Collector hwmon")]
 pub struct Args {
-    /// Regexp of hwmon chips to include.
+    /// Regexp of hwmon chips to include, matched against the `chip` label (e.g. platform_coretemp_0).
     #[arg(long = "collector.hwmon.chip-include", value_name = "REGEX")]
     pub chip_include: Option<String>,
-    /// Regexp of hwmon chips to exclude.
+    /// Regexp of hwmon chips to exclude, matched against the `chip` label.
     #[arg(long = "collector.hwmon.chip-exclude", value_name = "REGEX")]
     pub chip_exclude: Option<String>,
+    /// Regexp of hwmon sensors to include, matched against "<chip>;<sensor>" (e.g. platform_coretemp_0;temp1).
+    #[arg(long = "collector.hwmon.sensor-include", value_name = "REGEX")]
+    pub sensor_include: Option<String>,
+    /// Regexp of hwmon sensors to exclude, matched against "<chip>;<sensor>".
+    #[arg(long = "collector.hwmon.sensor-exclude", value_name = "REGEX")]
+    pub sensor_exclude: Option<String>,
 }
 
-fn build(_ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Placeholder))
+/// Sensor types node_exporter reads; files of any other type are ignored.
+const SENSOR_TYPES: &[&str] = &[
+    "vrm",
+    "beep_enable",
+    "update_interval",
+    "in",
+    "cpu",
+    "fan",
+    "pwm",
+    "temp",
+    "curr",
+    "power",
+    "energy",
+    "humidity",
+    "intrusion",
+    "freq",
+];
+
+/// sysfs attributes are at most a page long; reading once with a page-sized buffer is what the
+/// kernel serves in one go, and never spins on a driver that keeps answering EAGAIN.
+const MAX_ATTRIBUTE_BYTES: usize = 4096;
+
+fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
+    let args = &ctx.cli.hwmon;
+    Ok(Box::new(HwmonCollector {
+        roots: ctx.roots.clone(),
+        chips: Filter::new(
+            (
+                "--collector.hwmon.chip-include",
+                args.chip_include.as_deref(),
+            ),
+            (
+                "--collector.hwmon.chip-exclude",
+                args.chip_exclude.as_deref(),
+            ),
+        )?,
+        sensors: Filter::new(
+            (
+                "--collector.hwmon.sensor-include",
+                args.sensor_include.as_deref(),
+            ),
+            (
+                "--collector.hwmon.sensor-exclude",
+                args.sensor_exclude.as_deref(),
+            ),
+        )?,
+    }))
 }
 
-struct Placeholder;
+/// node_exporter's include/exclude pair: unanchored regexes, an empty flag means "not set", and
+/// both may be given (a name must then match the include and not the exclude).
+#[derive(Debug, Default)]
+pub struct Filter {
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+}
 
-impl Collector for Placeholder {
-    fn collect(&self, _out: &mut MetricSet) -> Result<(), CollectError> {
+impl Filter {
+    pub fn new(
+        include: (&str, Option<&str>),
+        exclude: (&str, Option<&str>),
+    ) -> Result<Self, String> {
+        let compile = |(flag, pattern): (&str, Option<&str>)| -> Result<Option<Regex>, String> {
+            match pattern {
+                None | Some("") => Ok(None),
+                Some(p) => Regex::new(p)
+                    .map(Some)
+                    .map_err(|e| format!("{flag}: invalid regular expression {p:?}: {e}")),
+            }
+        };
+        Ok(Filter {
+            include: compile(include)?,
+            exclude: compile(exclude)?,
+        })
+    }
+
+    pub fn ignored(&self, name: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
+            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
+    }
+}
+
+pub struct HwmonCollector {
+    roots: Roots,
+    chips: Filter,
+    sensors: Filter,
+}
+
+impl Collector for HwmonCollector {
+    fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        let class = self.roots.sys("class/hwmon");
+        let entries = match sorted_dir_entries(&class) {
+            Ok(entries) => entries,
+            // A kernel built without hwmon has no class directory: nothing to report. (node_exporter
+            // returns its "no data" error here, which only logs at debug level.)
+            Err(CollectError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(e),
+        };
+        let mut out = Deduplicated::new(out);
+        let mut last_error = None;
+        for entry in entries {
+            let dir = entry.path();
+            // Entries are symlinks to the device tree; follow them, skip dangling links and files.
+            if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            if let Err(e) = self.collect_chip(&dir, &mut out) {
+                last_error = Some(e);
+            }
+        }
+        last_error.map_or(Ok(()), Err)
+    }
+}
+
+impl HwmonCollector {
+    fn collect_chip(&self, dir: &Path, out: &mut Deduplicated) -> Result<(), CollectError> {
+        let chip = chip_label(dir)?;
+        if self.chips.ignored(&chip) {
+            return Ok(());
+        }
+
+        let mut sensors = BTreeMap::new();
+        collect_sensor_files(dir, &mut sensors)?;
+        let device = dir.join("device");
+        if device.exists() {
+            collect_sensor_files(&device, &mut sensors)?;
+        }
+
+        if let Some(chip_name) = human_chip_name(dir) {
+            out.add(
+                "node_hwmon_chip_names",
+                "Annotation metric for human-readable chip names",
+                MetricType::Gauge,
+                &[("chip", &chip), ("chip_name", &chip_name)],
+                1.0,
+            );
+        }
+
+        for (sensor, data) in &sensors {
+            // The sensor filter sees "<chip>;<sensor>", so one sensor of one chip can be singled out.
+            if self.sensors.ignored(&format!("{chip};{sensor}")) {
+                continue;
+            }
+            if let Some(label) = data.props.get("label") {
+                out.add(
+                    "node_hwmon_sensor_label",
+                    "Label for given chip and sensor",
+                    MetricType::Gauge,
+                    &[("chip", &chip), ("label", label), ("sensor", sensor)],
+                    1.0,
+                );
+            }
+            for m in sensor_metrics(data.kind, &data.props) {
+                let sensor = m.sensor.as_deref().unwrap_or(sensor.as_str());
+                out.add(
+                    &m.name,
+                    &m.help,
+                    m.kind,
+                    &[("chip", &chip), ("sensor", sensor)],
+                    m.value,
+                );
+            }
+        }
         Ok(())
+    }
+}
+
+/// The attribute files of one sensor (`temp1`, `fan2`, ...): property ("input", "max", "label",
+/// "" for a bare `pwm1`) to file content.
+#[derive(Debug, Default, PartialEq)]
+pub struct SensorData {
+    pub kind: &'static str,
+    pub props: BTreeMap<String, String>,
+}
+
+/// Splits an attribute file name into (type, number, property) as node_exporter's
+/// `^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$` does: the type is everything before
+/// the first digit (the whole name when there is none), the number the digits after it (0 when
+/// absent), and the property whatever follows the next underscore. Returns None for names the
+/// pattern rejects (`temp1input`, `temp1_`, a number too large for an i64).
+pub fn explode_sensor_filename(name: &str) -> Option<(&str, i64, &str)> {
+    let type_end = name
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(name.len());
+    if type_end == 0 {
+        return None;
+    }
+    let (kind, rest) = name.split_at(type_end);
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (digits, rest) = rest.split_at(digits_end);
+    let num = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<i64>().ok()?
+    };
+    let property = match rest.strip_prefix('_') {
+        Some(p) if !p.is_empty() => p,
+        None if rest.is_empty() => "",
+        _ => return None,
+    };
+    Some((kind, num, property))
+}
+
+/// Reads every attribute of a known sensor type in `dir` into `sensors`, keyed by type and number
+/// ("temp1"). Attributes that cannot be read are left out; only an unreadable directory fails.
+fn collect_sensor_files(
+    dir: &Path,
+    sensors: &mut BTreeMap<String, SensorData>,
+) -> Result<(), CollectError> {
+    for entry in sorted_dir_entries(dir)? {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let Some((kind, num, property)) = explode_sensor_filename(file_name) else {
+            continue;
+        };
+        let Some(kind) = SENSOR_TYPES.iter().copied().find(|t| *t == kind) else {
+            continue;
+        };
+        let Some(value) = read_attribute(&entry.path()) else {
+            continue;
+        };
+        let data = sensors.entry(format!("{kind}{num}")).or_default();
+        data.kind = kind;
+        data.props.insert(property.to_string(), value);
+    }
+    Ok(())
+}
+
+/// One attribute's content without surrounding newlines, invalid UTF-8 replaced; None when the
+/// read fails (a directory such as `power/`, EIO, ENODATA, EAGAIN, permission denied).
+fn read_attribute(path: &Path) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut buf = Vec::with_capacity(128);
+    file.take(MAX_ATTRIBUTE_BYTES as u64)
+        .read_to_end(&mut buf)
+        .ok()?;
+    let start = buf.iter().position(|&b| b != b'\n').unwrap_or(buf.len());
+    let end = buf
+        .iter()
+        .rposition(|&b| b != b'\n')
+        .map_or(start, |i| i + 1);
+    Some(to_valid_utf8(buf.get(start..end).unwrap_or_default()))
+}
+
+/// The `chip` label: stable across reboots, unlike the hwmonN number. In order of preference:
+/// the parent device as "<parent dir>_<device dir>" (`platform_coretemp_0`, `nvme_nvme0`,
+/// `thermal_thermal_zone0`), the driver's `name`, the hwmonN directory name.
+pub fn chip_label(dir: &Path) -> Result<String, CollectError> {
+    if let Ok(device) = std::fs::canonicalize(dir.join("device")) {
+        let dev_name = device
+            .file_name()
+            .map(|n| clean_metric_name(n.as_encoded_bytes()));
+        let dev_type = device
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| clean_metric_name(n.as_encoded_bytes()));
+        match (dev_type, dev_name) {
+            (Some(t), Some(n)) if !t.is_empty() && !n.is_empty() => return Ok(format!("{t}_{n}")),
+            (_, Some(n)) if !n.is_empty() => return Ok(n),
+            _ => {}
+        }
+    }
+    if let Some(name) = human_chip_name(dir) {
+        return Ok(name);
+    }
+    let real = std::fs::canonicalize(dir).map_err(|e| CollectError::io(dir, e))?;
+    real.file_name()
+        .map(|n| clean_metric_name(n.as_encoded_bytes()))
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            CollectError::Other(format!(
+                "could not derive a chip name for {}",
+                dir.display()
+            ))
+        })
+}
+
+/// The driver's name for the chip (`coretemp`, `nvme`, `nct6779`), from the chip's `name` file.
+fn human_chip_name(dir: &Path) -> Option<String> {
+    let raw = std::fs::read(dir.join("name")).ok()?;
+    Some(clean_metric_name(&raw)).filter(|n| !n.is_empty())
+}
+
+/// node_exporter's cleanMetricName: lower case, every character outside `[a-z0-9:_]` becomes
+/// `_` (each invalid UTF-8 byte too, as Go decodes them one by one), leading and trailing `_` trimmed.
+pub fn clean_metric_name(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            // Go lowers rune by rune; the first char is what it gets (İ lowers to i).
+            let lower = c.to_lowercase().next().unwrap_or(c);
+            let keep = lower.is_ascii_lowercase()
+                || lower.is_ascii_digit()
+                || lower == ':'
+                || lower == '_';
+            out.push(if keep { lower } else { '_' });
+        }
+        out.extend(std::iter::repeat_n('_', chunk.invalid().len()));
+    }
+    out.trim_matches('_').to_string()
+}
+
+/// Go's strings.ToValidUTF8(s, "\u{FFFD}"): each run of invalid bytes becomes one replacement
+/// character (used for label values, which must be UTF-8).
+fn to_valid_utf8(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut in_invalid_run = false;
+    for chunk in raw.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push_str(chunk.valid());
+            in_invalid_run = false;
+        }
+        if !chunk.invalid().is_empty() && !in_invalid_run {
+            out.push('\u{FFFD}');
+            in_invalid_run = true;
+        }
+    }
+    out
+}
+
+/// Go's strconv.ParseFloat(s, 64) for the values sysfs holds: no surrounding whitespace, and an
+/// out-of-range number is an error rather than infinity.
+fn parse_float(s: &str) -> Option<f64> {
+    let v = s.parse::<f64>().ok()?;
+    if v.is_infinite() && !s.to_ascii_lowercase().contains("inf") {
+        return None;
+    }
+    Some(v)
+}
+
+/// One series derived from one sensor attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorMetric {
+    pub name: String,
+    pub help: String,
+    pub kind: MetricType,
+    /// Replaces the sensor label (only the `freq` rule does this, with the cleaned sensor label).
+    pub sensor: Option<String>,
+    pub value: f64,
+}
+
+/// node_exporter's naming and scaling rules for one sensor's attributes (`kind` is the sensor
+/// type, `props` property -> content). Values that are not numbers are skipped.
+pub fn sensor_metrics(kind: &str, props: &BTreeMap<String, String>) -> Vec<SensorMetric> {
+    let metric = |name: String, help: String, kind: MetricType, value: f64| SensorMetric {
+        name,
+        help,
+        kind,
+        sensor: None,
+        value,
+    };
+    let bare = props.get("").map(String::as_str);
+    match kind {
+        "beep_enable" => {
+            let value = if bare == Some("1") { 1.0 } else { 0.0 };
+            return vec![metric(
+                "node_hwmon_beep_enabled".into(),
+                "Hardware beep enabled".into(),
+                MetricType::Gauge,
+                value,
+            )];
+        }
+        "vrm" => {
+            return bare
+                .and_then(parse_float)
+                .map(|v| {
+                    metric(
+                        "node_hwmon_voltage_regulator_version".into(),
+                        "Hardware voltage regulator".into(),
+                        MetricType::Gauge,
+                        v,
+                    )
+                })
+                .into_iter()
+                .collect();
+        }
+        "update_interval" => {
+            return bare
+                .and_then(parse_float)
+                .map(|v| {
+                    metric(
+                        "node_hwmon_update_interval_seconds".into(),
+                        "Hardware monitor update interval".into(),
+                        MetricType::Gauge,
+                        v * 0.001,
+                    )
+                })
+                .into_iter()
+                .collect();
+        }
+        _ => {}
+    }
+
+    let prefix = format!("node_hwmon_{kind}");
+    let mut metrics = Vec::new();
+    for (element, value) in props {
+        let element = element.as_str();
+        if element == "label" {
+            continue;
+        }
+        // `<type><n>_input` is the reading itself and has no suffix, unless the sensor also has a
+        // bare `<type><n>` file, which then takes the unsuffixed name.
+        let name = match element {
+            "input" if bare.is_some() => format!("{prefix}_input"),
+            "input" | "" => prefix.clone(),
+            _ => format!("{prefix}_{}", clean_metric_name(element.as_bytes())),
+        };
+        let Some(v) = parse_float(value) else {
+            continue;
+        };
+        let gauge = |name: String, help: String, v: f64| metric(name, help, MetricType::Gauge, v);
+        // Status flags carry no unit. (`crit_alarm` and friends are not "alarm" and fall through to
+        // the unit rules below, exactly as in node_exporter: node_hwmon_temp_crit_alarm_celsius.)
+        let m = if element == "fault" || element == "alarm" {
+            gauge(
+                name,
+                format!("Hardware sensor {element} status ({kind})"),
+                v,
+            )
+        } else if element == "beep" {
+            gauge(
+                format!("{name}_enabled"),
+                "Hardware monitor sensor has beeping enabled".into(),
+                v,
+            )
+        } else if kind == "in" || kind == "cpu" {
+            gauge(
+                format!("{name}_volts"),
+                format!("Hardware monitor for voltage ({element})"),
+                v * 0.001,
+            )
+        } else if kind == "temp" && element != "type" {
+            let element = if element.is_empty() { "input" } else { element };
+            gauge(
+                format!("{name}_celsius"),
+                format!("Hardware monitor for temperature ({element})"),
+                v * 0.001,
+            )
+        } else if kind == "curr" {
+            gauge(
+                format!("{name}_amps"),
+                format!("Hardware monitor for current ({element})"),
+                v * 0.001,
+            )
+        } else if kind == "energy" {
+            metric(
+                format!("{name}_joule_total"),
+                format!("Hardware monitor for joules used so far ({element})"),
+                MetricType::Counter,
+                v / 1_000_000.0,
+            )
+        } else if kind == "power" && element == "accuracy" {
+            gauge(
+                name,
+                "Hardware monitor power meter accuracy, as a ratio".into(),
+                v / 1_000_000.0,
+            )
+        } else if kind == "power"
+            && matches!(
+                element,
+                "average_interval" | "average_interval_min" | "average_interval_max"
+            )
+        {
+            gauge(
+                format!("{name}_seconds"),
+                format!("Hardware monitor power usage update interval ({element})"),
+                v * 0.001,
+            )
+        } else if kind == "power" {
+            gauge(
+                format!("{name}_watt"),
+                format!("Hardware monitor for power usage in watts ({element})"),
+                v / 1_000_000.0,
+            )
+        } else if kind == "humidity" {
+            // node_exporter divides the milli-percent by 1e6; kept for identical values.
+            gauge(
+                name,
+                format!(
+                    "Hardware monitor for humidity, as a ratio (multiply with 100.0 to get the humidity as a percentage) ({element})"
+                ),
+                v / 1_000_000.0,
+            )
+        } else if kind == "fan" && matches!(element, "input" | "min" | "max" | "target") {
+            gauge(
+                format!("{name}_rpm"),
+                format!("Hardware monitor for fan revolutions per minute ({element})"),
+                v,
+            )
+        } else if kind == "freq" && element == "input" {
+            // GPU clocks (amdgpu's freq1_input "sclk"): in MHz, and named by their cleaned label
+            // instead of the sensor; without a label, node_exporter exports nothing.
+            match props.get("label") {
+                Some(label) => SensorMetric {
+                    sensor: Some(clean_metric_name(label.as_bytes())),
+                    ..gauge(
+                        format!("{name}_freq_mhz"),
+                        "Hardware monitor for GPU frequency in MHz".into(),
+                        v / 1_000_000.0,
+                    )
+                },
+                None => continue,
+            }
+        } else {
+            gauge(
+                name,
+                format!("Hardware monitor {kind} element {element}"),
+                v,
+            )
+        };
+        metrics.push(m);
+    }
+    metrics
+}
+
+/// Adds samples, dropping any repeat of a series already added. Two hwmon directories can share a
+/// parent device and so a chip label; node_exporter's registry then keeps the first series and
+/// drops the rest, and a repeated series would make the exposition invalid.
+struct Deduplicated<'a> {
+    out: &'a mut MetricSet,
+    seen: HashSet<(String, Vec<String>)>,
+}
+
+impl<'a> Deduplicated<'a> {
+    fn new(out: &'a mut MetricSet) -> Self {
+        Deduplicated {
+            out,
+            seen: HashSet::new(),
+        }
+    }
+
+    fn add(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        let key = (
+            name.to_string(),
+            labels.iter().map(|(_, v)| v.to_string()).collect(),
+        );
+        if self.seen.insert(key) {
+            self.out.family(name, help, kind).sample(labels, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture_roots(machine: &str) -> Roots {
+        let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(machine);
+        Roots {
+            procfs: base.join("proc"),
+            sysfs: base.join("sys"),
+            rootfs: base.join("rootfs"),
+        }
+    }
+
+    #[test]
+    fn explodes_sensor_file_names_like_node_exporter() {
+        assert_eq!(
+            explode_sensor_filename("temp1_input"),
+            Some(("temp", 1, "input"))
+        );
+        assert_eq!(
+            explode_sensor_filename("temp10_crit_alarm"),
+            Some(("temp", 10, "crit_alarm"))
+        );
+        assert_eq!(explode_sensor_filename("pwm1"), Some(("pwm", 1, "")));
+        assert_eq!(
+            explode_sensor_filename("in0_input"),
+            Some(("in", 0, "input"))
+        );
+        assert_eq!(
+            explode_sensor_filename("temp01_max"),
+            Some(("temp", 1, "max"))
+        );
+        assert_eq!(
+            explode_sensor_filename("update_interval"),
+            Some(("update_interval", 0, ""))
+        );
+        assert_eq!(
+            explode_sensor_filename("beep_enable"),
+            Some(("beep_enable", 0, ""))
+        );
+        // No digit: the whole name is the type, as the greedy pattern makes it.
+        assert_eq!(
+            explode_sensor_filename("temp_input"),
+            Some(("temp_input", 0, ""))
+        );
+        assert_eq!(explode_sensor_filename("power"), Some(("power", 0, "")));
+        assert_eq!(
+            explode_sensor_filename("trip_point_0_temp"),
+            Some(("trip_point_", 0, "temp"))
+        );
+        assert_eq!(explode_sensor_filename("temp1input"), None);
+        assert_eq!(explode_sensor_filename("temp1_"), None);
+        assert_eq!(explode_sensor_filename("1temp"), None);
+        assert_eq!(explode_sensor_filename(""), None);
+        assert_eq!(
+            explode_sensor_filename("temp99999999999999999999_input"),
+            None
+        );
+    }
+
+    #[test]
+    fn cleans_names_like_node_exporter() {
+        assert_eq!(clean_metric_name(b"coretemp\n"), "coretemp");
+        assert_eq!(clean_metric_name(b"Package id 0"), "package_id_0");
+        assert_eq!(clean_metric_name(b"coretemp.0"), "coretemp_0");
+        assert_eq!(clean_metric_name(b"0000:00:06.0"), "0000:00:06_0");
+        assert_eq!(clean_metric_name(b"LNXSYBUS:00"), "lnxsybus:00");
+        assert_eq!(clean_metric_name(b"__--__"), "");
+        assert_eq!(clean_metric_name("Ünit".as_bytes()), "nit");
+        assert_eq!(clean_metric_name("KELVIN \u{212A}".as_bytes()), "kelvin_k");
+        assert_eq!(clean_metric_name(b"a\xff\xfeb"), "a__b");
+    }
+
+    #[test]
+    fn unreadable_attributes_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // A read that fails (here EISDIR; on hardware EIO or ENODATA) drops only that attribute.
+        std::fs::create_dir(dir.path().join("temp1_input")).unwrap();
+        std::fs::create_dir(dir.path().join("power")).unwrap();
+        std::fs::write(dir.path().join("temp1_max"), "\n90000\n").unwrap();
+        std::fs::write(dir.path().join("temp1_label"), "CPU \n").unwrap();
+        std::fs::write(dir.path().join("name"), "k10temp\n").unwrap();
+        std::fs::write(dir.path().join("uevent"), "").unwrap();
+        let mut sensors = BTreeMap::new();
+        collect_sensor_files(dir.path(), &mut sensors).unwrap();
+        assert_eq!(sensors.len(), 1);
+        let temp1 = &sensors["temp1"];
+        assert_eq!(temp1.kind, "temp");
+        // Only newlines are trimmed, as node_exporter does.
+        assert_eq!(temp1.props, props(&[("max", "90000"), ("label", "CPU ")]));
+        assert!(collect_sensor_files(&dir.path().join("missing"), &mut sensors).is_err());
+    }
+
+    #[test]
+    fn valid_utf8_replaces_runs_once() {
+        assert_eq!(to_valid_utf8(b"Core 0"), "Core 0");
+        assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+    }
+
+    #[test]
+    fn parses_floats_like_go() {
+        assert_eq!(parse_float("48000"), Some(48000.0));
+        assert_eq!(parse_float("-62000"), Some(-62000.0));
+        assert_eq!(parse_float("1e400"), None);
+        assert_eq!(parse_float(""), None);
+        assert_eq!(parse_float(" 1"), None);
+        assert_eq!(parse_float("95.0%"), None);
+    }
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn named(metrics: &[SensorMetric]) -> Vec<(&str, f64)> {
+        metrics.iter().map(|m| (m.name.as_str(), m.value)).collect()
+    }
+
+    #[test]
+    fn temperature_rules() {
+        let m = sensor_metrics(
+            "temp",
+            &props(&[
+                ("input", "52000"),
+                ("max", "100000"),
+                ("crit", "100000"),
+                ("crit_alarm", "1"),
+                ("alarm", "0"),
+                ("type", "4"),
+                ("label", "Package id 0"),
+                ("min", "garbage"),
+            ]),
+        );
+        assert_eq!(
+            named(&m),
+            vec![
+                ("node_hwmon_temp_alarm", 0.0),
+                ("node_hwmon_temp_crit_celsius", 100.0),
+                ("node_hwmon_temp_crit_alarm_celsius", 0.001),
+                ("node_hwmon_temp_celsius", 52.0),
+                ("node_hwmon_temp_max_celsius", 100.0),
+                ("node_hwmon_temp_type", 4.0),
+            ]
+        );
+        assert!(m
+            .iter()
+            .all(|m| m.kind == MetricType::Gauge && m.sensor.is_none()));
+        // A bare `temp1` file takes the plain name and pushes input to `_input`.
+        let m = sensor_metrics("temp", &props(&[("", "27000"), ("input", "28000")]));
+        assert_eq!(
+            named(&m),
+            vec![
+                ("node_hwmon_temp_celsius", 27.0),
+                ("node_hwmon_temp_input_celsius", 28.0)
+            ]
+        );
+        assert_eq!(m[0].help, "Hardware monitor for temperature (input)");
+    }
+
+    #[test]
+    fn fan_voltage_current_power_energy_rules() {
+        let fan = sensor_metrics(
+            "fan",
+            &props(&[
+                ("input", "1125"),
+                ("min", "300"),
+                ("pulses", "2"),
+                ("beep", "0"),
+                ("alarm", "1"),
+            ]),
+        );
+        assert_eq!(
+            named(&fan),
+            vec![
+                ("node_hwmon_fan_alarm", 1.0),
+                ("node_hwmon_fan_beep_enabled", 0.0),
+                ("node_hwmon_fan_rpm", 1125.0),
+                ("node_hwmon_fan_min_rpm", 300.0),
+                ("node_hwmon_fan_pulses", 2.0),
+            ]
+        );
+        let volts = sensor_metrics("in", &props(&[("input", "12873"), ("min", "")]));
+        // Same arithmetic as node_exporter (value * 0.001), so the same float.
+        assert_eq!(
+            named(&volts),
+            vec![("node_hwmon_in_volts", 12873.0 * 0.001)]
+        );
+        let vid = sensor_metrics("cpu", &props(&[("vid", "1100")]));
+        assert_eq!(named(&vid), vec![("node_hwmon_cpu_vid_volts", 1.1)]);
+        let amps = sensor_metrics("curr", &props(&[("input", "1234")]));
+        assert_eq!(named(&amps), vec![("node_hwmon_curr_amps", 1.234)]);
+        let power = sensor_metrics(
+            "power",
+            &props(&[
+                ("average", "187000000"),
+                ("average_interval", "1000"),
+                ("accuracy", "95.0%"),
+                ("model_number", "PM-7"),
+                ("is_battery", "0"),
+            ]),
+        );
+        assert_eq!(
+            named(&power),
+            vec![
+                ("node_hwmon_power_average_watt", 187.0),
+                ("node_hwmon_power_average_interval_seconds", 1.0),
+                ("node_hwmon_power_is_battery_watt", 0.0),
+            ]
+        );
+        let accuracy = sensor_metrics("power", &props(&[("accuracy", "950000")]));
+        assert_eq!(named(&accuracy), vec![("node_hwmon_power_accuracy", 0.95)]);
+        let energy = sensor_metrics("energy", &props(&[("input", "2500000")]));
+        assert_eq!(named(&energy), vec![("node_hwmon_energy_joule_total", 2.5)]);
+        assert_eq!(energy[0].kind, MetricType::Counter);
+        let pwm = sensor_metrics("pwm", &props(&[("", "153"), ("enable", "5")]));
+        assert_eq!(
+            named(&pwm),
+            vec![("node_hwmon_pwm", 153.0), ("node_hwmon_pwm_enable", 5.0)]
+        );
+        let intrusion = sensor_metrics("intrusion", &props(&[("alarm", "1")]));
+        assert_eq!(named(&intrusion), vec![("node_hwmon_intrusion_alarm", 1.0)]);
+    }
+
+    #[test]
+    fn special_sensor_types() {
+        assert_eq!(
+            named(&sensor_metrics("beep_enable", &props(&[("", "1")]))),
+            vec![("node_hwmon_beep_enabled", 1.0)]
+        );
+        assert_eq!(
+            named(&sensor_metrics("beep_enable", &props(&[("", "yes")]))),
+            vec![("node_hwmon_beep_enabled", 0.0)]
+        );
+        assert_eq!(
+            named(&sensor_metrics("vrm", &props(&[("", "100")]))),
+            vec![("node_hwmon_voltage_regulator_version", 100.0)]
+        );
+        assert!(sensor_metrics("vrm", &props(&[("", "x")])).is_empty());
+        assert_eq!(
+            named(&sensor_metrics("update_interval", &props(&[("", "2000")]))),
+            vec![("node_hwmon_update_interval_seconds", 2.0)]
+        );
+        let freq = sensor_metrics(
+            "freq",
+            &props(&[("input", "1800000000"), ("label", "sclk")]),
+        );
+        assert_eq!(named(&freq), vec![("node_hwmon_freq_freq_mhz", 1800.0)]);
+        assert_eq!(freq[0].sensor.as_deref(), Some("sclk"));
+        assert!(sensor_metrics("freq", &props(&[("input", "1800000000")])).is_empty());
+    }
+
+    #[test]
+    fn filter_include_exclude() {
+        let f = Filter::new(("i", Some("coretemp")), ("e", Some("_1$"))).unwrap();
+        assert!(!f.ignored("platform_coretemp_0"));
+        assert!(f.ignored("platform_coretemp_1"));
+        assert!(f.ignored("nvme_nvme0"));
+        let none = Filter::new(("i", Some("")), ("e", None)).unwrap();
+        assert!(!none.ignored("anything"));
+        let err =
+            Filter::new(("--collector.hwmon.chip-include", Some("(")), ("e", None)).unwrap_err();
+        assert!(
+            err.starts_with("--collector.hwmon.chip-include: invalid regular expression \"(\""),
+            "{err}"
+        );
+    }
+
+    fn collect(machine: &str, args: &[&str]) -> (MetricSet, Result<(), CollectError>) {
+        let mut argv = vec!["sysmon-exporter"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::parse_from(argv);
+        let roots = fixture_roots(machine);
+        let collector = build(&BuildContext {
+            roots: &roots,
+            cli: &cli,
+            settings: &Default::default(),
+        })
+        .unwrap();
+        let mut out = MetricSet::new();
+        let result = collector.collect(&mut out);
+        (out, result)
+    }
+
+    /// The value of the sample of `name` with exactly these labels (in any order).
+    fn value(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        set.get(name)?
+            .samples
+            .iter()
+            .find(|s| {
+                s.labels.len() == labels.len()
+                    && labels
+                        .iter()
+                        .all(|(lk, lv)| s.labels.iter().any(|(k, v)| k == lk && v == lv))
+            })
+            .map(|s| s.value)
+    }
+
+    #[test]
+    fn bad_regex_is_a_build_error() {
+        let cli = crate::cli::parse_from(["x", "--collector.hwmon.sensor-exclude", "temp[1"]);
+        let roots = fixture_roots("laptop");
+        let err = build(&BuildContext {
+            roots: &roots,
+            cli: &cli,
+            settings: &Default::default(),
+        })
+        .err()
+        .unwrap();
+        assert!(err.contains("--collector.hwmon.sensor-exclude"), "{err}");
+    }
+
+    #[test]
+    fn laptop_chips() {
+        let (set, result) = collect("laptop", &[]);
+        result.unwrap();
+        let chip = |c: &str, s: &str| [("chip", c.to_string()), ("sensor", s.to_string())];
+        let v = |name: &str, c: &str, s: &str| {
+            let l = chip(c, s);
+            value(&set, name, &[("chip", &l[0].1), ("sensor", &l[1].1)])
+        };
+        assert_eq!(
+            v("node_hwmon_temp_celsius", "platform_coretemp_0", "temp1"),
+            Some(52.0)
+        );
+        assert_eq!(
+            v(
+                "node_hwmon_temp_crit_alarm_celsius",
+                "platform_coretemp_0",
+                "temp1"
+            ),
+            Some(0.0)
+        );
+        assert_eq!(
+            v("node_hwmon_temp_max_celsius", "nvme_nvme0", "temp1"),
+            Some(84850.0 * 0.001)
+        );
+        assert_eq!(
+            v("node_hwmon_temp_celsius", "thermal_thermal_zone0", "temp1"),
+            Some(48.0)
+        );
+        // The thermal zone's own `temp` file, read through `device/`, is node_exporter's temp0.
+        assert_eq!(
+            v("node_hwmon_temp_celsius", "thermal_thermal_zone0", "temp0"),
+            Some(48.0)
+        );
+        assert_eq!(
+            v("node_hwmon_fan_rpm", "platform_thinkpad_hwmon", "fan1"),
+            Some(2893.0)
+        );
+        assert_eq!(
+            v("node_hwmon_in_volts", "power_supply_bat0", "in0"),
+            Some(12873.0 * 0.001)
+        );
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_sensor_label",
+                &[
+                    ("chip", "platform_coretemp_0"),
+                    ("sensor", "temp1"),
+                    ("label", "Package id 0")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_chip_names",
+                &[("chip", "nvme_nvme0"), ("chip_name", "nvme")]
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn chip_and_sensor_filters() {
+        let (set, result) = collect(
+            "laptop",
+            &[
+                "--collector.hwmon.chip-exclude",
+                "^nvme",
+                "--collector.hwmon.sensor-include",
+                "coretemp_0;temp[12]$|nvme",
+            ],
+        );
+        result.unwrap();
+        let temps = &set.get("node_hwmon_temp_celsius").unwrap().samples;
+        let sensors: Vec<_> = temps
+            .iter()
+            .map(|s| (s.labels[0].1.as_str(), s.labels[1].1.as_str()))
+            .collect();
+        assert_eq!(
+            sensors,
+            vec![
+                ("platform_coretemp_0", "temp1"),
+                ("platform_coretemp_0", "temp2")
+            ]
+        );
+        // The chip itself is still announced when only its sensors are filtered.
+        assert!(value(
+            &set,
+            "node_hwmon_chip_names",
+            &[("chip", "platform_coretemp_0"), ("chip_name", "coretemp")]
+        )
+        .is_some());
+        assert!(value(
+            &set,
+            "node_hwmon_chip_names",
+            &[("chip", "nvme_nvme0"), ("chip_name", "nvme")]
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn machines_without_sensors_succeed_empty() {
+        let (set, result) = collect("vm", &[]);
+        result.unwrap();
+        assert_eq!(set.sample_count(), 0);
+        let mut roots = fixture_roots("vm");
+        roots.sysfs = roots.sysfs.join("no-such-dir");
+        let cli = crate::cli::parse_from(["x"]);
+        let collector = build(&BuildContext {
+            roots: &roots,
+            cli: &cli,
+            settings: &Default::default(),
+        })
+        .unwrap();
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        assert_eq!(out.sample_count(), 0);
+    }
+
+    #[test]
+    fn broken_machine_skips_bad_values() {
+        let (set, result) = collect("broken", &[]);
+        result.unwrap();
+        let v = |name: &str, c: &str, s: &str| value(&set, name, &[("chip", c), ("sensor", s)]);
+        // Garbage and empty readings are left out, the absurd one is exported as read.
+        assert_eq!(
+            v("node_hwmon_temp_celsius", "platform_coretemp_0", "temp1"),
+            None
+        );
+        assert_eq!(
+            v("node_hwmon_temp_celsius", "platform_coretemp_0", "temp2"),
+            Some(2147483.647)
+        );
+        assert_eq!(
+            v("node_hwmon_temp_celsius", "platform_coretemp_0", "temp3"),
+            None
+        );
+        // Their labels are still there.
+        assert!(value(
+            &set,
+            "node_hwmon_sensor_label",
+            &[
+                ("chip", "platform_coretemp_0"),
+                ("sensor", "temp1"),
+                ("label", "Package id 0")
+            ]
+        )
+        .is_some());
+        // Invalid UTF-8 in a label is replaced, quotes kept for the encoder to escape.
+        assert!(value(
+            &set,
+            "node_hwmon_sensor_label",
+            &[
+                ("chip", "platform_coretemp_0"),
+                ("sensor", "temp4"),
+                ("label", "Core \u{FFFD}\"2\"")
+            ]
+        )
+        .is_some());
+        // A chip without a name file is named after its device and has no chip_names series.
+        assert_eq!(
+            v("node_hwmon_in_volts", "platform_it87_2608", "in0"),
+            Some(1.104)
+        );
+        assert_eq!(v("node_hwmon_fan_rpm", "platform_it87_2608", "fan1"), None);
+        assert!(set
+            .get("node_hwmon_chip_names")
+            .unwrap()
+            .samples
+            .iter()
+            .all(|s| s.labels[0].1 != "platform_it87_2608"));
+        // Neither name nor device: the hwmonN directory name.
+        assert_eq!(v("node_hwmon_temp_celsius", "hwmon2", "temp1"), Some(35.0));
     }
 }
