@@ -120,7 +120,7 @@ fn healthy_machines_match_golden_and_every_collector_succeeds() {
         let results = collector_success(&text);
         assert_eq!(
             results.len(),
-            14,
+            sysmon_exporter::collector::REGISTRY.len(),
             "{machine}: every default collector reports: {results:?}"
         );
         let failed: Vec<_> = results.iter().filter(|(_, v)| *v != 1.0).collect();
@@ -137,7 +137,7 @@ fn broken_machine_matches_golden_with_failures_isolated() {
     let results = collector_success(&text);
     assert_eq!(
         results.len(),
-        14,
+        sysmon_exporter::collector::REGISTRY.len(),
         "every collector still reports: {results:?}"
     );
     let failed: Vec<&str> = results

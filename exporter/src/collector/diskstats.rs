@@ -1,9 +1,20 @@
-//! `diskstats`: block device I/O statistics from /proc/diskstats.
+//! `diskstats`: block device I/O statistics from `<procfs>/diskstats`, with node_exporter's
+//! device description metrics from udev's database (`<rootfs>/run/udev/data/b<major>:<minor>`)
+//! and sysfs (`<sysfs>/block/<device>/queue/rotational`, `<sysfs>/block/<device>/slaves`).
 //!
-//! PLACEHOLDER: being written; emits nothing yet.
+//! Names, units and labels follow node_exporter's `diskstats_linux.go`: sector counts become
+//! bytes (the kernel counts 512-byte sectors whatever the device's sector size), millisecond
+//! counters become seconds, and the discard and flush families appear only for devices whose
+//! line carries those fields (kernels 4.18+ and 5.5+).
 
-use super::{BuildContext, CollectError, Collector, Registration};
-use crate::metrics::MetricSet;
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use super::{
+    read_string, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
+};
+use crate::metrics::{MetricSet, MetricType};
 
 pub const REGISTRATION: Registration = Registration {
     name: "diskstats",
@@ -23,18 +34,569 @@ pub struct Args {
     #[arg(long = "collector.diskstats.device-exclude", value_name = "REGEX", default_value = DEFAULT_DEVICE_EXCLUDE, conflicts_with = "diskstats_device_include")]
     pub device_exclude: String,
     /// Regexp of block devices to include (replaces the exclusion).
-    #[arg(long = "collector.diskstats.device-include", value_name = "REGEX", id = "diskstats_device_include")]
+    #[arg(
+        long = "collector.diskstats.device-include",
+        value_name = "REGEX",
+        id = "diskstats_device_include"
+    )]
     pub device_include: Option<String>,
 }
 
-fn build(_ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Placeholder))
+fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
+    let args = &ctx.cli.diskstats;
+    let filter = NameFilter::new(
+        ("collector.diskstats.device-exclude", &args.device_exclude),
+        (
+            "collector.diskstats.device-include",
+            args.device_include.as_deref(),
+        ),
+    )?;
+    Ok(Box::new(DiskstatsCollector {
+        roots: ctx.roots.clone(),
+        filter,
+    }))
 }
 
-struct Placeholder;
+/// node_exporter's include/exclude filter on names (devices here; mount points and filesystem
+/// types in the `filesystem` collector, which shares it). A name is ignored when it matches the
+/// exclusion, or when an inclusion is set and it does not match.
+///
+/// As in node_exporter, an empty pattern means "no filter" (an empty regex would match every
+/// name), and an inclusion replaces the default exclusion: clap rejects an explicit exclusion
+/// together with an inclusion, so when an inclusion is set the exclusion is only the default.
+#[derive(Debug, Clone)]
+pub struct NameFilter {
+    exclude: Option<Regex>,
+    include: Option<Regex>,
+}
 
-impl Collector for Placeholder {
-    fn collect(&self, _out: &mut MetricSet) -> Result<(), CollectError> {
-        Ok(())
+impl NameFilter {
+    /// Compiles the two flags' patterns; each comes with its flag name for the error message.
+    pub fn new(exclude: (&str, &str), include: (&str, Option<&str>)) -> Result<NameFilter, String> {
+        let compile = |(flag, pattern): (&str, &str)| -> Result<Option<Regex>, String> {
+            if pattern.is_empty() {
+                return Ok(None);
+            }
+            Regex::new(pattern)
+                .map(Some)
+                .map_err(|e| format!("--{flag}: invalid regular expression {pattern:?}: {e}"))
+        };
+        let include_pattern = include.1.unwrap_or("");
+        let include = compile((include.0, include_pattern))?;
+        let exclude = if include.is_some() {
+            None
+        } else {
+            compile(exclude)?
+        };
+        Ok(NameFilter { exclude, include })
+    }
+
+    pub fn ignored(&self, name: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
+            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
+    }
+}
+
+pub struct DiskstatsCollector {
+    roots: Roots,
+    filter: NameFilter,
+}
+
+/// One line of /proc/diskstats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskStat {
+    pub major: u32,
+    pub minor: u32,
+    pub name: String,
+    /// The statistics after the name: 11 (before 4.18), 15 (4.18+, discards) or 17 (5.5+,
+    /// flushes). Lines from newer kernels with even more fields are cut to 17.
+    pub stats: Vec<u64>,
+}
+
+/// Parses one line of /proc/diskstats ("   8       0 sda 4120 1337 ...").
+///
+/// Hand-parsed rather than with procfs-core's `DiskStat::from_line`: that parser treats a
+/// malformed discard or flush field as absent and keeps reading the following fields into the
+/// wrong slots, and it does not tell how many fields the line had, which decides (as in
+/// node_exporter) which metric families a device gets.
+pub fn parse_line(line: &str) -> Result<DiskStat, String> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let stat_count = match fields.len() {
+        14 | 18 => fields.len() - 3,
+        n if n >= 20 => 17,
+        n => return Err(format!("expected 14, 18 or 20 fields, found {n}")),
+    };
+    let number = |i: usize| -> Result<u64, String> {
+        let field = fields.get(i).copied().unwrap_or("");
+        field.parse::<u64>().map_err(|_| {
+            format!(
+                "field {}: expected an unsigned integer, found {field:?}",
+                i + 1
+            )
+        })
+    };
+    let major = u32::try_from(number(0)?).map_err(|_| "major number out of range".to_string())?;
+    let minor = u32::try_from(number(1)?).map_err(|_| "minor number out of range".to_string())?;
+    let stats = (3..3 + stat_count)
+        .map(number)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DiskStat {
+        major,
+        minor,
+        name: fields.get(2).copied().unwrap_or("").to_string(),
+        stats,
+    })
+}
+
+/// The per-device statistics in /proc/diskstats order (Documentation/admin-guide/iostats.rst):
+/// metric name, help, type, and the factor from the kernel's unit to node_exporter's.
+///
+/// Milliseconds are multiplied by 0.001 rather than divided by 1000 because that is what
+/// node_exporter computes, and the two can differ in the last bit of the float.
+const STATS: [(&str, &str, MetricType, f64); 17] = [
+    (
+        "node_disk_reads_completed_total",
+        "Reads completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_reads_merged_total",
+        "Adjacent reads merged into one.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_read_bytes_total",
+        "Bytes read successfully.",
+        MetricType::Counter,
+        SECTOR_BYTES,
+    ),
+    (
+        "node_disk_read_time_seconds_total",
+        "Seconds spent by all reads.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "node_disk_writes_completed_total",
+        "Writes completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_writes_merged_total",
+        "Adjacent writes merged into one.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_written_bytes_total",
+        "Bytes written successfully.",
+        MetricType::Counter,
+        SECTOR_BYTES,
+    ),
+    (
+        "node_disk_write_time_seconds_total",
+        "Seconds spent by all writes.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "node_disk_io_now",
+        "I/Os currently in progress.",
+        MetricType::Gauge,
+        1.0,
+    ),
+    (
+        "node_disk_io_time_seconds_total",
+        "Seconds the device spent doing I/Os.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "node_disk_io_time_weighted_seconds_total",
+        "Seconds spent doing I/Os, weighted by the number of I/Os in progress.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "node_disk_discards_completed_total",
+        "Discards completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discards_merged_total",
+        "Adjacent discards merged into one.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discarded_sectors_total",
+        "Sectors discarded successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discard_time_seconds_total",
+        "Seconds spent by all discards.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "node_disk_flush_requests_total",
+        "Flush requests completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_flush_requests_time_seconds_total",
+        "Seconds spent by all flush requests.",
+        MetricType::Counter,
+        MS,
+    ),
+];
+
+/// The kernel counts "standard UNIX 512-byte sectors", whatever the device's sector size.
+const SECTOR_BYTES: f64 = 512.0;
+const MS: f64 = 0.001;
+
+/// Parses a udev database file: the device properties are the `E:KEY=VALUE` lines (udevadm(8)).
+pub fn parse_udev(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("E:"))
+        .filter_map(|prop| prop.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// node_disk_info's `rotational` label from the content of `queue/rotational`: "0" or "1", and
+/// "0" for anything else or a missing file, as node_exporter does.
+pub fn rotational_label(content: Option<&str>) -> &'static str {
+    match content.map(str::trim) {
+        Some("1") => "1",
+        _ => "0",
+    }
+}
+
+/// udev's ATA properties exported as gauges, in a fixed order.
+const ATA_GAUGES: [(&str, &str, &str); 3] = [
+    (
+        "ID_ATA_WRITE_CACHE",
+        "node_disk_ata_write_cache",
+        "Whether the ATA disk has a write cache.",
+    ),
+    (
+        "ID_ATA_WRITE_CACHE_ENABLED",
+        "node_disk_ata_write_cache_enabled",
+        "Whether the ATA disk's write cache is enabled.",
+    ),
+    (
+        "ID_ATA_ROTATION_RATE_RPM",
+        "node_disk_ata_rotation_rate_rpm",
+        "Rotation rate of the ATA disk in RPM (0 for SSDs).",
+    ),
+];
+
+impl DiskstatsCollector {
+    /// The device's udev properties; none when udev's database is absent (a container without
+    /// /run/udev, a system without udev) or has no entry for the device.
+    fn udev_properties(&self, stat: &DiskStat) -> HashMap<String, String> {
+        let path = self
+            .roots
+            .root("/run/udev/data")
+            .join(format!("b{}:{}", stat.major, stat.minor));
+        match std::fs::read(&path) {
+            Ok(bytes) => parse_udev(&String::from_utf8_lossy(&bytes)),
+            Err(_) => HashMap::new(),
+        }
+    }
+
+    fn emit(&self, stat: &DiskStat, out: &mut MetricSet) {
+        let dev = stat.name.as_str();
+        let udev = self.udev_properties(stat);
+        let prop = |key: &str| udev.get(key).map(String::as_str).unwrap_or("");
+        // The serial printed on the disk's label when udev knows it, else the short ATA/NVMe
+        // serial, else the one virtio disks carry.
+        let serial = [
+            prop("SCSI_IDENT_SERIAL"),
+            prop("ID_SERIAL_SHORT"),
+            prop("ID_SERIAL"),
+        ]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
+        let block = self.roots.sys("block").join(dev);
+        let rotational = std::fs::read_to_string(block.join("queue/rotational")).ok();
+        let (major, minor) = (stat.major.to_string(), stat.minor.to_string());
+
+        out.gauge(
+            "node_disk_info",
+            "Information about the block device from sysfs and udev.",
+        )
+        .sample(
+            &[
+                ("device", dev),
+                ("major", &major),
+                ("minor", &minor),
+                ("model", prop("ID_MODEL")),
+                ("path", prop("ID_PATH")),
+                ("revision", prop("ID_REVISION")),
+                ("rotational", rotational_label(rotational.as_deref())),
+                ("serial", serial),
+                ("wwn", prop("ID_WWN")),
+            ],
+            1.0,
+        );
+
+        for ((name, help, kind, factor), value) in STATS.iter().zip(&stat.stats) {
+            // u64 to f64 may round above 2^53, as node_exporter's float64 conversion does.
+            out.family(name, help, *kind)
+                .sample(&[("device", dev)], *value as f64 * factor);
+        }
+
+        if !prop("ID_FS_TYPE").is_empty() {
+            out.gauge(
+                "node_disk_filesystem_info",
+                "Filesystem on the block device, from udev.",
+            )
+            .sample(
+                &[
+                    ("device", dev),
+                    ("type", prop("ID_FS_TYPE")),
+                    ("usage", prop("ID_FS_USAGE")),
+                    ("uuid", prop("ID_FS_UUID")),
+                    ("version", prop("ID_FS_VERSION")),
+                ],
+                1.0,
+            );
+        }
+
+        if !prop("DM_NAME").is_empty() {
+            out.gauge(
+                "node_disk_device_mapper_info",
+                "Device mapper details of the block device, from udev.",
+            )
+            .sample(
+                &[
+                    ("device", dev),
+                    ("lv_layer", prop("DM_LV_LAYER")),
+                    ("lv_name", prop("DM_LV_NAME")),
+                    ("name", prop("DM_NAME")),
+                    ("uuid", prop("DM_UUID")),
+                    ("vg_name", prop("DM_VG_NAME")),
+                ],
+                1.0,
+            );
+            // The devices under this mapping (a LUKS container's partition, an LV's PVs).
+            // A device without a slaves directory simply has none to report.
+            if let Ok(entries) = sorted_dir_entries(block.join("slaves")) {
+                let family = out.gauge(
+                    "node_disk_device_mapper_backing_device_info",
+                    "Block devices underlying the device mapper device.",
+                );
+                for entry in entries {
+                    let backing = entry.file_name().to_string_lossy().into_owned();
+                    family.sample(&[("backing_device", &backing), ("device", dev)], 1.0);
+                }
+            }
+        }
+
+        if !prop("ID_ATA").is_empty() {
+            for (key, name, help) in ATA_GAUGES {
+                // node_exporter skips a property that is missing or not a number.
+                if let Some(value) = udev.get(key).and_then(|v| v.trim().parse::<f64>().ok()) {
+                    out.gauge(name, help).sample(&[("device", dev)], value);
+                }
+            }
+        }
+    }
+}
+
+impl Collector for DiskstatsCollector {
+    fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        let path = self.roots.proc("diskstats");
+        let text = read_string(&path)?;
+        // A malformed line is skipped and reported once all the good lines are published.
+        let mut bad_lines = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_line(line) {
+                Ok(stat) if self.filter.ignored(&stat.name) => {}
+                Ok(stat) => self.emit(&stat, out),
+                Err(message) => bad_lines.push(format!("line {}: {message}", index + 1)),
+            }
+        }
+        match bad_lines.as_slice() {
+            [] => Ok(()),
+            [only] => Err(CollectError::parse(&path, only.clone())),
+            [first, rest @ ..] => Err(CollectError::parse(
+                &path,
+                format!("{first} (and {} more malformed lines)", rest.len()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE_20: &str =
+        " 259       0 nvme0n1 120448 3301 9470302 31652 391828 187645 22718442 402131 2 201740 435989 40812 5 91502264 1874 27451 2332";
+
+    #[test]
+    fn parses_each_kernel_variant() {
+        let s = parse_line(LINE_20).unwrap();
+        assert_eq!((s.major, s.minor, s.name.as_str()), (259, 0, "nvme0n1"));
+        assert_eq!(s.stats.len(), 17);
+        assert_eq!(s.stats[0], 120448);
+        assert_eq!(s.stats[16], 2332);
+
+        let s = parse_line("   8 16 sdb 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15").unwrap();
+        assert_eq!(s.stats, (1..=15).collect::<Vec<u64>>());
+
+        let s = parse_line("   8 0 sda 1 2 3 4 5 6 7 8 9 10 11").unwrap();
+        assert_eq!(s.stats.len(), 11);
+
+        // A future kernel's extra fields are ignored.
+        let s = parse_line(&format!("{LINE_20} 77 78")).unwrap();
+        assert_eq!(s.stats.len(), 17);
+        assert_eq!(s.stats[16], 2332);
+    }
+
+    #[test]
+    fn rejects_malformed_lines() {
+        assert!(parse_line("8 0 sda 1 2").unwrap_err().contains("found 5"));
+        // 16 fields is no kernel's format.
+        assert!(parse_line("8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13").is_err());
+        let err = parse_line("8 0 sda 1 2 x 4 5 6 7 8 9 10 11").unwrap_err();
+        assert!(err.contains("field 6") && err.contains("\"x\""), "{err}");
+        assert!(parse_line("8 -1 sda 1 2 3 4 5 6 7 8 9 10 11").is_err());
+        assert!(parse_line("4294967296 0 sda 1 2 3 4 5 6 7 8 9 10 11").is_err());
+        assert!(parse_line("").is_err());
+    }
+
+    #[test]
+    fn parses_udev_properties() {
+        let text = "S:disk/by-id/nvme-X\nW:12\nE:ID_MODEL=Samsung SSD 980 PRO 1TB\nE:ID_PATH=pci-0000:3d:00.0-nvme-1\nE:BROKEN\nE:DM_UUID=a=b\nG:systemd\n";
+        let props = parse_udev(text);
+        assert_eq!(props.len(), 3);
+        assert_eq!(props["ID_MODEL"], "Samsung SSD 980 PRO 1TB");
+        assert_eq!(props["DM_UUID"], "a=b");
+        assert!(!props.contains_key("BROKEN"));
+    }
+
+    #[test]
+    fn rotational_is_zero_unless_one() {
+        assert_eq!(rotational_label(Some("1\n")), "1");
+        assert_eq!(rotational_label(Some("0\n")), "0");
+        assert_eq!(rotational_label(Some("yes\n")), "0");
+        assert_eq!(rotational_label(None), "0");
+    }
+
+    #[test]
+    fn default_filter_excludes_partitions_and_virtual_devices() {
+        let f = NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", None)).unwrap();
+        for ignored in [
+            "nvme0n1p1",
+            "sda1",
+            "vdb2",
+            "xvda1",
+            "loop0",
+            "ram3",
+            "zram0",
+            "fd0",
+        ] {
+            assert!(f.ignored(ignored), "{ignored}");
+        }
+        for kept in ["nvme0n1", "sda", "vda", "dm-0", "md127", "sr0", "mmcblk0"] {
+            assert!(!f.ignored(kept), "{kept}");
+        }
+    }
+
+    #[test]
+    fn include_replaces_exclude_and_empty_means_no_filter() {
+        let f = NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", Some("^sd"))).unwrap();
+        assert!(!f.ignored("sda1"));
+        assert!(f.ignored("nvme0n1"));
+        let f = NameFilter::new(("x", ""), ("y", None)).unwrap();
+        assert!(!f.ignored("loop0"));
+        let f = NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", Some(""))).unwrap();
+        assert!(f.ignored("loop0"));
+    }
+
+    #[test]
+    fn bad_regex_names_the_flag() {
+        let err =
+            NameFilter::new(("collector.diskstats.device-exclude", "(["), ("y", None)).unwrap_err();
+        assert!(
+            err.starts_with("--collector.diskstats.device-exclude"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn collects_with_units_and_skips_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = Roots {
+            procfs: dir.path().join("proc"),
+            sysfs: dir.path().join("sys"),
+            rootfs: dir.path().join("root"),
+        };
+        std::fs::create_dir_all(&roots.procfs).unwrap();
+        std::fs::create_dir_all(roots.sys("block/sda/queue")).unwrap();
+        std::fs::write(roots.sys("block/sda/queue/rotational"), "1\n").unwrap();
+        std::fs::create_dir_all(roots.root("/run/udev/data")).unwrap();
+        std::fs::write(
+            roots.root("/run/udev/data/b8:0"),
+            "E:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=7200\nE:ID_ATA_WRITE_CACHE=oops\nE:ID_SERIAL_SHORT=ZL2ABC\nE:ID_SERIAL=long\n",
+        )
+        .unwrap();
+        std::fs::write(
+            roots.proc("diskstats"),
+            "   8       0 sda 10 1 2048 1500 20 2 4096 2500 1 3000 4000\n   8 1 sda1 1 2\n   7 0 loop0 1 1 1 1 1 1 1 1 1 1 1\n",
+        )
+        .unwrap();
+        let collector = DiskstatsCollector {
+            roots,
+            filter: NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", None)).unwrap(),
+        };
+        let mut out = MetricSet::new();
+        let err = collector.collect(&mut out).unwrap_err().to_string();
+        assert!(err.contains("diskstats") && err.contains("line 2"), "{err}");
+
+        let value = |name: &str| out.get(name).map(|f| f.samples[0].value);
+        assert_eq!(value("node_disk_read_bytes_total"), Some(2048.0 * 512.0));
+        assert_eq!(value("node_disk_read_time_seconds_total"), Some(1.5));
+        assert_eq!(value("node_disk_io_time_weighted_seconds_total"), Some(4.0));
+        assert_eq!(value("node_disk_io_now"), Some(1.0));
+        // An 11-statistic line has no discard or flush families.
+        assert!(out.get("node_disk_discards_completed_total").is_none());
+        assert!(out.get("node_disk_flush_requests_total").is_none());
+        // loop0 is excluded by default.
+        assert_eq!(
+            out.get("node_disk_reads_completed_total")
+                .unwrap()
+                .samples
+                .len(),
+            1
+        );
+
+        let info = &out.get("node_disk_info").unwrap().samples[0];
+        let label = |k: &str| {
+            info.labels
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(label("serial"), Some("ZL2ABC"));
+        assert_eq!(label("rotational"), Some("1"));
+        assert_eq!(label("model"), Some(""));
+        assert_eq!(value("node_disk_ata_rotation_rate_rpm"), Some(7200.0));
+        assert!(out.get("node_disk_ata_write_cache").is_none());
     }
 }
