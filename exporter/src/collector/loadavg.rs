@@ -11,7 +11,9 @@ pub const REGISTRATION: Registration = Registration {
 };
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(LoadavgCollector { roots: ctx.roots.clone() }))
+    Ok(Box::new(LoadavgCollector {
+        roots: ctx.roots.clone(),
+    }))
 }
 
 pub struct LoadavgCollector {
@@ -22,7 +24,10 @@ pub struct LoadavgCollector {
 pub fn parse(text: &str) -> Option<[f64; 3]> {
     let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
     let loads = [fields.next()??, fields.next()??, fields.next()??];
-    loads.iter().all(|l| l.is_finite() && *l >= 0.0).then_some(loads)
+    loads
+        .iter()
+        .all(|l| l.is_finite() && *l >= 0.0)
+        .then_some(loads)
 }
 
 impl Collector for LoadavgCollector {
@@ -30,11 +35,15 @@ impl Collector for LoadavgCollector {
         let path = self.roots.proc("loadavg");
         let text = read_string(&path)?;
         let [l1, l5, l15] = parse(&text).ok_or_else(|| {
-            CollectError::parse(&path, format!("expected three load averages, found {:?}", text.trim()))
+            CollectError::parse(
+                &path,
+                format!("expected three load averages, found {:?}", text.trim()),
+            )
         })?;
         out.gauge("node_load1", "1m load average.").sample(&[], l1);
         out.gauge("node_load5", "5m load average.").sample(&[], l5);
-        out.gauge("node_load15", "15m load average.").sample(&[], l15);
+        out.gauge("node_load15", "15m load average.")
+            .sample(&[], l15);
         Ok(())
     }
 }
@@ -45,7 +54,10 @@ mod tests {
 
     #[test]
     fn parses_kernel_format() {
-        assert_eq!(parse("0.20 0.18 0.12 1/80 11206\n"), Some([0.20, 0.18, 0.12]));
+        assert_eq!(
+            parse("0.20 0.18 0.12 1/80 11206\n"),
+            Some([0.20, 0.18, 0.12])
+        );
         assert_eq!(parse("12.5 3 0.00 4/1200 1\n"), Some([12.5, 3.0, 0.0]));
     }
 

@@ -21,6 +21,7 @@ pub mod stat;
 pub mod thermal_zone;
 pub mod time;
 pub mod uname;
+pub mod usb;
 
 /// Why a collector failed this sample. The message ends up in the log and on the landing page;
 /// it should name the file and what was wrong with it.
@@ -132,6 +133,7 @@ pub const REGISTRY: &[Registration] = &[
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
     uname::REGISTRATION,
+    usb::REGISTRATION,
 ];
 
 /// Looks up a registration by name.
@@ -154,9 +156,12 @@ pub fn read_trimmed(path: impl AsRef<Path>) -> Result<String, CollectError> {
 pub fn read_u64(path: impl AsRef<Path>) -> Result<u64, CollectError> {
     let path = path.as_ref();
     let text = read_trimmed(path)?;
-    text.trim()
-        .parse::<u64>()
-        .map_err(|_| CollectError::parse(path, format!("expected an unsigned integer, found {text:?}")))
+    text.trim().parse::<u64>().map_err(|_| {
+        CollectError::parse(
+            path,
+            format!("expected an unsigned integer, found {text:?}"),
+        )
+    })
 }
 
 /// Reads a sysfs attribute that holds one signed integer (temperatures can be negative).
