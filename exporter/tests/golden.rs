@@ -29,9 +29,12 @@ const MASKED_VALUES: &[&str] = &[
 ];
 
 /// Families whose label values describe the build or the test host rather than the fixture.
+/// (node_uname_info: a fixture kernel without `<procfs>/sys/kernel/arch`, before Linux 6.1, takes
+/// the machine from the test host's uname(2).)
 const MASKED_LABELS: &[&str] = &[
     "sysmon_exporter_build_info",
     "node_time_zone_offset_seconds",
+    "node_uname_info",
 ];
 
 fn normalise(text: &str) -> String {

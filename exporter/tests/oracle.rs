@@ -7,6 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{fixture, parse_exposition, start_node_exporter, start_sysmon, SeriesKey};
+use sysmon_exporter::collector::diskstats::DEFAULT_DEVICE_EXCLUDE;
+use sysmon_exporter::collector::filesystem::{
+    DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
+};
 
 /// Collectors both exporters have, compared one machine at a time.
 const SHARED_COLLECTORS: &[&str] = &[
@@ -42,9 +46,40 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
     ("node_filesystem_files_free", "as node_filesystem_free_bytes"),
     (
         "node_scrape_collector_success",
-        "compared separately: node_exporter 1.5 reads some files sysmon treats differently (see below)",
+        "a missing /proc/pressure is 'no data' (success 0) for node_exporter, not a failure for sysmon",
+    ),
+    (
+        "node_uname_info",
+        "node_exporter calls uname(2) on the live kernel; sysmon reads <procfs>/sys/kernel",
     ),
 ];
+
+/// Labels that current upstream node_exporter added after Debian's 1.5.0, which sysmon follows.
+/// They are removed from sysmon's series before comparing, so the values are still compared.
+const LABELS_NEWER_THAN_1_5: &[(&str, &str)] = &[
+    ("node_filesystem_", "device_error"),
+    ("node_network_info", "adminstate"),
+    ("node_disk_info", "model"),
+    ("node_disk_info", "path"),
+    ("node_disk_info", "revision"),
+    ("node_disk_info", "rotational"),
+    ("node_disk_info", "serial"),
+    ("node_disk_info", "wwn"),
+];
+
+fn without_newer_labels(series: BTreeMap<SeriesKey, f64>) -> BTreeMap<SeriesKey, f64> {
+    series
+        .into_iter()
+        .map(|(mut key, value)| {
+            key.labels.retain(|(label, _)| {
+                !LABELS_NEWER_THAN_1_5
+                    .iter()
+                    .any(|(prefix, l)| key.name.starts_with(prefix) && label == l)
+            });
+            (key, value)
+        })
+        .collect()
+}
 
 fn intended(key: &SeriesKey) -> Option<&'static str> {
     INTENDED_DIFFERENCES
@@ -62,10 +97,21 @@ struct Comparison {
 
 fn compare(machine: &str) -> Comparison {
     let root = fixture(machine);
-    let node = start_node_exporter(&root, SHARED_COLLECTORS, &[]);
+    // Debian's node_exporter 1.5.0 has older defaults than current upstream, which sysmon follows:
+    // give it upstream's exclusions, and make netdev read /proc/net/dev as sysmon does (its
+    // netlink mode reads the live kernel, not the fixture).
+    let flags = [
+        format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
+        format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
+        format!("--collector.diskstats.device-exclude={DEFAULT_DEVICE_EXCLUDE}"),
+        "--collector.netdev.device-exclude=".to_string(),
+        "--no-collector.netdev.netlink".to_string(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let node = start_node_exporter(&root, SHARED_COLLECTORS, &flags);
     let sysmon = start_sysmon(&root, &[]);
     let theirs = parse_exposition(&node.get("/metrics"));
-    let ours = parse_exposition(&sysmon.get("/metrics"));
+    let ours = without_newer_labels(parse_exposition(&sysmon.get("/metrics")));
     diff(&ours, &theirs)
 }
 

@@ -134,7 +134,10 @@ fn landing_page_and_health() {
     assert!(e.get("/custom").contains("node_load1"));
     let health: serde_json::Value = serde_json::from_str(&e.get("/health")).unwrap();
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["collectors"], sysmon_exporter::collector::REGISTRY.len());
+    assert_eq!(
+        health["collectors"],
+        sysmon_exporter::collector::REGISTRY.len()
+    );
     match ureq::get(&e.url("/nosuch")).call() {
         Err(ureq::Error::Status(404, _)) => {}
         other => panic!("expected 404, got {other:?}"),

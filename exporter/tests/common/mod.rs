@@ -32,6 +32,8 @@ pub struct Running {
     pub child: Child,
     pub port: u16,
     pub name: String,
+    /// The exporter's own storage directory (anomaly journal), removed when dropped.
+    pub state: Option<tempfile::TempDir>,
 }
 
 impl Running {
@@ -85,63 +87,69 @@ pub fn start_sysmon(root: &Path, extra: &[&str]) -> Running {
 
 /// As [`start_sysmon`], run through `wrapper` (for example `setpriv` to drop privileges).
 pub fn start_sysmon_as(wrapper: &[&str], root: &Path, extra: &[&str]) -> Running {
-    let port = free_port();
     let bin = env!("CARGO_BIN_EXE_sysmon-exporter");
-    let mut cmd = match wrapper.split_first() {
-        Some((first, rest)) => {
-            let mut c = Command::new(first);
-            c.args(rest).arg(bin);
-            c
-        }
-        None => Command::new(bin),
-    };
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(root_args(root))
-        .args([
-            "--log.level=error",
-            "--sampler.interval=200ms",
-            "--sampler.collector-timeout=200ms",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let running = Running {
-        child: cmd.spawn().expect("start sysmon-exporter"),
-        port,
-        name: "sysmon-exporter".into(),
-    };
-    wait_until(
-        &running,
-        |body| body.contains("\"collectors\":") && !body.contains("\"collectors\":0"),
+    // Each exporter gets its own state directory unless the test chose one, and reads the
+    // fixture's kernel log instead of the test host's.
+    let state = tempfile::tempdir().unwrap();
+    let mut defaults = vec![format!("--path.kmsg={}", root.join("kmsg").display())];
+    if !extra.iter().any(|a| a.starts_with("--storage.path")) {
+        defaults.push(format!("--storage.path={}", state.path().display()));
+        let _ = std::fs::set_permissions(
+            state.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        );
+    }
+    let mut running = spawn_ready(
+        "sysmon-exporter",
+        |port| {
+            let mut cmd = match wrapper.split_first() {
+                Some((first, rest)) => {
+                    let mut c = Command::new(first);
+                    c.args(rest).arg(bin);
+                    c
+                }
+                None => Command::new(bin),
+            };
+            cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(root_args(root))
+                .args([
+                    "--log.level=error",
+                    "--sampler.interval=200ms",
+                    "--sampler.collector-timeout=200ms",
+                ])
+                .args(&defaults)
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            cmd
+        },
         "/health",
+        |body| body.contains("\"collectors\":") && !body.contains("\"collectors\":0"),
     );
+    running.state = Some(state);
     running
 }
 
 /// Starts Debian's node_exporter on `root` with exactly `collectors` enabled.
 pub fn start_node_exporter(root: &Path, collectors: &[&str], extra: &[&str]) -> Running {
     let bin = node_exporter_binary();
-    let port = free_port();
-    let mut cmd = Command::new(bin);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(root_args(root))
-        .arg("--collector.disable-defaults")
-        .args(collectors.iter().map(|c| format!("--collector.{c}")))
-        .args(extra)
-        .arg("--log.level=error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let running = Running {
-        child: cmd.spawn().expect("start node_exporter"),
-        port,
-        name: "node_exporter".into(),
-    };
-    wait_until(
-        &running,
-        |body| body.contains("node_scrape_collector_success"),
+    spawn_ready(
+        "node_exporter",
+        |port| {
+            let mut cmd = Command::new(bin);
+            cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(root_args(root))
+                .arg("--collector.disable-defaults")
+                .args(collectors.iter().map(|c| format!("--collector.{c}")))
+                .args(extra)
+                .arg("--log.level=error")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        },
         "/metrics",
-    );
-    running
+        |body| body.contains("node_scrape_collector_success"),
+    )
 }
 
 pub fn node_exporter_binary() -> &'static str {
@@ -156,25 +164,49 @@ pub fn node_exporter_binary() -> &'static str {
     panic!("node_exporter is not installed: run scripts/install-test-deps.sh (Debian package prometheus-node-exporter)")
 }
 
-fn wait_until(running: &Running, ready: impl Fn(&str) -> bool, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(resp) = ureq::get(&running.url(path))
-            .timeout(Duration::from_secs(2))
-            .call()
-        {
-            if ready(&resp.into_string().unwrap_or_default()) {
-                return;
+/// Starts the command on a free port and waits until `path` answers with a body `ready` accepts.
+/// A process that exits early (another test took the port in between) is started again on another
+/// port, up to three times.
+fn spawn_ready(
+    name: &str,
+    command: impl Fn(u16) -> Command,
+    path: &str,
+    ready: impl Fn(&str) -> bool,
+) -> Running {
+    let mut last_exit = None;
+    for _attempt in 0..3 {
+        let port = free_port();
+        let child = command(port)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let mut running = Running {
+            child,
+            port,
+            name: name.to_string(),
+            state: None,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                last_exit = Some(status);
+                break;
             }
+            if let Ok(resp) = ureq::get(&running.url(path))
+                .timeout(Duration::from_secs(2))
+                .call()
+            {
+                if ready(&resp.into_string().unwrap_or_default()) {
+                    return running;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not become ready on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not become ready on port {}",
-            running.name,
-            running.port
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
+    panic!("{name} exited before it was ready, three times; last status {last_exit:?}")
 }
 
 /// One parsed sample: metric name and its labels sorted by name, so two exporters' series compare.
