@@ -55,16 +55,13 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
 ];
 
 /// Labels that current upstream node_exporter added after Debian's 1.5.0, which sysmon follows.
-/// They are removed from sysmon's series before comparing, so the values are still compared.
+/// They are removed from both sides before comparing, so the values are still compared.
 const LABELS_NEWER_THAN_1_5: &[(&str, &str)] = &[
     ("node_filesystem_", "device_error"),
     ("node_network_info", "adminstate"),
-    ("node_disk_info", "model"),
-    ("node_disk_info", "path"),
-    ("node_disk_info", "revision"),
     ("node_disk_info", "rotational"),
+    // Newer upstream falls back to SCSI_IDENT_SERIAL and ID_SERIAL when ID_SERIAL_SHORT is absent.
     ("node_disk_info", "serial"),
-    ("node_disk_info", "wwn"),
 ];
 
 fn without_newer_labels(series: BTreeMap<SeriesKey, f64>) -> BTreeMap<SeriesKey, f64> {
@@ -101,6 +98,10 @@ fn compare(machine: &str) -> Comparison {
     // give it upstream's exclusions, and make netdev read /proc/net/dev as sysmon does (its
     // netlink mode reads the live kernel, not the fixture).
     let flags = [
+        format!(
+            "--path.udev.data={}",
+            root.join("rootfs/run/udev/data").display()
+        ),
         format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
         format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
         format!("--collector.diskstats.device-exclude={DEFAULT_DEVICE_EXCLUDE}"),
@@ -110,7 +111,7 @@ fn compare(machine: &str) -> Comparison {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let node = start_node_exporter(&root, SHARED_COLLECTORS, &flags);
     let sysmon = start_sysmon(&root, &[]);
-    let theirs = parse_exposition(&node.get("/metrics"));
+    let theirs = without_newer_labels(parse_exposition(&node.get("/metrics")));
     let ours = without_newer_labels(parse_exposition(&sysmon.get("/metrics")));
     diff(&ours, &theirs)
 }
