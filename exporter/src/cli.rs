@@ -16,6 +16,8 @@ use crate::collector::{self, REGISTRY};
 #[command(
     name = "sysmon-exporter",
     version,
+    // A flag given twice takes its last value, so wrappers can append overrides.
+    args_override_self = true,
     about = "Prometheus exporter for Linux hosts: node_exporter-compatible host metrics, sampled on an interval and served from a snapshot."
 )]
 pub struct Cli {
@@ -116,8 +118,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
-    if !s.starts_with('/') || s == "/" || s == "/health" {
-        return Err("expected a path starting with '/' other than '/' and '/health'".to_string());
+    if !s.starts_with('/') || s == "/" || s == "/health" || s.starts_with("/api/") {
+        return Err(
+            "expected a path starting with '/' other than '/', '/health' and '/api/...'"
+                .to_string(),
+        );
     }
     Ok(s.to_string())
 }

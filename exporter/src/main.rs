@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use sysmon_exporter::anomaly::backtest;
+use sysmon_exporter::anomaly::engine::Engine;
+use sysmon_exporter::anomaly::hook::{AnomalyHook, ReloadState};
+use sysmon_exporter::anomaly::journal::Retention;
+use sysmon_exporter::anomaly::store::Store;
 use sysmon_exporter::cli::{self, Cli};
 use sysmon_exporter::collector::{self, BuildContext, Roots};
 use sysmon_exporter::sampler::{Sampler, Slot, Snapshot};
@@ -19,11 +23,7 @@ fn main() -> ExitCode {
     let cli = cli::parse_from(std::env::args_os());
     logging::init(&cli.log_level, &cli.log_format);
 
-    let overrides = config::Overrides {
-        interval: cli.sampler_interval,
-        collector_timeout: cli.collector_timeout,
-        storage_path: cli.storage_path.clone(),
-    };
+    let overrides = overrides_of(&cli);
     let settings = match config::load(cli.config_file.as_deref(), &overrides) {
         Ok(s) => s,
         Err(e) => {
@@ -55,6 +55,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let store = match Store::open(&settings.storage_path, Retention::default()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            // The error names the directory (or the file in it) and what went wrong.
+            eprintln!("sysmon-exporter: storage path: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
 
     // Two workers are plenty: serving copies bytes, and collectors run on the blocking pool.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -69,7 +77,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli, settings, addr, slots))
+    runtime.block_on(run(cli, settings, addr, slots, store))
 }
 
 fn build_collectors(cli: &Cli, settings: &config::Settings) -> Result<Vec<Slot>, String> {
@@ -118,7 +126,13 @@ async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     }
 }
 
-async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<Slot>) -> ExitCode {
+async fn run(
+    cli: Cli,
+    settings: config::Settings,
+    addr: SocketAddr,
+    slots: Vec<Slot>,
+    store: Arc<Store>,
+) -> ExitCode {
     let listener = match bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -133,7 +147,16 @@ async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let sampler = Sampler::new(slots, settings.collector_timeout);
+    // The anomaly engine continues the anomalies that were active at the last stop and numbers
+    // new events after the journal's.
+    let mut engine = Engine::new(settings.rules.clone(), store.next_id());
+    engine.adopt(store.active(), chrono::Utc::now());
+    let reload = Arc::new(ReloadState::default());
+    let hook = AnomalyHook::new(engine, store.clone(), Arc::clone(&reload));
+    let sampler = Sampler::new(slots, settings.collector_timeout).with_hook(Box::new(hook));
+    if let Some(file) = cli.config_file.clone() {
+        tokio::spawn(reload_on_sighup(file, overrides_of(&cli), reload));
+    }
     let sampler_task = tokio::spawn(sampler.run(settings.interval, snap_tx, stop_rx.clone()));
 
     let state = server::AppState {
@@ -141,6 +164,7 @@ async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<
         interval: settings.interval,
         telemetry_path: cli.telemetry_path.clone(),
         known_collectors: collector::REGISTRY.iter().map(|r| r.name).collect(),
+        anomalies: Some(Arc::clone(&store)),
     };
     tracing::info!(
         address = %local,
@@ -158,6 +182,8 @@ async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    // Ends the open event streams, which would otherwise hold the graceful shutdown forever.
+    store.close_stream();
     let _ = sampler_task.await;
     match server_task.await {
         Ok(Ok(())) => ExitCode::SUCCESS,
@@ -166,6 +192,41 @@ async fn run(cli: Cli, settings: config::Settings, addr: SocketAddr, slots: Vec<
             ExitCode::FAILURE
         }
         Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn overrides_of(cli: &Cli) -> config::Overrides {
+    config::Overrides {
+        interval: cli.sampler_interval,
+        collector_timeout: cli.collector_timeout,
+        storage_path: cli.storage_path.clone(),
+    }
+}
+
+/// SIGHUP re-reads the configuration file and hands its anomaly rules to the engine. A file with
+/// an error keeps the running rules, says why in the log, and sets
+/// `sysmon_config_last_reload_successful` to 0. Other settings (interval, storage) need a restart.
+async fn reload_on_sighup(
+    file: std::path::PathBuf,
+    overrides: config::Overrides,
+    reload: Arc<ReloadState>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP; rules reload only on restart");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match config::load(Some(&file), &overrides) {
+            Ok(settings) => {
+                tracing::info!(file = %file.display(), "configuration reloaded");
+                reload.succeeded(settings.rules);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload failed; keeping the running rules");
+                reload.failed();
+            }
+        }
     }
 }
 

@@ -305,15 +305,41 @@ impl Sampler {
             });
             sets.push((slot.name, set));
         }
-        let hook_metrics = match &mut self.hook {
-            Some(hook) => {
-                let view: Vec<(&'static str, &MetricSet)> =
-                    sets.iter().map(|(name, set)| (*name, set)).collect();
-                hook.after_sample(&view, SystemTime::now())
-            }
-            None => MetricSet::new(),
-        };
+        let hook_metrics = self.run_hook(sets).await;
         Snapshot::assemble(outcomes, &hook_metrics, started.elapsed(), started)
+    }
+
+    /// Runs the hook on the collectors' output. The hook may block (the anomaly journal syncs to
+    /// disk before an event is published), so it runs on the blocking pool, not on a runtime
+    /// worker; a panic inside it is logged and the hook is kept for the next sample.
+    async fn run_hook(&mut self, sets: Vec<(&'static str, MetricSet)>) -> MetricSet {
+        let Some(mut hook) = self.hook.take() else {
+            return MetricSet::new();
+        };
+        let at = SystemTime::now();
+        let run = tokio::task::spawn_blocking(move || {
+            let view: Vec<(&'static str, &MetricSet)> =
+                sets.iter().map(|(name, set)| (*name, set)).collect();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                hook.after_sample(&view, at)
+            }));
+            (hook, result)
+        });
+        match run.await {
+            Ok((hook, result)) => {
+                self.hook = Some(hook);
+                result.unwrap_or_else(|_| {
+                    tracing::error!(
+                        "the sample hook panicked; its metrics are missing from this sample"
+                    );
+                    MetricSet::new()
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the sample hook could not run; anomaly detection stopped");
+                MetricSet::new()
+            }
+        }
     }
 
     /// Samples every `interval` and publishes each snapshot until the receiver side is gone or

@@ -13,6 +13,7 @@ use axum::Router;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::anomaly::{self, store::Store};
 use crate::metrics::Format;
 use crate::sampler::{self, Snapshot};
 use crate::self_metrics::VERSION;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub telemetry_path: String,
     /// Every collector the exporter knows (to tell "unknown" from "not enabled" in `collect[]`).
     pub known_collectors: Vec<&'static str>,
+    /// The anomaly event store behind `/api/v1/anomalies` (none: those paths answer 404).
+    pub anomalies: Option<Arc<Store>>,
 }
 
 impl AppState {
@@ -33,16 +36,18 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(landing))
         .route("/health", get(health))
-        .route(&state.telemetry_path.clone(), get(metrics))
-        .fallback(not_found)
-        .with_state(state)
+        .route(&state.telemetry_path.clone(), get(metrics));
+    if let Some(store) = &state.anomalies {
+        router = router.merge(anomaly::api::routes(Arc::clone(store)));
+    }
+    router.fallback(not_found).with_state(state)
 }
 
 /// A JSON error body: `{"status":"error","error":"..."}`.
-fn json_error(status: StatusCode, message: String) -> Response {
+pub(crate) fn json_error(status: StatusCode, message: String) -> Response {
     let body = serde_json::json!({ "status": "error", "error": message });
     (
         status,
@@ -272,6 +277,7 @@ mod tests {
             interval: Duration::from_secs(2),
             telemetry_path: "/metrics".into(),
             known_collectors: vec!["cpu", "meminfo", "hwmon"],
+            anomalies: None,
         }
     }
 
