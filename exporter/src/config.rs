@@ -22,6 +22,8 @@ pub struct Settings {
     pub storage_path: PathBuf,
     /// Anomaly rule settings (`[rules.*]`).
     pub rules: crate::anomaly::config::RulesConfig,
+    /// How long resolved anomaly events are kept, and how large the journal may grow.
+    pub retention: crate::anomaly::journal::Retention,
 }
 
 impl Default for Settings {
@@ -31,6 +33,7 @@ impl Default for Settings {
             collector_timeout: Duration::from_secs(1),
             storage_path: default_storage_path(),
             rules: crate::anomaly::config::RulesConfig::default(),
+            retention: crate::anomaly::journal::Retention::default(),
         }
     }
 }
@@ -122,6 +125,8 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct StorageSection {
     path: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
+    max_size_mib: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,6 +196,33 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
                 });
             }
             settings.storage_path = PathBuf::from(v.get_ref());
+        }
+        if let Some(v) = &file.storage.retention {
+            let d = parse_duration_value(path, &source, v, "storage.retention")?;
+            if d < Duration::from_secs(3600) {
+                return Err(ConfigError::at(
+                    path,
+                    &source,
+                    v.span().start,
+                    format!(
+                        "storage.retention: expected a duration of at least 1h, found {:?}",
+                        v.get_ref()
+                    ),
+                ));
+            }
+            settings.retention.max_age = d;
+        }
+        if let Some(v) = &file.storage.max_size_mib {
+            let mib = *v.get_ref();
+            if !(1..=65536).contains(&mib) {
+                return Err(ConfigError::at(
+                    path,
+                    &source,
+                    v.span().start,
+                    format!("storage.max_size_mib: expected a whole number of MiB between 1 and 65536, found {mib}"),
+                ));
+            }
+            settings.retention.max_bytes = mib as u64 * 1024 * 1024;
         }
     }
     if let Some(d) = flags.interval {
@@ -291,11 +323,18 @@ mod tests {
 
     #[test]
     fn file_values_and_flag_overrides() {
-        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\n[storage]\npath = \"/tmp/x\"\n");
+        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\n[storage]\npath = \"/tmp/x\"\nretention = \"7d\"\nmax_size_mib = 8\n");
         let s = load(Some(f.path()), &Overrides::default()).unwrap();
         assert_eq!(s.interval, Duration::from_secs(5));
         assert_eq!(s.collector_timeout, Duration::from_secs(2));
         assert_eq!(s.storage_path, PathBuf::from("/tmp/x"));
+        assert_eq!(s.retention.max_age, Duration::from_secs(7 * 86400));
+        assert_eq!(s.retention.max_bytes, 8 * 1024 * 1024);
+        let short = write("[storage]\nretention = \"5m\"\n");
+        let e = load(Some(short.path()), &Overrides::default()).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let empty = write("[storage]\nmax_size_mib = 0\n");
+        assert!(load(Some(empty.path()), &Overrides::default()).is_err());
         let s = load(
             Some(f.path()),
             &Overrides {

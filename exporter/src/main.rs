@@ -8,7 +8,6 @@ use std::sync::Arc;
 use sysmon_exporter::anomaly::backtest;
 use sysmon_exporter::anomaly::engine::Engine;
 use sysmon_exporter::anomaly::hook::{AnomalyHook, ReloadState};
-use sysmon_exporter::anomaly::journal::Retention;
 use sysmon_exporter::anomaly::store::Store;
 use sysmon_exporter::cli::{self, Cli};
 use sysmon_exporter::collector::{self, BuildContext, Roots};
@@ -55,7 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let store = match Store::open(&settings.storage_path, Retention::default()) {
+    let store = match Store::open(&settings.storage_path, settings.retention) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             // The error names the directory (or the file in it) and what went wrong.
