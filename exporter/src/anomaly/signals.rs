@@ -74,19 +74,19 @@ impl SignalExtractor {
 
         // CPU: busy share of all CPU time since the previous sample.
         let cpu = family(sets, "node_cpu_seconds_total");
-        let mut cpus = std::collections::BTreeSet::new();
+        // Counted on the idle mode, which every CPU line has: one entry per CPU.
+        let mut cpus = 0usize;
         let (mut busy, mut total) = (0.0, 0.0);
         if let Some(f) = cpu {
             for s in &f.samples {
                 if !s.value.is_finite() {
                     continue;
                 }
-                if let Some(c) = label(&s.labels, "cpu") {
-                    cpus.insert(c.to_string());
-                }
                 total += s.value;
-                if !matches!(label(&s.labels, "mode"), Some("idle") | Some("iowait")) {
-                    busy += s.value;
+                match label(&s.labels, "mode") {
+                    Some("idle") => cpus += 1,
+                    Some("iowait") => {}
+                    _ => busy += s.value,
                 }
             }
         }
@@ -110,8 +110,8 @@ impl SignalExtractor {
             }
         }
 
-        if let (Some(load), false) = (sum(family(sets, "node_load1"), |_| true), cpus.is_empty()) {
-            signals.load1_per_cpu = Some(load / cpus.len() as f64);
+        if let (Some(load), true) = (sum(family(sets, "node_load1"), |_| true), cpus > 0) {
+            signals.load1_per_cpu = Some(load / cpus as f64);
         }
 
         let disk_bytes = match (
@@ -188,11 +188,11 @@ impl SignalExtractor {
 /// Every temperature: hwmon sensors as `chip/sensor` with the sensor's own critical limit, and
 /// thermal zones as `thermal_zone<N>`.
 fn temperatures(sets: &[&MetricSet]) -> Vec<Reading> {
-    let mut crit: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut crit: HashMap<(&str, &str), f64> = HashMap::new();
     if let Some(f) = family(sets, "node_hwmon_temp_crit_celsius") {
         for s in &f.samples {
             if let (Some(c), Some(n)) = (label(&s.labels, "chip"), label(&s.labels, "sensor")) {
-                crit.insert((c.to_string(), n.to_string()), s.value);
+                crit.insert((c, n), s.value);
             }
         }
     }
@@ -204,7 +204,7 @@ fn temperatures(sets: &[&MetricSet]) -> Vec<Reading> {
                     out.push(Reading {
                         subject: format!("{c}/{n}"),
                         value: s.value,
-                        limit: crit.get(&(c.to_string(), n.to_string())).copied(),
+                        limit: crit.get(&(c, n)).copied(),
                     });
                 }
             }
@@ -229,12 +229,12 @@ fn temperatures(sets: &[&MetricSet]) -> Vec<Reading> {
 /// Used space per mount point, as `df` reports it: the reserved blocks count as neither used nor
 /// available to users.
 fn filesystems(sets: &[&MetricSet]) -> Vec<Reading> {
-    let by_mount = |name: &str| -> BTreeMap<String, f64> {
+    let by_mount = |name: &str| -> BTreeMap<&str, f64> {
         family(sets, name)
             .map(|f| {
                 f.samples
                     .iter()
-                    .filter_map(|s| Some((label(&s.labels, "mountpoint")?.to_string(), s.value)))
+                    .filter_map(|s| Some((label(&s.labels, "mountpoint")?, s.value)))
                     .collect()
             })
             .unwrap_or_default()
@@ -250,7 +250,7 @@ fn filesystems(sets: &[&MetricSet]) -> Vec<Reading> {
             let used = size - free;
             let usable = used + avail;
             (usable > 0.0 && used >= 0.0).then(|| Reading {
-                subject: mount.clone(),
+                subject: mount.to_string(),
                 value: (used / usable * 100.0).clamp(0.0, 100.0),
                 limit: None,
             })
