@@ -2,6 +2,9 @@
 # Installs what the tests need beyond the Rust toolchain, from Debian's packages, when missing:
 #   promtool        (package prometheus)              - `promtool check metrics` on the exporter's output
 #   node_exporter   (package prometheus-node-exporter) - the oracle the exporter's values are compared with
+#   prometheus, alertmanager, amtool (packages prometheus, prometheus-alertmanager) - the stack's tests
+#   docker-compose  (package docker-compose)            - `docker-compose config` validates the compose file
+#   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
 # Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
@@ -9,6 +12,9 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-test-deps: installing ${need[*]}"
@@ -29,11 +35,14 @@ fi
 
 # Debian's packages start their services when installed outside a container; stop them so they
 # do not hold the ports the tests use.
-for svc in prometheus prometheus-node-exporter; do
+for svc in prometheus prometheus-node-exporter prometheus-alertmanager; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi
 done
 
 promtool --version 2>&1 | head -1
+amtool --version 2>&1 | head -1
+docker-compose version --short 2>&1 | head -1
+systemd-analyze --version 2>&1 | head -1
 (/usr/bin/prometheus-node-exporter --version 2>&1 || node_exporter --version 2>&1) | head -1

@@ -13,4 +13,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace --locked
+# The stack tests run the exporter binary; build it first so they find it.
+cargo build --locked -p sysmon-exporter
+export SYSMON_EXPORTER_BIN="$PWD/target/debug/sysmon-exporter"
+cargo test --workspace --locked --no-fail-fast
