@@ -13,9 +13,9 @@ use sysmon_exporter::anomaly::adaptive::Params;
 /// The data lives next to the repository (`../shared` from the repo root), not inside it.
 const NAB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/nab-tuning");
 
-/// Event-wise F1 of `Params::default()` on all 37 series, as reported in the docs (0.XXX),
-/// with a little slack for floating-point differences.
-const MIN_F1: f64 = 0.0;
+/// Event-wise F1 of `Params::default()` on all 37 series is 0.388 (docs/anomaly-detection.md);
+/// a little slack for floating-point differences between builds.
+const MIN_F1: f64 = 0.385;
 
 #[test]
 fn default_params_keep_their_nab_f1() {

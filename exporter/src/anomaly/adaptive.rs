@@ -38,6 +38,9 @@ use super::event::Severity;
 /// number rather than infinity.
 const MAX_Z: f64 = 1000.0;
 
+/// Largest accepted window: beyond this the per-update cost (a `memmove` of the window) is too high.
+const MAX_WINDOW: usize = 100_000;
+
 /// `1 / Φ⁻¹(3/4)`: turns a MAD into an estimate of the standard deviation of normal noise.
 const MAD_TO_SIGMA: f64 = 1.4826;
 
@@ -50,7 +53,7 @@ const MEAN_AD_TO_SIGMA: f64 = 1.2533;
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
     /// Number of past points the baseline (median and MAD) is computed over. Larger is steadier
-    /// but adapts more slowly and costs more per update. At least 8.
+    /// but adapts more slowly and costs more per update. From 8 to 100,000.
     pub window: usize,
     /// Points seen before any anomaly may start: the window needs history before its median and MAD
     /// mean anything. At least 3.
@@ -82,13 +85,13 @@ impl Default for Params {
     /// The tuned set (see `docs/anomaly-detection.md`).
     fn default() -> Self {
         Params {
-            window: 256,
-            warmup: 256,
-            level_z: 6.0,
-            change_z: 8.0,
-            persistence: 2,
-            clear_z: 2.0,
-            cooldown: 64,
+            window: 1024,
+            warmup: 128,
+            level_z: 4.0,
+            change_z: f64::INFINITY,
+            persistence: 5,
+            clear_z: 3.0,
+            cooldown: 0,
             min_deviation_fraction: 0.05,
             min_deviation: 0.0,
             warning_score: 2.0,
@@ -115,9 +118,9 @@ impl Params {
                 ))
             }
         };
-        if self.window < 8 {
+        if !(8..=MAX_WINDOW).contains(&self.window) {
             return Err(format!(
-                "rules.adaptive.window must be >= 8, got {}",
+                "rules.adaptive.window must be between 8 and {MAX_WINDOW}, got {}",
                 self.window
             ));
         }
@@ -300,11 +303,11 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Parameters out of range are clamped to their minimum (see [`Params::validate`] to reject
+    /// Parameters out of range are clamped into it (see [`Params::validate`] to reject
     /// them instead), so the detector never panics.
     pub fn new(p: Params) -> Self {
         let mut p = p;
-        p.window = p.window.max(8);
+        p.window = p.window.clamp(8, MAX_WINDOW);
         p.warmup = p.warmup.max(3);
         p.persistence = p.persistence.max(1);
         Detector {
@@ -487,7 +490,11 @@ mod tests {
 
     #[test]
     fn one_point_spike_is_not_a_persistent_change() {
-        let mut d = Detector::new(Params::default());
+        let mut d = Detector::new(Params {
+            change_z: 8.0,
+            persistence: 2,
+            ..Params::default()
+        });
         let mut noise = Noise(9);
         for i in 0..2000 {
             // A huge one-step jump at 1500, but within the range the level window has seen.
@@ -495,6 +502,28 @@ mod tests {
             let x = wave + 0.1 * noise.normal() + if i == 1500 { 35.0 } else { 0.0 };
             assert!(!d.update(x).started, "alarm at {i}");
         }
+    }
+
+    #[test]
+    fn a_jump_that_holds_is_a_change() {
+        // The level test is out of the way: only the change test can fire.
+        let mut d = Detector::new(Params {
+            level_z: 100.0,
+            clear_z: 3.0,
+            change_z: 8.0,
+            persistence: 3,
+            ..Params::default()
+        });
+        let mut noise = Noise(10);
+        let mut started = Vec::new();
+        for i in 0..2000 {
+            let wave = 50.0 + 40.0 * (std::f64::consts::TAU * i as f64 / 200.0).sin();
+            let x = wave + 0.1 * noise.normal() + if i >= 1500 { 35.0 } else { 0.0 };
+            if d.update(x).started {
+                started.push(i);
+            }
+        }
+        assert_eq!(started, vec![1502]);
     }
 
     #[test]
@@ -516,12 +545,12 @@ mod tests {
         }
         let started = started_at.expect("step not detected");
         assert!(
-            (1000..1000 + 3).contains(&started),
+            (1000..1000 + 6).contains(&started),
             "step at 1000 detected at {started}"
         );
         // The step becomes the new normal once it fills half the window.
         let ended = ended_at.expect("anomaly never cleared");
-        assert!(ended <= 1000 + 256 / 2 + 10, "cleared at {ended}");
+        assert!(ended <= 1000 + 1024 / 2 + 10, "cleared at {ended}");
     }
 
     #[test]
@@ -611,6 +640,13 @@ mod tests {
             ..Params::default()
         };
         assert!(bad.validate().unwrap_err().contains("clear_z"));
+        let huge = Params {
+            window: usize::MAX,
+            ..Params::default()
+        };
+        assert!(huge.validate().unwrap_err().contains("window"));
+        // Clamped, not a capacity overflow.
+        assert_eq!(Detector::new(huge).params().window, MAX_WINDOW);
         assert!(Params::default().validate().is_ok());
     }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::adaptive::Params;
 use super::event::Severity;
-use super::rules::{all_specs, ThresholdRule};
+use super::rules::{adaptive, all_specs, ThresholdRule};
 use crate::config::{parse_duration_value, ConfigError};
 
 /// `[rules]` as written in the file. Every rule and every key is optional.
@@ -23,6 +24,17 @@ pub struct RulesSection {
     temperature_high: Option<ThresholdSection>,
     filesystem_full: Option<ThresholdSection>,
     usb_timeout: Option<ThresholdSection>,
+    adaptive: Option<AdaptiveSection>,
+}
+
+/// `[rules.adaptive]`: the adaptive rules (`adaptive_cpu`, `adaptive_memory`, ...) share it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdaptiveSection {
+    enabled: Option<bool>,
+    clear_for: Option<Spanned<String>>,
+    /// `[rules.adaptive.detector]`: the detector's parameters.
+    detector: Option<Spanned<Params>>,
 }
 
 /// `[rules.<name>]` of a threshold rule.
@@ -41,7 +53,11 @@ struct ThresholdSection {
 /// The effective rule settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RulesConfig {
+    /// Every rule's settings by name; for the adaptive rules only `enabled` and `clear_hold`
+    /// apply (their detectors decide when they fire).
     pub threshold: BTreeMap<&'static str, ThresholdRule>,
+    /// The adaptive detectors' parameters.
+    pub adaptive: Params,
 }
 
 impl Default for RulesConfig {
@@ -51,6 +67,7 @@ impl Default for RulesConfig {
                 .into_iter()
                 .map(|s| (s.name, s.defaults.clone()))
                 .collect(),
+            adaptive: Params::default(),
         }
     }
 }
@@ -132,6 +149,26 @@ impl RulesSection {
                 rule.clear_hold = duration(file, source, d, &format!("rules.{name}.clear_for"))?;
             }
         }
+        if let Some(section) = &self.adaptive {
+            for spec in adaptive::SPECS {
+                let rule = config
+                    .threshold
+                    .get_mut(spec.name)
+                    .expect("defaults hold every rule");
+                if let Some(e) = section.enabled {
+                    rule.enabled = e;
+                }
+                if let Some(d) = &section.clear_for {
+                    rule.clear_hold = duration(file, source, d, "rules.adaptive.clear_for")?;
+                }
+            }
+            if let Some(p) = &section.detector {
+                p.get_ref()
+                    .validate()
+                    .map_err(|message| ConfigError::at(file, source, p.span().start, message))?;
+                config.adaptive = p.get_ref().clone();
+            }
+        }
         Ok(config)
     }
 }
@@ -180,7 +217,8 @@ mod tests {
     #[test]
     fn defaults_cover_every_rule() {
         let c = RulesConfig::default();
-        assert_eq!(c.threshold.len(), 7);
+        assert_eq!(c.threshold.len(), 7 + adaptive::SPECS.len());
+        assert!(c.threshold["adaptive_cpu"].enabled);
         assert_eq!(c.threshold["cpu_high"].threshold, 90.0);
         assert_eq!(c.threshold["cpu_high"].severity, Severity::Critical);
         assert_eq!(c.threshold["memory_high"].threshold, 95.0);
@@ -201,6 +239,27 @@ mod tests {
         );
         assert!(!c.threshold["usb_timeout"].enabled);
         assert!(c.threshold["cpu_jump"].enabled);
+    }
+
+    #[test]
+    fn adaptive_section() {
+        let c = resolve(
+            "[rules.adaptive]\nclear_for = \"2m\"\n[rules.adaptive.detector]\nwindow = 256\nlevel_z = 5.0\n",
+        )
+        .unwrap();
+        assert_eq!(c.adaptive.window, 256);
+        assert_eq!(c.adaptive.level_z, 5.0);
+        assert_eq!(c.adaptive.persistence, Params::default().persistence);
+        assert_eq!(
+            c.threshold["adaptive_memory"].clear_hold,
+            Duration::from_secs(120)
+        );
+        let c = resolve("[rules.adaptive]\nenabled = false\n").unwrap();
+        assert!(!c.threshold["adaptive_temperature"].enabled);
+        assert!(c.threshold["cpu_high"].enabled);
+        let e = resolve("[rules.adaptive]\n\n[rules.adaptive.detector]\nwindow = 2\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(resolve("[rules.adaptive.detector]\nwindoww = 2\n").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::condition::{Change, Condition};
 use super::config::RulesConfig;
 use super::event::{Event, Severity, Signals, Transition};
+use super::rules::adaptive::AdaptiveRules;
 use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
 use crate::metrics::MetricSet;
 
@@ -31,6 +32,7 @@ struct State {
 
 pub struct Engine {
     families: Vec<Box<dyn RuleFamily>>,
+    adaptive: AdaptiveRules,
     specs: BTreeMap<&'static str, RuleSpec>,
     config: RulesConfig,
     states: BTreeMap<(&'static str, String), State>,
@@ -44,14 +46,14 @@ fn duration_text(d: Duration) -> String {
 impl Engine {
     /// An engine with `config`, numbering new events from `next_id`.
     pub fn new(config: RulesConfig, next_id: u64) -> Engine {
-        let families = rules::families();
-        let specs = families
-            .iter()
-            .flat_map(|f| f.specs().iter())
+        let families = rules::threshold_families();
+        let specs = rules::all_specs()
+            .into_iter()
             .map(|s| (s.name, s.clone()))
             .collect();
         Engine {
             families,
+            adaptive: AdaptiveRules::new(config.adaptive.clone()),
             specs,
             config,
             states: BTreeMap::new(),
@@ -84,6 +86,11 @@ impl Engine {
     /// Replaces the rule settings. Conditions of rules that stay enabled carry on; anomalies of
     /// rules now disabled are resolved.
     pub fn reload(&mut self, config: RulesConfig, now: DateTime<Utc>) -> Vec<Transition> {
+        // New detector parameters mean new detectors (they warm up again); unchanged ones keep
+        // what they have learnt.
+        if &config.adaptive != self.adaptive.params() {
+            self.adaptive = AdaptiveRules::new(config.adaptive.clone());
+        }
         self.config = config;
         let disabled: Vec<(&'static str, String)> = self
             .states
@@ -113,6 +120,14 @@ impl Engine {
         for family in &mut self.families {
             family.observe(signals, &mut observations);
         }
+        if self
+            .config
+            .threshold
+            .iter()
+            .any(|(name, r)| name.starts_with("adaptive_") && r.enabled)
+        {
+            self.adaptive.observe(signals, &mut observations);
+        }
         let mut out = Vec::new();
         for obs in observations {
             let Some(rule) = self.config.threshold.get(obs.rule).cloned() else {
@@ -135,11 +150,20 @@ impl Engine {
             });
             state.last_value = obs.value;
             state.last_seen = now;
-            let firing = obs.value > rule.threshold;
-            let cleared = obs.value <= rule.threshold - rule.clear_margin;
+            // A family that decides itself (the adaptive detectors) has already applied its own
+            // persistence; the engine still holds the clear, so a detector that flickers at the
+            // end of an anomaly does not open a new one each time.
+            let (firing, cleared, hold) = match &obs.decision {
+                Some(d) => (d.active, !d.active, Duration::ZERO),
+                None => (
+                    obs.value > rule.threshold,
+                    obs.value <= rule.threshold - rule.clear_margin,
+                    rule.hold,
+                ),
+            };
             match state
                 .condition
-                .update(firing, cleared, now, rule.hold, rule.clear_hold)
+                .update(firing, cleared, now, hold, rule.clear_hold)
             {
                 Change::None => {
                     if let Some(event) = &mut state.event {
@@ -245,6 +269,21 @@ fn new_event(
     obs: &Observation,
     now: DateTime<Utc>,
 ) -> Event {
+    if let Some(d) = &obs.decision {
+        return Event {
+            id,
+            rule: spec.name.to_string(),
+            category: spec.category.to_string(),
+            severity: d.severity,
+            subject: obs.subject.clone(),
+            message: d.message.clone(),
+            value: obs.value,
+            threshold: rule.threshold,
+            started_at: now,
+            resolved_at: None,
+            metrics: finite(&obs.context),
+        };
+    }
     let on = if obs.subject == "host" {
         String::new()
     } else {
@@ -274,8 +313,17 @@ fn new_event(
         threshold: rule.threshold,
         started_at: now,
         resolved_at: None,
-        metrics: obs.context.iter().cloned().collect(),
+        metrics: finite(&obs.context),
     }
+}
+
+/// Context values that can be written to JSON and read back (JSON has no NaN or infinity).
+fn finite(context: &[(String, f64)]) -> std::collections::BTreeMap<String, f64> {
+    context
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .cloned()
+        .collect()
 }
 
 fn resolve(state: State, now: DateTime<Utc>, why: &str) -> Option<Transition> {
@@ -436,6 +484,53 @@ mod tests {
         assert_eq!(out[0].event().id, open.id);
         // New events continue after the adopted id.
         assert!(e2.next_id > open.id);
+    }
+
+    #[test]
+    fn adaptive_rule_fires_on_a_level_change_and_not_on_noise() {
+        let mut e = Engine::new(RulesConfig::default(), 1);
+        let mut started = Vec::new();
+        // Ten minutes of a quiet machine at 2 s: memory near 40% with a little noise.
+        for i in 0..300 {
+            let mut sig = Signals::empty(at(i * 2));
+            sig.memory_used_percent = Some(40.0 + (i % 5) as f64 * 0.2);
+            started.extend(e.evaluate(&sig));
+        }
+        assert!(started.is_empty(), "noise raised {started:?}");
+        // Memory jumps to 70% and stays: the adaptive rule notices within its persistence.
+        for i in 300..310 {
+            let mut sig = Signals::empty(at(i * 2));
+            sig.memory_used_percent = Some(70.0);
+            started.extend(e.evaluate(&sig));
+        }
+        let adaptive: Vec<_> = started
+            .iter()
+            .filter(|t| t.event().rule == "adaptive_memory")
+            .collect();
+        assert_eq!(adaptive.len(), 1, "{started:?}");
+        let ev = adaptive[0].event();
+        assert_eq!((ev.category.as_str(), ev.subject.as_str()), ("memory", "host"));
+        assert!(ev.value >= 1.0, "score is at least the threshold: {}", ev.value);
+        assert!(ev.message.contains("is unusual"), "{}", ev.message);
+        assert_eq!(ev.metrics["value"], 70.0);
+
+        // Disabled by config: no adaptive series at all.
+        let mut cfg = RulesConfig::default();
+        for spec in crate::anomaly::rules::adaptive::SPECS {
+            cfg.threshold.get_mut(spec.name).unwrap().enabled = false;
+        }
+        let mut e = Engine::new(cfg, 1);
+        let mut sig = Signals::empty(at(0));
+        sig.memory_used_percent = Some(40.0);
+        e.evaluate(&sig);
+        let mut m = MetricSet::new();
+        e.metrics(&mut m);
+        assert!(m
+            .get("sysmon_anomaly_active")
+            .unwrap()
+            .samples
+            .iter()
+            .all(|s| !s.labels[0].1.starts_with("adaptive_")));
     }
 
     #[test]

@@ -42,6 +42,7 @@ impl RuleFamily for CpuRules {
                 subject: "host".into(),
                 value: busy,
                 context: context.clone(),
+                decision: None,
             });
             if let Some(jump) = jump {
                 out.push(Observation {
@@ -49,6 +50,7 @@ impl RuleFamily for CpuRules {
                     subject: "host".into(),
                     value: jump,
                     context,
+                    decision: None,
                 });
             }
         }

@@ -27,6 +27,7 @@ impl RuleFamily for FilesystemRules {
                 subject: r.subject.clone(),
                 value: r.value,
                 context: vec![("filesystem_used_percent".to_string(), r.value)],
+                decision: None,
             });
         }
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::event::{Severity, Signals};
 
+pub mod adaptive;
 pub mod cpu;
 pub mod filesystem;
 pub mod memory;
@@ -49,6 +50,17 @@ pub struct Observation {
     pub value: f64,
     /// Further numbers worth keeping with the event (`metrics` in the feed).
     pub context: Vec<(String, f64)>,
+    /// Set by families that decide themselves whether the value is anomalous (the adaptive
+    /// detectors); `None` for threshold rules, which the engine judges against their threshold.
+    pub decision: Option<Decision>,
+}
+
+/// A family's own verdict on an observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub active: bool,
+    pub severity: Severity,
+    pub message: String,
 }
 
 /// A family of rules over the same signals.
@@ -58,8 +70,9 @@ pub trait RuleFamily: Send {
     fn observe(&mut self, signals: &Signals, out: &mut Vec<Observation>);
 }
 
-/// Every threshold rule family, in the order their metrics are published.
-pub fn families() -> Vec<Box<dyn RuleFamily>> {
+/// Every threshold rule family, in the order their metrics are published. The adaptive family
+/// is built separately, from its detector parameters.
+pub fn threshold_families() -> Vec<Box<dyn RuleFamily>> {
     vec![
         Box::new(cpu::CpuRules::default()),
         Box::new(memory::MemoryRules::default()),
@@ -69,9 +82,13 @@ pub fn families() -> Vec<Box<dyn RuleFamily>> {
     ]
 }
 
-/// Every threshold rule's spec, by name.
+/// Every rule's spec: the threshold rules', then the adaptive ones.
 pub fn all_specs() -> Vec<&'static RuleSpec> {
-    families().iter().flat_map(|f| f.specs().iter()).collect()
+    threshold_families()
+        .iter()
+        .flat_map(|f| f.specs().iter())
+        .chain(adaptive::SPECS.iter())
+        .collect()
 }
 
 /// The absolute change of a host-wide value between two samples, for the jump rules.

@@ -31,6 +31,7 @@ impl RuleFamily for TemperatureRules {
                 subject: r.subject.clone(),
                 value: r.value,
                 context,
+                decision: None,
             });
         }
     }

@@ -29,6 +29,7 @@ impl RuleFamily for UsbRules {
                 subject: r.subject.clone(),
                 value: r.value,
                 context: vec![("usb_timeouts".to_string(), r.value)],
+                decision: None,
             });
         }
     }
