@@ -430,14 +430,7 @@ impl Collector for DiskstatsCollector {
                 Err(message) => bad_lines.push(format!("line {}: {message}", index + 1)),
             }
         }
-        match bad_lines.as_slice() {
-            [] => Ok(()),
-            [only] => Err(CollectError::parse(&path, only.clone())),
-            [first, rest @ ..] => Err(CollectError::parse(
-                &path,
-                format!("{first} (and {} more malformed lines)", rest.len()),
-            )),
-        }
+        super::malformed_lines(&path, &bad_lines)
     }
 }
 

@@ -492,14 +492,7 @@ impl Collector for FilesystemCollector {
             );
         }
 
-        match bad_lines.as_slice() {
-            [] => Ok(()),
-            [only] => Err(CollectError::parse(&path, only.clone())),
-            [first, rest @ ..] => Err(CollectError::parse(
-                &path,
-                format!("{first} (and {} more malformed lines)", rest.len()),
-            )),
-        }
+        super::malformed_lines(&path, &bad_lines)
     }
 }
 

@@ -608,18 +608,7 @@ impl<'a> Deduplicated<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn fixture_roots(machine: &str) -> Roots {
-        let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(machine);
-        Roots {
-            procfs: base.join("proc"),
-            sysfs: base.join("sys"),
-            rootfs: base.join("rootfs"),
-        }
-    }
+    use crate::collector::fixture_roots;
 
     #[test]
     fn explodes_sensor_file_names_like_node_exporter() {

@@ -183,3 +183,29 @@ pub fn sorted_dir_entries(path: impl AsRef<Path>) -> Result<Vec<std::fs::DirEntr
     entries.sort_by_key(|e| e.file_name());
     Ok(entries)
 }
+
+/// The error for a file with malformed lines: the first one, and how many more there were.
+/// (The well-formed lines have been published already.)
+pub fn malformed_lines(path: &Path, bad_lines: &[String]) -> Result<(), CollectError> {
+    match bad_lines {
+        [] => Ok(()),
+        [only] => Err(CollectError::parse(path, only.clone())),
+        [first, rest @ ..] => Err(CollectError::parse(
+            path,
+            format!("{first} (and {} more malformed lines)", rest.len()),
+        )),
+    }
+}
+
+/// The roots of a fixture machine in `tests/fixtures/` (for the collectors' unit tests).
+#[cfg(test)]
+pub fn fixture_roots(machine: &str) -> Roots {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(machine);
+    Roots {
+        procfs: base.join("proc"),
+        sysfs: base.join("sys"),
+        rootfs: base.join("rootfs"),
+    }
+}

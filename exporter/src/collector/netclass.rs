@@ -312,6 +312,7 @@ fn combine(mut errors: Vec<CollectError>) -> Result<(), CollectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::fixture_roots;
 
     #[test]
     fn parses_integers_like_go() {
@@ -409,17 +410,6 @@ mod tests {
             out.get("node_network_speed_bytes").unwrap().samples[0].value,
             3_125_000_000.0
         );
-    }
-
-    fn fixture_roots(machine: &str) -> Roots {
-        let base = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(machine);
-        Roots {
-            procfs: base.join("proc"),
-            sysfs: base.join("sys"),
-            rootfs: base.join("rootfs"),
-        }
     }
 
     fn collect(

@@ -199,6 +199,7 @@ impl Collector for NetdevCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::fixture_roots;
 
     const SAMPLE: &str = "\
 Inter-|   Receive                                                |  Transmit
@@ -254,17 +255,6 @@ wlp0s20f3: 2147598336 1873342    0  412    0     0          0     18734 19073411
             .unwrap_err()
             .contains("device-include"));
         assert!(DeviceFilter::new(Some("a"), Some("b")).is_err());
-    }
-
-    fn fixture_roots(machine: &str) -> Roots {
-        let base = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(machine);
-        Roots {
-            procfs: base.join("proc"),
-            sysfs: base.join("sys"),
-            rootfs: base.join("rootfs"),
-        }
     }
 
     fn collect(machine: &str, filter: DeviceFilter) -> (MetricSet, Result<(), CollectError>) {

@@ -281,6 +281,7 @@ impl Collector for OsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::fixture_roots;
 
     #[test]
     fn parses_shell_style_values() {
@@ -363,17 +364,6 @@ mod tests {
             "+025-01-01",
         ] {
             assert_eq!(support_end(bad), None, "{bad:?}");
-        }
-    }
-
-    fn fixture_roots(machine: &str) -> Roots {
-        let base = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(machine);
-        Roots {
-            procfs: base.join("proc"),
-            sysfs: base.join("sys"),
-            rootfs: base.join("rootfs"),
         }
     }
 

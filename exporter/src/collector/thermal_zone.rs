@@ -244,17 +244,7 @@ impl Collector for ThermalZoneCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture_roots(machine: &str) -> Roots {
-        let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(machine);
-        Roots {
-            procfs: base.join("proc"),
-            sysfs: base.join("sys"),
-            rootfs: base.join("rootfs"),
-        }
-    }
+    use crate::collector::fixture_roots;
 
     fn collect(machine: &str) -> (MetricSet, Result<(), CollectError>) {
         let collector = ThermalZoneCollector {
