@@ -1,0 +1,1087 @@
+#!/usr/bin/env python3
+"""Writes grafana/dashboards/{fleet,host,anomalies}.json from the compact definitions below.
+
+The three dashboards share their variables, their datasource, their links and their layout rules;
+writing them from one place keeps them the same. The JSON files are committed (Grafana provisions
+them as they are) and stack-tests/tests/dashboards.rs fails when they differ from what this script
+writes, so after changing a definition run:
+
+    python3 grafana/generate.py            # rewrites grafana/dashboards/*.json
+    python3 grafana/generate.py --out DIR  # writes them to DIR instead (what the test does)
+
+Only the Python standard library is used.
+
+Conventions (checked by the test):
+* every panel and every query uses the datasource variable, `${datasource}`;
+* every rate(), irate() and increase() window is `$__rate_interval`, except increase() over
+  `$__range` in an instant query ("how many times in the shown time range");
+* every panel has a unit and a description;
+* general panels use only node_exporter metric names, so plain node_exporter hosts show up
+  wherever they have the data; `sysmon_*` metrics appear only in USB and anomaly panels.
+"""
+
+import argparse
+import json
+import pathlib
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+# The label matchers every query starts with.
+SEL = 'job=~"$job",instance=~"$instance"'
+
+# Filesystems the fleet views leave out (the same list as the recording rule
+# instance:node_filesystem_utilisation:max_ratio in alert-rules/sysmon.rules.yml).
+FS_PSEUDO = 'fstype!~"tmpfs|ramfs|devtmpfs|squashfs|iso9660|overlay|nsfs"'
+
+# Block devices whose I/O is already counted on the disks under them (as in the recording rule
+# instance:node_disk_read_write_bytes:rate5m).
+DISK_VIRTUAL = 'device!~"dm-.*|md.*"'
+
+RATE = "$__rate_interval"
+
+
+def m(name, *extra):
+    """A selector of `name` with the dashboard's job and instance matchers and any extra ones."""
+    return "%s{%s}" % (name, ",".join((SEL,) + extra))
+
+
+# CPU busy, 0-1: the share of counted CPU time spent neither idle nor waiting for I/O (the
+# exporter's cpu_high rule and the recording rule instance:node_cpu_utilisation:rate5m use the same
+# definition). A ratio of counted time, so it stays exact when the kernel's accounting runs slower
+# or faster than the wall clock (VMs); no value while the counters do not move.
+def cpu_busy(by):
+    return "sum by (%s) (rate(%s[%s])) / (sum by (%s) (rate(%s[%s])) > 0)" % (
+        by,
+        m("node_cpu_seconds_total", 'mode!~"idle|iowait"'),
+        RATE,
+        by,
+        m("node_cpu_seconds_total"),
+        RATE,
+    )
+
+
+def sensor_label(expr):
+    """Adds node_hwmon_sensor_label's `label` (e.g. "Core 0") to a per-sensor expression; sensors
+    without a label are kept, without it."""
+    on = "on (job, instance, chip, sensor)"
+    return "(%s) * %s group_left (label) %s or %s (%s)" % (
+        expr,
+        on,
+        m("node_hwmon_sensor_label"),
+        on,
+        expr,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Panel building blocks
+
+
+def target(expr, legend="", instant=False, table=False):
+    t = {"datasource": DS, "editorMode": "code", "expr": expr}
+    if instant:
+        t.update({"instant": True, "range": False})
+    else:
+        t.update({"instant": False, "range": True})
+    if table:
+        t["format"] = "table"
+    if legend:
+        t["legendFormat"] = legend
+    return t
+
+
+def thresholds(*steps):
+    """thresholds("green", 0.8, "orange", 0.9, "red"): a base colour, then value, colour pairs."""
+    out = [{"color": steps[0], "value": None}]
+    for i in range(1, len(steps), 2):
+        out.append({"color": steps[i + 1], "value": steps[i]})
+    return {"mode": "absolute", "steps": out}
+
+
+GREEN = thresholds("green")
+UTILISATION = thresholds("green", 0.8, "orange", 0.9, "red")
+ANY_IS_BAD = thresholds("green", 1, "red")
+UP_MAPPING = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"color": "red", "index": 0, "text": "down"},
+            "1": {"color": "green", "index": 1, "text": "up"},
+        },
+    }
+]
+ACTIVE_MAPPING = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"color": "transparent", "index": 0, "text": "quiet"},
+            "1": {"color": "red", "index": 1, "text": "active"},
+        },
+    }
+]
+
+
+def panel(kind, title, description, unit, targets, w, h, options, defaults=None, overrides=None,
+          transformations=None):
+    refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for ref, t in zip(refs, targets):
+        t["refId"] = ref
+    fd = {"unit": unit}
+    fd.update(defaults or {})
+    fd.setdefault("thresholds", GREEN)
+    p = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "gridPos": {"w": w, "h": h},
+        "fieldConfig": {"defaults": fd, "overrides": overrides or []},
+        "options": options,
+        "targets": targets,
+    }
+    if transformations:
+        p["transformations"] = transformations
+    return p
+
+
+LEGEND_TABLE = {
+    "showLegend": True,
+    "displayMode": "table",
+    "placement": "right",
+    "calcs": ["lastNotNull", "max"],
+    "sortBy": "Max",
+    "sortDesc": True,
+}
+LEGEND_LIST = {"showLegend": True, "displayMode": "list", "placement": "bottom", "calcs": []}
+
+
+def timeseries(title, description, unit, targets, w=12, h=8, stack=False, bars=False, minimum=0,
+               maximum=None, legend=None, overrides=None, decimals=None):
+    custom = {
+        "drawStyle": "bars" if bars else "line",
+        "lineWidth": 1,
+        "fillOpacity": 60 if bars else (25 if stack else 10),
+        "gradientMode": "none",
+        "showPoints": "never",
+        "spanNulls": False,
+        "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+        "axisPlacement": "auto",
+    }
+    defaults = {"custom": custom, "color": {"mode": "palette-classic"}}
+    if minimum is not None:
+        defaults["min"] = minimum
+    if maximum is not None:
+        defaults["max"] = maximum
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    options = {
+        "legend": legend or LEGEND_TABLE,
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    return panel("timeseries", title, description, unit, targets, w, h, options, defaults,
+                 overrides)
+
+
+def stat(title, description, unit, targets, w=4, h=4, steps=GREEN, mappings=None,
+         color_mode="value", text_mode="auto", decimals=None):
+    defaults = {"thresholds": steps, "color": {"mode": "thresholds"}}
+    if mappings:
+        defaults["mappings"] = mappings
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    options = {
+        "colorMode": color_mode,
+        "graphMode": "none",
+        "justifyMode": "auto",
+        "orientation": "auto",
+        "textMode": text_mode,
+        "wideLayout": True,
+        "showPercentChange": False,
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+    }
+    for t in targets:
+        t.update({"instant": True, "range": False})
+    return panel("stat", title, description, unit, targets, w, h, options, defaults)
+
+
+def bargauge(title, description, unit, targets, w=12, h=8, steps=UTILISATION, minimum=0,
+             maximum=None):
+    defaults = {"thresholds": steps, "color": {"mode": "thresholds"}, "min": minimum}
+    if maximum is not None:
+        defaults["max"] = maximum
+    options = {
+        "displayMode": "gradient",
+        "orientation": "horizontal",
+        "valueMode": "color",
+        "namePlacement": "auto",
+        "showUnfilled": True,
+        "sizing": "auto",
+        "minVizHeight": 16,
+        "minVizWidth": 8,
+        "maxVizHeight": 300,
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+    }
+    for t in targets:
+        t.update({"instant": True, "range": False})
+    return panel("bargauge", title, description, unit, targets, w, h, options, defaults)
+
+
+def gauge(title, description, unit, targets, w=6, h=8, steps=UTILISATION):
+    defaults = {"thresholds": steps, "color": {"mode": "thresholds"}, "min": 0, "max": 1}
+    options = {
+        "showThresholdLabels": False,
+        "showThresholdMarkers": True,
+        "sizing": "auto",
+        "minVizHeight": 75,
+        "minVizWidth": 75,
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+    }
+    for t in targets:
+        t.update({"instant": True, "range": False})
+    return panel("gauge", title, description, unit, targets, w, h, options, defaults)
+
+
+def column(name, unit=None, cell=None, steps=None, mappings=None, decimals=None, links=None,
+           width=None, minimum=None, maximum=None):
+    """A table column override, matched by the column's (renamed) display name."""
+    props = []
+    if unit:
+        props.append({"id": "unit", "value": unit})
+    if decimals is not None:
+        props.append({"id": "decimals", "value": decimals})
+    if minimum is not None:
+        props.append({"id": "min", "value": minimum})
+    if maximum is not None:
+        props.append({"id": "max", "value": maximum})
+    if steps:
+        props.append({"id": "thresholds", "value": steps})
+        props.append({"id": "color", "value": {"mode": "thresholds"}})
+    if mappings:
+        props.append({"id": "mappings", "value": mappings})
+    if cell:
+        props.append({"id": "custom.cellOptions", "value": cell})
+    if links:
+        props.append({"id": "links", "value": links})
+    if width:
+        props.append({"id": "custom.width", "value": width})
+    return {"matcher": {"id": "byName", "options": name}, "properties": props}
+
+
+GAUGE_CELL = {"type": "gauge", "mode": "basic", "valueDisplayMode": "text"}
+COLOR_CELL = {"type": "color-background", "mode": "basic"}
+TEXT_CELL = {"type": "color-text"}
+
+
+def table(title, description, unit, targets, columns, order, w=24, h=8, sort=None, overrides=(),
+          single_value=None):
+    """An instant table. `columns` maps each query's value column to a display name ("Value #A"
+    with several queries; `single_value` names the lone "Value" column of a single query);
+    `order` lists the columns to show, in order; everything else is hidden."""
+    for t in targets:
+        t.update({"instant": True, "range": False, "format": "table"})
+    rename = dict(columns)
+    if single_value:
+        rename["Value"] = single_value
+    transformations = []
+    if len(targets) > 1:
+        transformations.append({"id": "merge", "options": {}})
+    shown = {}
+    for i, name in enumerate(order):
+        shown[name] = i
+    source_order = {}
+    for src, dst in rename.items():
+        if dst in shown:
+            source_order[src] = shown[dst]
+    for name, i in shown.items():
+        if name not in rename.values():
+            source_order[name] = i
+    # Keep only the shown columns (by their names in the query result: job, __name__ and any
+    # target labels from file_sd go), then rename and order them.
+    keep = [src for src, dst in rename.items() if dst in shown]
+    keep += [name for name in order if name not in rename.values()]
+    transformations.append(
+        {"id": "filterFieldsByName", "options": {"include": {"names": keep}}}
+    )
+    transformations.append(
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {},
+                "indexByName": source_order,
+                "renameByName": {src: dst for src, dst in rename.items() if dst in shown},
+            },
+        }
+    )
+    options = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "footer": {"show": False, "reducer": ["sum"], "countRows": False, "fields": ""},
+    }
+    if sort:
+        options["sortBy"] = [{"displayName": sort[0], "desc": sort[1]}]
+    defaults = {
+        "custom": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False,
+                   "filterable": False},
+        "color": {"mode": "thresholds"},
+    }
+    return panel("table", title, description, unit, targets, w, h, options, defaults,
+                 list(overrides), transformations)
+
+
+def state_timeline(title, description, targets, w=24, h=10):
+    defaults = {
+        "unit": "none",
+        "custom": {"fillOpacity": 80, "lineWidth": 0, "hideFrom": {"legend": False,
+                                                                  "tooltip": False,
+                                                                  "viz": False}},
+        "color": {"mode": "thresholds"},
+        "thresholds": thresholds("transparent", 1, "red"),
+        "mappings": ACTIVE_MAPPING,
+    }
+    options = {
+        "mergeValues": True,
+        "showValue": "never",
+        "alignValue": "left",
+        "rowHeight": 0.8,
+        "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    return panel("state-timeline", title, description, "none", targets, w, h, options, defaults)
+
+
+def row(title):
+    return {"type": "row", "title": title, "collapsed": False, "panels": []}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard building blocks
+
+
+# The refId Grafana's Prometheus variable editor gives its query.
+VARIABLE_REF = "PrometheusVariableQueryEditor-VariableQuery"
+
+
+def variables():
+    return [
+        {
+            "name": "datasource",
+            "label": "Data source",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {"selected": False, "text": "Prometheus (sysmon)",
+                        "value": "sysmon-prometheus"},
+            "hide": 0,
+            "includeAll": False,
+            "multi": False,
+            "options": [],
+            "refresh": 1,
+            "regex": "",
+            "skipUrlSync": False,
+        },
+        {
+            "name": "job",
+            "label": "Job",
+            "description": "Prometheus jobs to show; sysmon exporters are in job sysmon, plain "
+                           "node_exporter hosts usually in their own job (All shows every job).",
+            "type": "query",
+            "datasource": DS,
+            "query": {"query": "label_values(up, job)", "refId": VARIABLE_REF},
+            "definition": "label_values(up, job)",
+            "current": {"selected": True, "text": ["sysmon"], "value": ["sysmon"]},
+            "hide": 0,
+            "includeAll": True,
+            "allValue": ".+",
+            "multi": True,
+            "options": [],
+            "refresh": 2,
+            "regex": "",
+            "skipUrlSync": False,
+            "sort": 1,
+        },
+        {
+            "name": "instance",
+            "label": "Instance",
+            "description": "Hosts (scrape targets) of the selected jobs; several may be picked.",
+            "type": "query",
+            "datasource": DS,
+            "query": {"query": 'label_values(up{job=~"$job"}, instance)',
+                      "refId": VARIABLE_REF},
+            "definition": 'label_values(up{job=~"$job"}, instance)',
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "hide": 0,
+            "includeAll": True,
+            "allValue": ".+",
+            "multi": True,
+            "options": [],
+            "refresh": 2,
+            "regex": "",
+            "skipUrlSync": False,
+            "sort": 1,
+        },
+    ]
+
+
+def layout(items):
+    """Places panels left to right, wrapping at Grafana's 24 columns; a row starts a new line.
+    Assigns ids in order."""
+    x = y = line_h = 0
+    out = []
+    for pid, p in enumerate(items, start=1):
+        p["id"] = pid
+        if p["type"] == "row":
+            if x:
+                y += line_h
+            p["gridPos"] = {"h": 1, "w": 24, "x": 0, "y": y}
+            y += 1
+            x = line_h = 0
+        else:
+            w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+            if x + w > 24:
+                y += line_h
+                x = line_h = 0
+            p["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
+            x += w
+            line_h = max(line_h, h)
+        out.append(p)
+    return out
+
+
+def dashboard(uid, title, description, panels):
+    return {
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
+        "description": description,
+        "editable": True,
+        "fiscalYearStartMonth": 0,
+        "graphTooltip": 1,
+        "id": None,
+        "links": [
+            {
+                "title": "sysmon",
+                "type": "dashboards",
+                "tags": ["sysmon"],
+                "asDropdown": False,
+                "includeVars": True,
+                "keepTime": True,
+                "icon": "external link",
+                "targetBlank": False,
+                "tooltip": "",
+                "url": "",
+            }
+        ],
+        "panels": layout(panels),
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "tags": ["sysmon"],
+        "templating": {"list": variables()},
+        "time": {"from": "now-6h", "to": "now"},
+        "timepicker": {},
+        "timezone": "browser",
+        "title": title,
+        "uid": uid,
+        "version": 1,
+        "weekStart": "",
+    }
+
+
+HOST_LINK = [
+    {
+        "title": "Open the host page for ${__value.raw}",
+        "url": "/d/sysmon-host/sysmon-host?${datasource:queryparam}&${job:queryparam}"
+               "&var-instance=${__value.raw}&${__url_time_range}",
+        "targetBlank": False,
+    }
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fleet overview
+
+
+def fleet():
+    utilisation = " or ".join(
+        'label_replace(%s, "r", "%s", "", "")' % (m(rule), name)
+        for rule, name in [
+            ("instance:node_cpu_utilisation:rate5m", "cpu"),
+            ("instance:node_memory_utilisation:ratio", "memory"),
+            ("instance:node_swap_utilisation:ratio", "swap"),
+            ("instance:node_filesystem_utilisation:max_ratio", "filesystem"),
+        ]
+    )
+    badness = (
+        "sum by (instance) ("
+        'label_replace(max by (instance) (%s), "r", "utilisation", "", "")'
+        ' or label_replace(sum by (instance) (%s), "r", "anomalies", "", "")'
+        ' or label_replace(10 * (1 - max by (instance) (%s)), "r", "down", "", "")'
+        ")"
+    ) % (utilisation, m("instance:sysmon_anomaly_active:sum"), m("up"))
+
+    def per_instance(expr):
+        return target("max by (instance) (%s)" % expr)
+
+    columns = [
+        ("Badness", badness),
+        ("Up", m("up")),
+        ("CPU", m("instance:node_cpu_utilisation:rate5m")),
+        ("Load / core", m("instance:node_load1_per_cpu:ratio")),
+        ("Memory", m("instance:node_memory_utilisation:ratio")),
+        ("Swap", m("instance:node_swap_utilisation:ratio")),
+        ("Hottest sensor", m("instance:node_hwmon_temp_celsius:max")),
+        ("Fullest filesystem", m("instance:node_filesystem_utilisation:max_ratio")),
+        ("Disk read+write", m("instance:node_disk_read_write_bytes:rate5m")),
+        ("Net receive", m("instance:node_network_receive_bytes_excluding_lo:rate5m")),
+        ("Net transmit", m("instance:node_network_transmit_bytes_excluding_lo:rate5m")),
+        ("USB errors", m("instance:sysmon_usb_errors:rate5m")),
+        ("Anomalies", m("instance:sysmon_anomaly_active:sum")),
+    ]
+    targets = [target(badness)] + [per_instance(expr) for _, expr in columns[1:]]
+    refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    rename = [("Value #%s" % refs[i], name) for i, (name, _) in enumerate(columns)]
+    rename.append(("instance", "Instance"))
+    hosts = table(
+        "Hosts, worst first",
+        "Every host of the selected jobs, one row each, worst first. Badness = the host's highest "
+        "utilisation (CPU, memory, swap or fullest filesystem, 0-1) + the number of sysmon "
+        "anomalies active on it + 10 when Prometheus cannot scrape it: down hosts come first, "
+        "then hosts with anomalies, then the busiest. Values are the 5-minute recording rules of "
+        "alert-rules/sysmon.rules.yml. Hottest sensor, USB errors and Anomalies stay empty for "
+        "hosts without those sensors or without sysmon-exporter (plain node_exporter). Click an "
+        "instance to open its host page.",
+        "none",
+        targets,
+        rename,
+        ["Instance"] + [name for name, _ in columns],
+        h=12,
+        sort=("Badness", True),
+        overrides=[
+            column("Instance", links=HOST_LINK, width=200),
+            column("Badness", decimals=2, cell=COLOR_CELL,
+                   steps=thresholds("green", 0.8, "orange", 1, "red")),
+            column("Up", cell=COLOR_CELL, mappings=UP_MAPPING,
+                   steps=thresholds("red", 1, "green")),
+            column("CPU", "percentunit", GAUGE_CELL, UTILISATION, minimum=0, maximum=1),
+            column("Load / core", "none", TEXT_CELL, thresholds("green", 1, "orange", 2, "red"),
+                   decimals=2),
+            column("Memory", "percentunit", GAUGE_CELL, UTILISATION, minimum=0, maximum=1),
+            column("Swap", "percentunit", GAUGE_CELL, UTILISATION, minimum=0, maximum=1),
+            column("Hottest sensor", "celsius", TEXT_CELL,
+                   thresholds("green", 75, "orange", 90, "red"), decimals=1),
+            column("Fullest filesystem", "percentunit", GAUGE_CELL, UTILISATION, minimum=0,
+                   maximum=1),
+            column("Disk read+write", "Bps"),
+            column("Net receive", "Bps"),
+            column("Net transmit", "Bps"),
+            column("USB errors", "cps", TEXT_CELL, thresholds("green", 0.001, "red"),
+                   decimals=3),
+            column("Anomalies", "none", COLOR_CELL, ANY_IS_BAD, decimals=0),
+        ],
+    )
+
+    panels = [
+        row("Fleet at a glance"),
+        stat("Hosts up", "Scrape targets of the selected jobs whose last scrape succeeded "
+             "(up == 1), sysmon-exporter and node_exporter alike.", "none",
+             [target("count(%s == 1) or vector(0)" % m("up"))]),
+        stat("Hosts down", "Scrape targets of the selected jobs that Prometheus could not scrape "
+             "last time (up == 0). The fleet table below lists them first.", "none",
+             [target("count(%s == 0) or vector(0)" % m("up"))], steps=ANY_IS_BAD,
+             color_mode="background"),
+        stat("Active anomalies by severity", "Anomaly rules of sysmon-exporter firing now "
+             "(sysmon_anomaly_active == 1), summed over the selected hosts, by severity. No value "
+             "for hosts without sysmon-exporter.", "none",
+             [target("sum by (severity) (%s)" % m("sysmon_anomaly_active"), "{{severity}}")],
+             w=8, steps=ANY_IS_BAD, color_mode="background", text_mode="value_and_name"),
+        stat("Alerts firing", "Prometheus alerts firing now for the selected jobs and hosts "
+             "(ALERTS{alertstate=\"firing\"}); the Anomalies dashboard lists them.", "none",
+             [target('count(ALERTS{alertstate="firing",%s}) or vector(0)' % SEL)],
+             steps=ANY_IS_BAD, color_mode="background"),
+        stat("Hottest sensor", "The hottest hwmon temperature sensor over the selected hosts "
+             "(recording rule instance:node_hwmon_temp_celsius:max). No value when no host has "
+             "sensors (virtual machines).", "celsius",
+             [target("max(%s)" % m("instance:node_hwmon_temp_celsius:max"))],
+             steps=thresholds("green", 75, "orange", 90, "red"), decimals=1),
+        row("Hosts"),
+        hosts,
+        row("Fleet trends"),
+        timeseries("CPU busy by host", "Share of counted CPU time spent neither idle nor "
+                   "waiting for I/O, over all of each host's CPUs (the definition of the "
+                   "exporter's cpu_high rule).", "percentunit",
+                   [target(cpu_busy("instance"), "{{instance}}")], maximum=1),
+        timeseries("Memory used by host", "1 - MemAvailable / MemTotal: memory the kernel could "
+                   "not hand to a new program without swapping.", "percentunit",
+                   [target("1 - %s / %s" % (m("node_memory_MemAvailable_bytes"),
+                                            m("node_memory_MemTotal_bytes")), "{{instance}}")],
+                   maximum=1),
+        timeseries("Load per core by host", "One-minute load average divided by the number of "
+                   "CPUs: above 1, runnable tasks wait for a CPU.", "none",
+                   [target("%s / on (job, instance) count by (job, instance) (%s)"
+                           % (m("node_load1"), m("node_cpu_seconds_total", 'mode="idle"')),
+                           "{{instance}}")], decimals=2),
+        timeseries("Fullest filesystem by host", "The fullest filesystem of each host, as users "
+                   "see it (1 - available / size), memory-backed and image filesystems left out.",
+                   "percentunit",
+                   [target("max by (instance) (1 - %s / (%s > 0))"
+                           % (m("node_filesystem_avail_bytes", FS_PSEUDO, 'device_error=""'),
+                              m("node_filesystem_size_bytes", FS_PSEUDO, 'device_error=""')),
+                           "{{instance}}")], maximum=1),
+        timeseries("Network throughput by host", "Bytes per second received (up) and "
+                   "transmitted (down) over every interface except loopback.", "Bps",
+                   [target("sum by (instance) (rate(%s[%s]))"
+                           % (m("node_network_receive_bytes_total", 'device!="lo"'), RATE),
+                           "{{instance}} receive"),
+                    target("-sum by (instance) (rate(%s[%s]))"
+                           % (m("node_network_transmit_bytes_total", 'device!="lo"'), RATE),
+                           "{{instance}} transmit")], minimum=None),
+        timeseries("Disk throughput by host", "Bytes per second read and written, summed over "
+                   "each host's physical disks (device-mapper and md devices left out: their I/O "
+                   "is counted on the disks under them).", "Bps",
+                   [target("sum by (instance) (rate(%s[%s]) + rate(%s[%s]))"
+                           % (m("node_disk_read_bytes_total", DISK_VIRTUAL), RATE,
+                              m("node_disk_written_bytes_total", DISK_VIRTUAL), RATE),
+                           "{{instance}}")]),
+        timeseries("Active anomalies by host", "How many sysmon-exporter anomaly rules fire on "
+                   "each host (recording rule instance:sysmon_anomaly_active:sum). Hosts without "
+                   "sysmon-exporter have no series.", "none",
+                   [target(m("instance:sysmon_anomaly_active:sum"), "{{instance}}")],
+                   stack=True, bars=True, decimals=0),
+        timeseries("USB errors by host", "USB failures the kernel logged per second (timeouts, "
+                   "protocol, enumeration, over-current and other errors), by host. Only hosts "
+                   "that logged some failure have a series.", "cps",
+                   [target("sum by (instance) (rate(%s[%s]))"
+                           % (m("sysmon_usb_errors_total"), RATE), "{{instance}}")]),
+    ]
+    return dashboard(
+        "sysmon-fleet",
+        "sysmon / Fleet overview",
+        "Every host at a glance, worst first: one row per host with its utilisation, "
+        "temperature, throughput, USB errors and active anomalies, and the fleet's trends.",
+        panels,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Host page
+
+
+def host():
+    mem_used = "%s - %s" % (m("node_memory_MemTotal_bytes"), m("node_memory_MemAvailable_bytes"))
+    swap_used_ratio = "(1 - %s / %s) and on (job, instance) (%s > 0)" % (
+        m("node_memory_SwapFree_bytes"),
+        m("node_memory_SwapTotal_bytes"),
+        m("node_memory_SwapTotal_bytes"),
+    )
+
+    def per_sensor(expr):
+        return sensor_label("max by (job, instance, chip, sensor) (%s)" % expr)
+
+    sensors = table(
+        "Temperature sensors and their limits",
+        "Every hwmon temperature sensor with the limits its driver declares: max (the "
+        "manufacturer's recommended maximum) and crit (critical: the hardware throttles or shuts "
+        "down). Headroom = crit - current. Drivers that declare no limit leave the cell empty; "
+        "placeholder limits (some NVMe drives report 65261.85 °C) are shown as read.",
+        "celsius",
+        [
+            target(per_sensor(m("node_hwmon_temp_celsius"))),
+            target(per_sensor(m("node_hwmon_temp_max_celsius"))),
+            target(per_sensor(m("node_hwmon_temp_crit_celsius"))),
+            target(per_sensor("%s - %s" % (m("node_hwmon_temp_crit_celsius"),
+                                           m("node_hwmon_temp_celsius")))),
+        ],
+        [("Value #A", "Current"), ("Value #B", "Max"), ("Value #C", "Critical"),
+         ("Value #D", "Headroom"), ("instance", "Instance"), ("chip", "Chip"),
+         ("sensor", "Sensor"), ("label", "Label")],
+        ["Instance", "Chip", "Sensor", "Label", "Current", "Max", "Critical", "Headroom"],
+        h=10,
+        sort=("Headroom", False),
+        overrides=[
+            column("Current", "celsius", TEXT_CELL, thresholds("green", 75, "orange", 90, "red"),
+                   decimals=1),
+            column("Headroom", "celsius", COLOR_CELL, thresholds("red", 5, "orange", 15, "green"),
+                   decimals=1),
+        ],
+    )
+
+    fs_cols = [
+        ("Size", m("node_filesystem_size_bytes", FS_PSEUDO)),
+        ("Available", m("node_filesystem_avail_bytes", FS_PSEUDO)),
+        ("Used", "1 - %s / (%s > 0)" % (m("node_filesystem_avail_bytes", FS_PSEUDO),
+                                       m("node_filesystem_size_bytes", FS_PSEUDO))),
+        ("Inodes used", "1 - %s / (%s > 0)" % (m("node_filesystem_files_free", FS_PSEUDO),
+                                              m("node_filesystem_files", FS_PSEUDO))),
+        ("Read-only", m("node_filesystem_readonly", FS_PSEUDO)),
+    ]
+    fs_by = "instance, mountpoint, device, fstype"
+    filesystems = table(
+        "Filesystem details",
+        "Every mounted filesystem except memory-backed and image ones: size, space available to "
+        "users, share used (blocks reserved for root count as used, as df shows it), inodes "
+        "used, and whether it is mounted read-only.",
+        "bytes",
+        [target("max by (%s) (%s)" % (fs_by, expr)) for _, expr in fs_cols],
+        [("Value #%s" % "ABCDE"[i], name) for i, (name, _) in enumerate(fs_cols)]
+        + [("instance", "Instance"), ("mountpoint", "Mount point"), ("device", "Device"),
+           ("fstype", "Type")],
+        ["Instance", "Mount point", "Device", "Type", "Size", "Available", "Used",
+         "Inodes used", "Read-only"],
+        w=14, h=10,
+        sort=("Used", True),
+        overrides=[
+            column("Used", "percentunit", GAUGE_CELL, UTILISATION, minimum=0, maximum=1),
+            column("Inodes used", "percentunit", GAUGE_CELL, UTILISATION, minimum=0, maximum=1),
+            column("Read-only", "none", mappings=[{"type": "value", "options": {
+                "0": {"index": 0, "text": "rw"}, "1": {"index": 1, "text": "ro"}}}]),
+        ],
+    )
+
+    usb_devices = table(
+        "USB devices",
+        "USB devices attached now (sysmon_usb_device_info), root hubs included: port in the USB "
+        "tree, vendor and product ids and strings, speed in Mbit/s, device class (hex) and USB "
+        "version. sysmon-exporter only.",
+        "none",
+        [target(m("sysmon_usb_device_info"))],
+        [("instance", "Instance"), ("port", "Port"), ("vendor_id", "Vendor id"),
+         ("product_id", "Product id"), ("manufacturer", "Manufacturer"), ("product", "Product"),
+         ("speed", "Speed (Mbit/s)"), ("class", "Class"), ("version", "USB version")],
+        ["Instance", "Port", "Vendor id", "Product id", "Manufacturer", "Product",
+         "Speed (Mbit/s)", "Class", "USB version"],
+        w=16, h=8,
+        sort=("Port", False),
+    )
+
+    anomaly_cols = [
+        ("Active", "%s == 1" % m("sysmon_anomaly_active")),
+        ("Value", "%s and on (job, instance, rule, subject) (%s == 1)"
+         % (m("sysmon_anomaly_value"), m("sysmon_anomaly_active"))),
+        ("Threshold", "%s and on (job, instance, rule, subject) (%s == 1)"
+         % (m("sysmon_anomaly_threshold"), m("sysmon_anomaly_active"))),
+    ]
+    anomalies = active_anomalies_table(anomaly_cols, w=12)
+
+    panels = [
+        row("Overview"),
+        stat("Exporter", "Whether Prometheus scraped the host's exporter last time (up).", "none",
+             [target(m("up"), "{{instance}}")], mappings=UP_MAPPING,
+             steps=thresholds("red", 1, "green"), color_mode="background"),
+        stat("Uptime", "Time since the host booted (node_boot_time_seconds).", "s",
+             [target("time() - %s" % m("node_boot_time_seconds"), "{{instance}}")], decimals=1),
+        stat("CPUs", "Logical CPUs online.", "none",
+             [target('count by (instance) (%s)' % m("node_cpu_seconds_total", 'mode="idle"'),
+                     "{{instance}}")]),
+        stat("Memory size", "Physical memory (MemTotal).", "bytes",
+             [target(m("node_memory_MemTotal_bytes"), "{{instance}}")]),
+        stat("CPU busy", "Share of counted CPU time spent neither idle nor waiting for I/O, all "
+             "CPUs.",
+             "percentunit", [target(cpu_busy("instance"), "{{instance}}")], steps=UTILISATION,
+             decimals=1),
+        stat("Anomalies now", "sysmon-exporter anomaly rules firing now on the host. No "
+             "value on a plain node_exporter host.", "none",
+             [target("sum by (instance) (%s)" % m("sysmon_anomaly_active"), "{{instance}}")],
+             steps=ANY_IS_BAD, color_mode="background"),
+        row("CPU and load"),
+        timeseries("CPU by mode", "Share of all CPUs' counted time spent in each mode other "
+                   "than idle (user, system, iowait, irq, softirq, steal, nice), stacked.",
+                   "percentunit",
+                   [target("sum by (instance, mode) (rate(%s[%s])) / on (instance) group_left ()"
+                           " (sum by (instance) (rate(%s[%s])) > 0)"
+                           % (m("node_cpu_seconds_total", 'mode!="idle"'), RATE,
+                              m("node_cpu_seconds_total"), RATE),
+                           "{{instance}} {{mode}}")], stack=True, maximum=1),
+        timeseries("CPU busy per core", "Each logical CPU's share of counted time spent neither "
+                   "idle nor waiting for I/O.", "percentunit",
+                   [target(cpu_busy("instance, cpu"), "{{instance}} cpu{{cpu}}")],
+                   maximum=1),
+        timeseries("Load average", "Run-queue load averages over 1, 5 and 15 minutes, and the "
+                   "number of CPUs for scale (dashed).", "none",
+                   [target(m("node_load1"), "{{instance}} load1"),
+                    target(m("node_load5"), "{{instance}} load5"),
+                    target(m("node_load15"), "{{instance}} load15"),
+                    target("count by (instance) (%s)"
+                           % m("node_cpu_seconds_total", 'mode="idle"'), "{{instance}} CPUs")],
+                   decimals=2,
+                   overrides=[{"matcher": {"id": "byRegexp", "options": ".* CPUs"},
+                               "properties": [{"id": "custom.lineStyle",
+                                               "value": {"fill": "dash", "dash": [10, 10]}},
+                                              {"id": "custom.fillOpacity", "value": 0}]}]),
+        timeseries("Pressure stall", "Pressure stall information: share of time some task "
+                   "waited for CPU, memory or I/O (Linux PSI). No series on kernels without PSI.",
+                   "percentunit",
+                   [target("rate(%s[%s])" % (m("node_pressure_cpu_waiting_seconds_total"), RATE),
+                           "{{instance}} cpu"),
+                    target("rate(%s[%s])"
+                           % (m("node_pressure_memory_waiting_seconds_total"), RATE),
+                           "{{instance}} memory"),
+                    target("rate(%s[%s])" % (m("node_pressure_io_waiting_seconds_total"), RATE),
+                           "{{instance}} io")]),
+        row("Memory and swap"),
+        timeseries("Memory", "Used (MemTotal - MemAvailable), page cache and buffers, available, "
+                   "and the total.", "bytes",
+                   [target(mem_used, "{{instance}} used"),
+                    target("%s + %s" % (m("node_memory_Cached_bytes"),
+                                        m("node_memory_Buffers_bytes")),
+                           "{{instance}} cache and buffers"),
+                    target(m("node_memory_MemAvailable_bytes"), "{{instance}} available"),
+                    target(m("node_memory_MemTotal_bytes"), "{{instance}} total")]),
+        timeseries("Swap", "Swap in use and the swap space configured. No swap, no series above "
+                   "zero.", "bytes",
+                   [target("%s - %s" % (m("node_memory_SwapTotal_bytes"),
+                                        m("node_memory_SwapFree_bytes")), "{{instance}} used"),
+                    target(m("node_memory_SwapTotal_bytes"), "{{instance}} total")], w=6),
+        gauge("Memory and swap used", "Memory used (1 - MemAvailable / MemTotal) and swap used, "
+              "now. Hosts without swap show memory only.", "percentunit",
+              [target("1 - %s / %s" % (m("node_memory_MemAvailable_bytes"),
+                                       m("node_memory_MemTotal_bytes")), "{{instance}} memory"),
+               target(swap_used_ratio, "{{instance}} swap")]),
+        row("Temperature sensors"),
+        timeseries("Temperatures", "Every hwmon temperature sensor (chip, sensor and its label "
+                   "when the driver gives one) and every thermal zone. Virtual machines usually "
+                   "have none.", "celsius",
+                   [target(sensor_label(m("node_hwmon_temp_celsius")),
+                           "{{instance}} {{chip}} {{sensor}} {{label}}"),
+                    target(m("node_thermal_zone_temp"),
+                           "{{instance}} thermal zone {{zone}} ({{type}})")],
+                   minimum=None, h=10),
+        bargauge("Temperature against critical", "Each sensor's temperature as a share of the "
+                 "critical limit its driver declares (tempN_crit); sensors without a limit are "
+                 "not shown. Orange from 80 %, red from 95 %.", "percentunit",
+                 [target(sensor_label("%s / (%s > 0)" % (m("node_hwmon_temp_celsius"),
+                                                         m("node_hwmon_temp_crit_celsius"))),
+                         "{{instance}} {{chip}} {{sensor}} {{label}}")],
+                 h=10, steps=thresholds("green", 0.8, "orange", 0.95, "red"), maximum=1),
+        sensors,
+        row("Filesystems"),
+        bargauge("Filesystem space used", "Share of each filesystem's space used as users see "
+                 "it (1 - available / size), memory-backed and image filesystems left out.",
+                 "percentunit",
+                 [target("1 - %s / (%s > 0)"
+                         % (m("node_filesystem_avail_bytes", FS_PSEUDO),
+                            m("node_filesystem_size_bytes", FS_PSEUDO)),
+                         "{{instance}} {{mountpoint}}")], w=10, h=10, maximum=1),
+        filesystems,
+        row("Disk I/O"),
+        timeseries("Disk throughput", "Bytes per second read (up) and written (down), per "
+                   "block device.", "Bps",
+                   [target("rate(%s[%s])" % (m("node_disk_read_bytes_total"), RATE),
+                           "{{instance}} {{device}} read"),
+                    target("-rate(%s[%s])" % (m("node_disk_written_bytes_total"), RATE),
+                           "{{instance}} {{device}} written")], w=8, minimum=None),
+        timeseries("Disk operations", "Read and write operations completed per second (up: "
+                   "reads, down: writes), per block device.", "iops",
+                   [target("rate(%s[%s])" % (m("node_disk_reads_completed_total"), RATE),
+                           "{{instance}} {{device}} reads"),
+                    target("-rate(%s[%s])" % (m("node_disk_writes_completed_total"), RATE),
+                           "{{instance}} {{device}} writes")], w=8, minimum=None),
+        timeseries("Disk busy", "Share of time each block device had I/O in flight (io_time): "
+                   "near 100 % a spinning disk is saturated (SSDs and NVMe serve many requests "
+                   "at once).", "percentunit",
+                   [target("rate(%s[%s])" % (m("node_disk_io_time_seconds_total"), RATE),
+                           "{{instance}} {{device}}")], w=8, maximum=1),
+        row("Network"),
+        timeseries("Network throughput", "Bytes per second received (up) and transmitted "
+                   "(down), per interface, loopback left out.", "Bps",
+                   [target("rate(%s[%s])"
+                           % (m("node_network_receive_bytes_total", 'device!="lo"'), RATE),
+                           "{{instance}} {{device}} receive"),
+                    target("-rate(%s[%s])"
+                           % (m("node_network_transmit_bytes_total", 'device!="lo"'), RATE),
+                           "{{instance}} {{device}} transmit")], minimum=None),
+        timeseries("Network errors and drops", "Packets per second the interface reported as "
+                   "errors or dropped, received and transmitted, loopback left out.", "pps",
+                   [target("rate(%s[%s])"
+                           % (m("node_network_receive_errs_total", 'device!="lo"'), RATE),
+                           "{{instance}} {{device}} receive errors"),
+                    target("rate(%s[%s])"
+                           % (m("node_network_receive_drop_total", 'device!="lo"'), RATE),
+                           "{{instance}} {{device}} receive drops"),
+                    target("rate(%s[%s])"
+                           % (m("node_network_transmit_errs_total", 'device!="lo"'), RATE),
+                           "{{instance}} {{device}} transmit errors"),
+                    target("rate(%s[%s])"
+                           % (m("node_network_transmit_drop_total", 'device!="lo"'), RATE),
+                           "{{instance}} {{device}} transmit drops")]),
+        row("USB"),
+        usb_devices,
+        stat("USB devices per bus", "USB devices attached to each bus, its root hub included.",
+             "none", [target(m("sysmon_usb_devices"), "{{instance}} bus {{bus}}")], w=8, h=8,
+             text_mode="value_and_name"),
+        timeseries("USB errors", "USB failures the kernel logged per second, by port and kind "
+                   "(timeout, protocol, address, enumeration, reset, over_current, disconnect, "
+                   "other). Only ports that logged a failure since the exporter started have a "
+                   "series.", "cps",
+                   [target("sum by (instance, port, kind) (rate(%s[%s]))"
+                           % (m("sysmon_usb_errors_total"), RATE),
+                           "{{instance}} {{port}} {{kind}}")]),
+        timeseries("USB connects and disconnects", "USB devices that appeared or went away, per "
+                   "interval.", "none",
+                   [target("sum by (instance, action) (increase(%s[%s]))"
+                           % (m("sysmon_usb_device_events_total"), RATE),
+                           "{{instance}} {{action}}")], bars=True, decimals=0),
+        row("Anomalies"),
+        anomalies,
+        state_timeline("Anomaly timeline", "When each of the host's anomaly rules was active "
+                       "(red), for the rules and subjects active at some time in the shown range.",
+                       [target(active_in_range(), "{{instance}} {{rule}} {{subject}}")], w=12,
+                       h=8),
+    ]
+    return dashboard(
+        "sysmon-host",
+        "sysmon / Host",
+        "One host in detail: CPU, load, memory and swap, temperatures with their limits, "
+        "filesystems, disk and network I/O, USB devices and errors, and its anomalies. Pick the "
+        "host in the Instance variable (several may be picked).",
+        panels,
+    )
+
+
+def active_in_range():
+    return "%s and on (job, instance, rule, subject) (max_over_time(%s[$__range]) == 1)" % (
+        m("sysmon_anomaly_active"),
+        m("sysmon_anomaly_active"),
+    )
+
+
+def active_anomalies_table(cols, w=24):
+    return table(
+        "Active anomalies",
+        "sysmon-exporter anomaly rules firing now (sysmon_anomaly_active == 1), with the value "
+        "the rule saw and its threshold (in the rule's unit: percent for cpu_*, memory_* and "
+        "filesystem_full, °C for temperature_high, a count for usb_timeout). Empty when nothing "
+        "is wrong.",
+        "short",
+        [target(expr) for _, expr in cols],
+        [("Value #A", "Active"), ("Value #B", "Value"), ("Value #C", "Threshold"),
+         ("instance", "Instance"), ("severity", "Severity"), ("category", "Category"),
+         ("rule", "Rule"), ("subject", "Subject")],
+        ["Instance", "Severity", "Category", "Rule", "Subject", "Value", "Threshold"],
+        w=w, h=8,
+        sort=("Severity", False),
+        overrides=[
+            column("Severity", cell=TEXT_CELL, mappings=[{"type": "value", "options": {
+                "critical": {"color": "red", "index": 0},
+                "warning": {"color": "orange", "index": 1},
+                "info": {"color": "blue", "index": 2}}}]),
+            column("Value", decimals=2),
+            column("Threshold", decimals=2),
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Anomalies page
+
+
+def anomalies():
+    anomaly_cols = [
+        ("Active", "%s == 1" % m("sysmon_anomaly_active")),
+        ("Value", "%s and on (job, instance, rule, subject) (%s == 1)"
+         % (m("sysmon_anomaly_value"), m("sysmon_anomaly_active"))),
+        ("Threshold", "%s and on (job, instance, rule, subject) (%s == 1)"
+         % (m("sysmon_anomaly_threshold"), m("sysmon_anomaly_active"))),
+    ]
+    alerts = table(
+        "Firing alerts",
+        "Prometheus alerts firing now for the selected jobs and hosts (ALERTS{alertstate="
+        "\"firing\"}), from alert-rules/sysmon.rules.yml: SysmonAnomaly carries the exporter "
+        "rule's severity, category and subject. Alertmanager routes them; empty when nothing "
+        "fires.",
+        "none",
+        [target('ALERTS{alertstate="firing",%s}' % SEL)],
+        [("alertname", "Alert"), ("instance", "Instance"), ("severity", "Severity"),
+         ("category", "Category"), ("subject", "Subject"), ("rule", "Rule")],
+        ["Alert", "Instance", "Severity", "Category", "Subject", "Rule"],
+        w=24, h=8,
+        sort=("Severity", False),
+        overrides=[
+            column("Severity", cell=TEXT_CELL, mappings=[{"type": "value", "options": {
+                "critical": {"color": "red", "index": 0},
+                "warning": {"color": "orange", "index": 1},
+                "info": {"color": "blue", "index": 2}}}]),
+        ],
+    )
+    panels = [
+        row("Now"),
+        stat("Anomalies now", "sysmon-exporter anomaly rules firing now over the selected "
+             "hosts.", "none", [target("sum(%s)" % m("sysmon_anomaly_active"))],
+             steps=ANY_IS_BAD, color_mode="background"),
+        stat("Hosts with anomalies", "Selected hosts with at least one active anomaly.", "none",
+             [target("count(sum by (instance) (%s) > 0) or vector(0)"
+                     % m("sysmon_anomaly_active"))],
+             steps=ANY_IS_BAD, color_mode="background"),
+        stat("By severity", "Active anomalies by the severity of their rule.", "none",
+             [target("sum by (severity) (%s)" % m("sysmon_anomaly_active"), "{{severity}}")],
+             w=8, steps=ANY_IS_BAD, text_mode="value_and_name"),
+        stat("Alerts firing", "Prometheus alerts firing now for the selected jobs and hosts.",
+             "none", [target('count(ALERTS{alertstate="firing",%s}) or vector(0)' % SEL)],
+             w=8, steps=ANY_IS_BAD, color_mode="background"),
+        state_timeline("Anomaly timeline", "When each anomaly rule was active on each host "
+                       "(red), for the rules and subjects that were active at some time in the "
+                       "shown range.",
+                       [target(active_in_range(), "{{instance}} {{rule}} {{subject}}")], h=10),
+        active_anomalies_table(anomaly_cols),
+        alerts,
+        row("Top offenders over the shown range"),
+        bargauge("Most activations", "The ten rule and subject pairs that started firing most "
+                 "often in the shown time range (increase of sysmon_anomaly_activations_total "
+                 "over the range).", "none",
+                 [target("topk(10, sum by (instance, rule, subject) (increase(%s[$__range])))"
+                         % m("sysmon_anomaly_activations_total"),
+                         "{{instance}} {{rule}} {{subject}}")],
+                 steps=thresholds("green", 1, "orange", 5, "red")),
+        bargauge("Longest active", "The ten rule and subject pairs that were active for the "
+                 "largest share of the shown time range.", "percentunit",
+                 [target("topk(10, avg_over_time(%s[$__range]) > 0)"
+                         % m("sysmon_anomaly_active"),
+                         "{{instance}} {{rule}} {{subject}}")],
+                 steps=thresholds("green", 0.1, "orange", 0.5, "red"), maximum=1),
+        timeseries("Active anomalies by category", "How many anomaly rules were firing, by "
+                   "category (cpu, memory, temperature, filesystem, usb).", "none",
+                   [target("sum by (category) (%s)" % m("sysmon_anomaly_active"),
+                           "{{category}}")], stack=True, bars=True, decimals=0,
+                   legend=LEGEND_LIST),
+        timeseries("Activations by rule", "How many times each anomaly rule started firing, "
+                   "per interval, over the selected hosts.", "none",
+                   [target("sum by (rule) (increase(%s[%s]))"
+                           % (m("sysmon_anomaly_activations_total"), RATE), "{{rule}}")],
+                   stack=True, bars=True, legend=LEGEND_LIST),
+    ]
+    return dashboard(
+        "sysmon-anomalies",
+        "sysmon / Anomalies",
+        "What sysmon-exporter's anomaly rules saw: when each was active, what is active and "
+        "firing now, and the rules and subjects that fire most.",
+        panels,
+    )
+
+
+DASHBOARDS = {"fleet.json": fleet, "host.json": host, "anomalies.json": anomalies}
+
+
+def render(build):
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main():
+    here = pathlib.Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=pathlib.Path, default=here / "dashboards",
+                        help="folder to write the dashboards to (default: %(default)s)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, build in DASHBOARDS.items():
+        (args.out / name).write_text(render(build), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
