@@ -5,6 +5,7 @@
 #   prometheus, alertmanager, amtool (packages prometheus, prometheus-alertmanager) - the stack's tests
 #   docker-compose  (package docker-compose)            - `docker-compose config` validates the compose file
 #   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
+#   python3         (package python3)                   - grafana/generate.py, checked against the dashboards
 # Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
