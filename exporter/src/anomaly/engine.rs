@@ -12,7 +12,7 @@ use super::config::RulesConfig;
 use super::event::{Event, Severity, Signals, Transition};
 use super::rules::adaptive::AdaptiveRules;
 use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
-use crate::metrics::MetricSet;
+use crate::metrics::{MetricSet, MetricType, Sample};
 
 /// A subject not reported for this long (an unplugged device, an unmounted filesystem) is
 /// forgotten, and its anomaly, if active, resolved. Shorter gaps (a collector failing for a few
@@ -210,55 +210,62 @@ impl Engine {
 
     /// `sysmon_anomaly_*` for every rule and subject evaluated so far.
     pub fn metrics(&self, out: &mut MetricSet) {
+        // One label set per rule and subject, shared by the four families (built once: this runs
+        // every sample for every evaluated subject).
         let mut rows = Vec::with_capacity(self.states.len());
         for ((rule, subject), state) in &self.states {
             let Some(cfg) = self.rule(rule) else { continue };
-            rows.push((*rule, subject.as_str(), state, cfg));
-        }
-        let labels = |rule: &'static str, subject: &str, state: &State, cfg: &ThresholdRule| {
-            [
+            let labels = vec![
                 ("rule", rule.to_string()),
                 ("category", state.category.to_string()),
                 ("severity", cfg.severity.as_str().to_string()),
-                ("subject", subject.to_string()),
-            ]
-        };
-        macro_rules! family {
-            ($kind:ident, $name:expr, $help:expr, $value:expr) => {{
-                let f = out.$kind($name, $help);
-                for (rule, subject, state, cfg) in &rows {
-                    let l = labels(rule, subject, state, cfg);
-                    let pairs: Vec<(&'static str, &str)> =
-                        l.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    #[allow(clippy::redundant_closure_call)]
-                    f.sample(&pairs, ($value)(state, cfg));
-                }
-            }};
+                ("subject", subject.clone()),
+            ];
+            let active = if state.condition.is_active() {
+                1.0
+            } else {
+                0.0
+            };
+            let values = [
+                active,
+                state.last_value,
+                cfg.threshold,
+                state.activations as f64,
+            ];
+            rows.push((labels, values));
         }
-        family!(
-            gauge,
-            "sysmon_anomaly_active",
-            "Whether the anomaly rule is firing for the subject (1) or not (0).",
-            |s: &State, _: &ThresholdRule| if s.condition.is_active() { 1.0 } else { 0.0 }
-        );
-        family!(
-            gauge,
-            "sysmon_anomaly_value",
-            "The value the anomaly rule saw for the subject in the last sample it was reported.",
-            |s: &State, _: &ThresholdRule| s.last_value
-        );
-        family!(
-            gauge,
-            "sysmon_anomaly_threshold",
-            "The threshold the anomaly rule compares the value with.",
-            |_: &State, c: &ThresholdRule| c.threshold
-        );
-        family!(
-            counter,
-            "sysmon_anomaly_activations_total",
-            "How many times the anomaly rule started firing for the subject since the exporter started.",
-            |s: &State, _: &ThresholdRule| s.activations as f64
-        );
+        const FAMILIES: [(&str, &str, MetricType); 4] = [
+            (
+                "sysmon_anomaly_active",
+                "Whether the anomaly rule is firing for the subject (1) or not (0).",
+                MetricType::Gauge,
+            ),
+            (
+                "sysmon_anomaly_value",
+                "The value the anomaly rule saw for the subject in the last sample it was reported.",
+                MetricType::Gauge,
+            ),
+            (
+                "sysmon_anomaly_threshold",
+                "The threshold the anomaly rule compares the value with.",
+                MetricType::Gauge,
+            ),
+            (
+                "sysmon_anomaly_activations_total",
+                "How many times the anomaly rule started firing for the subject since the exporter started.",
+                MetricType::Counter,
+            ),
+        ];
+        for (i, (name, help, kind)) in FAMILIES.into_iter().enumerate() {
+            let family = out.family(name, help, kind);
+            family.samples.reserve(rows.len());
+            for (labels, values) in &rows {
+                family.samples.push(Sample {
+                    labels: labels.clone(),
+                    value: values[i],
+                });
+            }
+        }
     }
 }
 
@@ -509,8 +516,15 @@ mod tests {
             .collect();
         assert_eq!(adaptive.len(), 1, "{started:?}");
         let ev = adaptive[0].event();
-        assert_eq!((ev.category.as_str(), ev.subject.as_str()), ("memory", "host"));
-        assert!(ev.value >= 1.0, "score is at least the threshold: {}", ev.value);
+        assert_eq!(
+            (ev.category.as_str(), ev.subject.as_str()),
+            ("memory", "host")
+        );
+        assert!(
+            ev.value >= 1.0,
+            "score is at least the threshold: {}",
+            ev.value
+        );
         assert!(ev.message.contains("is unusual"), "{}", ev.message);
         assert_eq!(ev.metrics["value"], 70.0);
 
