@@ -176,6 +176,23 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// One collector's output in both exposition formats.
+#[derive(Default)]
+struct Encoded {
+    text: String,
+    openmetrics: String,
+}
+
+impl Encoded {
+    fn of(set: &MetricSet) -> Encoded {
+        let mut text = String::new();
+        metrics::encode(&set.families, Format::Text, &mut text);
+        let mut openmetrics = String::new();
+        metrics::encode(&set.families, Format::OpenMetrics, &mut openmetrics);
+        Encoded { text, openmetrics }
+    }
+}
+
 /// A registered, enabled collector and what the sampler remembers of it.
 pub struct Slot {
     pub name: &'static str,
@@ -256,29 +273,36 @@ impl Sampler {
                 let begin = Instant::now();
                 let mut set = MetricSet::new();
                 let result = collector.collect(&mut set);
-                (set, result, begin.elapsed())
+                let took = begin.elapsed();
+                // Encoding here, on the collector's worker thread, keeps it off the runtime
+                // workers that answer scrapes, and encodes the collectors in parallel.
+                let encoded = Encoded::of(&set);
+                (set, encoded, result, took)
             })));
         }
 
         let mut outcomes = Vec::with_capacity(self.slots.len());
         let mut sets = Vec::with_capacity(self.slots.len());
         for (slot, run) in self.slots.iter_mut().zip(runs) {
-            let (set, error, duration) = match run {
+            let (set, encoded, error, duration) = match run {
                 None => (
                     MetricSet::new(),
+                    Encoded::default(),
                     Some("previous run has not returned yet (hung read?)".to_string()),
                     Duration::ZERO,
                 ),
                 Some(handle) => match tokio::time::timeout_at(deadline, handle).await {
-                    Ok(Ok((set, Ok(()), d))) => (set, None, d),
-                    Ok(Ok((set, Err(e), d))) => (set, Some(e.to_string()), d),
+                    Ok(Ok((set, enc, Ok(()), d))) => (set, enc, None, d),
+                    Ok(Ok((set, enc, Err(e), d))) => (set, enc, Some(e.to_string()), d),
                     Ok(Err(join_error)) => (
                         MetricSet::new(),
+                        Encoded::default(),
                         Some(format!("collector panicked: {join_error}")),
                         started.elapsed(),
                     ),
                     Err(_) => (
                         MetricSet::new(),
+                        Encoded::default(),
                         Some(format!("timed out after {:?}", self.timeout)),
                         self.timeout,
                     ),
@@ -290,23 +314,27 @@ impl Sampler {
             } else {
                 slot.last_success = Some(SystemTime::now());
             }
-            let mut text = String::new();
-            metrics::encode(&set.families, Format::Text, &mut text);
-            let mut openmetrics = String::new();
-            metrics::encode(&set.families, Format::OpenMetrics, &mut openmetrics);
             outcomes.push(CollectorOutcome {
                 name: slot.name,
                 success,
                 duration,
                 error,
                 last_success: slot.last_success,
-                text,
-                openmetrics,
+                text: encoded.text,
+                openmetrics: encoded.openmetrics,
             });
             sets.push((slot.name, set));
         }
         let hook_metrics = self.run_hook(sets).await;
-        Snapshot::assemble(outcomes, &hook_metrics, started.elapsed(), started)
+        // Assembling encodes and concatenates the whole body: off the runtime workers too.
+        let assembled = tokio::task::spawn_blocking(move || {
+            Snapshot::assemble(outcomes, &hook_metrics, started.elapsed(), started)
+        })
+        .await;
+        assembled.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "assembling the snapshot failed");
+            Snapshot::empty()
+        })
     }
 
     /// Runs the hook on the collectors' output. The hook may block (the anomaly journal syncs to

@@ -184,6 +184,55 @@ pub fn sorted_dir_entries(path: impl AsRef<Path>) -> Result<Vec<std::fs::DirEntr
     Ok(entries)
 }
 
+/// A sysfs directory opened once, whose attributes are then read relative to it (`openat`):
+/// reading twenty attributes of one device then resolves its path, with the symlinks in it, once
+/// instead of twenty times.
+pub struct AttrDir {
+    path: PathBuf,
+    fd: Option<std::os::fd::OwnedFd>,
+}
+
+impl AttrDir {
+    /// Opens `path`. If it cannot be opened, reads fall back to full paths and report their own
+    /// errors.
+    pub fn open(path: &Path) -> AttrDir {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok();
+        AttrDir {
+            path: path.to_path_buf(),
+            fd,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The attribute's bytes (at most 64 KiB: sysfs attributes are one page).
+    pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let Some(dir) = &self.fd else {
+            return std::fs::read(self.path.join(name));
+        };
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let mut buf = Vec::with_capacity(64);
+        std::fs::File::from(fd)
+            .take(64 * 1024)
+            .read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
+
 /// The error for a file with malformed lines: the first one, and how many more there were.
 /// (The well-formed lines have been published already.)
 pub fn malformed_lines(path: &Path, bad_lines: &[String]) -> Result<(), CollectError> {

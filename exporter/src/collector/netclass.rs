@@ -10,7 +10,9 @@ use std::path::Path;
 
 use regex::Regex;
 
-use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::{MetricSet, MetricType};
 
 pub const REGISTRATION: Registration = Registration {
@@ -154,24 +156,23 @@ fn attribute_absent(e: &std::io::Error) -> bool {
 
 /// Reads one attribute, trimmed of surrounding space as procfs' SysReadFile does. `None` when the
 /// kernel does not show it; a read error that is not one of those is added to `errors`.
-fn read_attr(dir: &Path, name: &str, errors: &mut Vec<CollectError>) -> Option<String> {
-    let path = dir.join(name);
-    match std::fs::read(&path) {
+fn read_attr(dir: &AttrDir, name: &str, errors: &mut Vec<CollectError>) -> Option<String> {
+    match dir.read(name) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).trim().to_string()),
         Err(e) if attribute_absent(&e) => None,
         Err(e) => {
-            errors.push(CollectError::io(path, e));
+            errors.push(CollectError::io(dir.path().join(name), e));
             None
         }
     }
 }
 
-fn read_int_attr(dir: &Path, name: &str, errors: &mut Vec<CollectError>) -> Option<i64> {
+fn read_int_attr(dir: &AttrDir, name: &str, errors: &mut Vec<CollectError>) -> Option<i64> {
     let text = read_attr(dir, name, errors)?;
     let value = parse_int(&text);
     if value.is_none() {
         errors.push(CollectError::parse(
-            dir.join(name),
+            dir.path().join(name),
             format!("expected an integer, found {text:?}"),
         ));
     }
@@ -181,6 +182,7 @@ fn read_int_attr(dir: &Path, name: &str, errors: &mut Vec<CollectError>) -> Opti
 /// Reads one interface directory. Attributes that are absent stay `None`; attributes that could
 /// not be read or parsed are also `None`, and the reason is added to `errors`.
 pub fn read_iface(dir: &Path, errors: &mut Vec<CollectError>) -> Iface {
+    let dir = &AttrDir::open(dir);
     let mut iface = Iface {
         address: read_attr(dir, "address", errors),
         broadcast: read_attr(dir, "broadcast", errors),
