@@ -1,0 +1,418 @@
+//! Command line: flags, the non-interactive modes (`--once`, `query`) and the exit statuses
+//! (2 for usage and configuration errors, 1 for runtime errors).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Settings;
+use crate::collect::fetch_fleet;
+use crate::fmt::parse_duration;
+use crate::prom::{ClientConfig, PromClient, PromError};
+use crate::queries::Queries;
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0".into());
+    }
+    Ok(d)
+}
+
+/// sysmon-top: a terminal client for a sysmon fleet. It only speaks PromQL, to Prometheus or any
+/// server with the Prometheus HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "sysmon-top", version, about, long_about = None)]
+pub struct Cli {
+    /// Base URL of Prometheus (or of any server with the Prometheus HTTP API).
+    #[arg(
+        long,
+        env = "SYSMON_PROMETHEUS_URL",
+        default_value = "http://localhost:9090",
+        global = true,
+        value_name = "URL"
+    )]
+    pub prometheus: String,
+
+    /// Job name of the exporters' scrape job.
+    #[arg(long, default_value = "sysmon", global = true)]
+    pub job: String,
+
+    /// How often the views refresh.
+    #[arg(long, default_value = "2s", value_parser = duration_arg, global = true)]
+    pub refresh: Duration,
+
+    /// Print the fleet table to stdout once and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Basic auth user name.
+    #[arg(long, env = "SYSMON_PROMETHEUS_USER", global = true)]
+    pub user: Option<String>,
+
+    /// Basic auth password (prefer --password-file or the environment variable).
+    #[arg(
+        long,
+        env = "SYSMON_PROMETHEUS_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub password: Option<String>,
+
+    /// File holding the basic auth password.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Bearer token sent in the Authorization header.
+    #[arg(
+        long,
+        env = "SYSMON_PROMETHEUS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub bearer_token: Option<String>,
+
+    /// File holding the bearer token.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// PEM file of CA certificates to trust for https (in addition to the built-in roots).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Do not verify the server's TLS certificate (testing only).
+    #[arg(long, global = true)]
+    pub insecure_skip_verify: bool,
+
+    /// Bound on one HTTP request to Prometheus.
+    #[arg(long, default_value = "10s", value_parser = duration_arg, global = true)]
+    pub timeout: Duration,
+
+    /// No colours (also when NO_COLOR is set and not empty).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one PromQL query and print a table (instant) or a text chart (--range).
+    Query {
+        /// The PromQL expression.
+        expr: String,
+        /// Run a range query over this long, ending now (e.g. 1h), and draw a text chart.
+        #[arg(long, value_parser = duration_arg)]
+        range: Option<Duration>,
+        /// Step of the range query (default: the range divided into about 120 points).
+        #[arg(long, value_parser = duration_arg, requires = "range")]
+        step: Option<Duration>,
+        /// Width of the text chart in characters.
+        #[arg(long, default_value_t = 100)]
+        width: usize,
+    },
+    /// Print the PromQL every view runs (for --job), one per line, and exit.
+    Queries {
+        /// Instance the host view's queries are shown for.
+        #[arg(long, default_value = "HOST:10101")]
+        instance: String,
+    },
+}
+
+/// Why sysmon-top stopped: a usage error (exit 2) or a runtime error (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    Usage(String),
+    Runtime(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Runtime(_) => 1,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Usage(m) | Failure::Runtime(m) => m,
+        }
+    }
+}
+
+fn read_secret(path: &PathBuf, what: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+        .map_err(|e| {
+            Failure::Usage(format!(
+                "cannot read the {what} file {}: {e}",
+                path.display()
+            ))
+        })
+}
+
+/// The client configuration the flags describe; every mistake is a usage error.
+pub fn client_config(cli: &Cli) -> Result<ClientConfig, Failure> {
+    let mut cfg = ClientConfig::new(cli.prometheus.clone());
+    cfg.timeout = cli.timeout;
+    cfg.insecure_skip_verify = cli.insecure_skip_verify;
+    let password = match (&cli.password, &cli.password_file) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::Usage(
+                "give either --password or --password-file, not both".into(),
+            ))
+        }
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(f)) => Some(read_secret(f, "password")?),
+        (None, None) => None,
+    };
+    match (&cli.user, password) {
+        (Some(u), p) => cfg.basic_auth = Some((u.clone(), p.unwrap_or_default())),
+        (None, Some(_)) => {
+            return Err(Failure::Usage(
+                "a password needs a user name: add --user".into(),
+            ))
+        }
+        (None, None) => {}
+    }
+    cfg.bearer_token = match (&cli.bearer_token, &cli.bearer_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::Usage(
+                "give either --bearer-token or --bearer-token-file, not both".into(),
+            ))
+        }
+        (Some(t), None) => Some(t.clone()),
+        (None, Some(f)) => Some(read_secret(f, "bearer token")?),
+        (None, None) => None,
+    };
+    if cfg.bearer_token.is_some() && cfg.basic_auth.is_some() {
+        return Err(Failure::Usage(
+            "give either basic auth (--user) or a bearer token, not both".into(),
+        ));
+    }
+    if let Some(ca) = &cli.ca_file {
+        cfg.ca_pem = Some(std::fs::read(ca).map_err(|e| {
+            Failure::Usage(format!("cannot read the CA file {}: {e}", ca.display()))
+        })?);
+    }
+    Ok(cfg)
+}
+
+/// Builds the client; a bad URL or CA file is a usage error.
+pub fn client(cli: &Cli) -> Result<PromClient, Failure> {
+    let cfg = client_config(cli)?;
+    PromClient::new(&cfg).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// `NO_COLOR` (any non-empty value) or `--no-color`.
+pub fn no_color(cli: &Cli) -> bool {
+    cli.no_color
+        || std::env::var_os("NO_COLOR")
+            .map(|v| !v.is_empty())
+            .unwrap_or(false)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))
+}
+
+fn runtime_error(e: PromError) -> Failure {
+    Failure::Runtime(e.to_string())
+}
+
+/// Runs what the command line asks for.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let queries = Queries::new(&cli.job);
+    if let Some(Command::Queries { instance }) = &cli.command {
+        return print_stdout(&all_queries(&queries, instance));
+    }
+    let client = client(&cli)?;
+    match &cli.command {
+        Some(Command::Queries { .. }) => unreachable!("handled above"),
+        Some(Command::Query {
+            expr,
+            range,
+            step,
+            width,
+        }) => {
+            let rt = runtime()?;
+            let res = rt.block_on(async {
+                match range {
+                    None => client.query(expr, None).await,
+                    Some(r) => {
+                        let step = step.unwrap_or_else(|| crate::queries::step_for(*r, 120));
+                        let end = crate::fmt::now_unix();
+                        client
+                            .query_range(expr, end - r.as_secs_f64(), end, step.as_secs_f64())
+                            .await
+                    }
+                }
+            });
+            let res = res.map_err(runtime_error)?;
+            print_stdout(&crate::text::query_result(&res, *width))
+        }
+        None if cli.once => {
+            let rt = runtime()?;
+            let batch = rt
+                .block_on(fetch_fleet(&client, &queries))
+                .map_err(runtime_error)?;
+            print_stdout(&crate::text::fleet_table(&batch.data))?;
+            if batch.data.is_empty() {
+                eprintln!(
+                    "sysmon-top: note: Prometheus has no targets for job {:?} (use --job to pick another)",
+                    cli.job
+                );
+            }
+            for (name, e) in &batch.failed {
+                eprintln!("sysmon-top: warning: partial result: query {name:?} failed: {e}");
+            }
+            for w in &batch.warnings {
+                eprintln!("sysmon-top: warning from Prometheus: {w}");
+            }
+            Ok(())
+        }
+        None => {
+            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+                return Err(Failure::Usage(
+                    "the interactive view needs a terminal; use --once or `sysmon-top query EXPR` in scripts".into(),
+                ));
+            }
+            let settings = Settings {
+                url: client.base_url().to_string(),
+                job: cli.job.clone(),
+                refresh: cli.refresh,
+                no_color: no_color(&cli),
+            };
+            crate::term::run(settings, client, queries)
+                .map_err(|e| Failure::Runtime(format!("{e:#}")))
+        }
+    }
+}
+
+/// Every query of every view, with what it is for (`sysmon-top queries`).
+pub fn all_queries(q: &Queries, instance: &str) -> String {
+    use crate::queries::{AnomalyQuery, FleetQuery, HistoryQuery, HostQuery};
+    let range = crate::app::RANGES[crate::app::DEFAULT_RANGE];
+    let step = crate::queries::step_for(range, 240);
+    let mut out = String::new();
+    out.push_str("# fleet view (instant queries, every refresh)\n");
+    for f in FleetQuery::ALL {
+        out.push_str(&format!("{:<18} {}\n", f.name(), q.fleet(f)));
+    }
+    out.push_str(&format!(
+        "# host view, instance {instance} (instant queries; range 1h)\n"
+    ));
+    for h in HostQuery::ALL {
+        out.push_str(&format!(
+            "{:<18} {}\n",
+            format!("{h:?}"),
+            q.host(h, instance, range)
+        ));
+    }
+    out.push_str(&format!(
+        "# host view history (range queries over 1h, step {})\n",
+        crate::fmt::prom_duration(step)
+    ));
+    for h in HistoryQuery::ALL {
+        out.push_str(&format!(
+            "{:<18} {}\n",
+            format!("{h:?}"),
+            q.history(h, instance, step)
+        ));
+    }
+    out.push_str("# anomalies view (instant queries; recent = 1h)\n");
+    for a in AnomalyQuery::ALL {
+        out.push_str(&format!(
+            "{:<18} {}\n",
+            format!("{a:?}"),
+            q.anomalies(a, range)
+        ));
+    }
+    out
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+fn print_stdout(s: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Runtime(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut v = vec!["sysmon-top"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v)
+    }
+
+    #[test]
+    fn defaults_and_subcommand() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.job, "sysmon");
+        assert_eq!(c.refresh, Duration::from_secs(2));
+        let c = parse(&["query", "up", "--range", "1h", "--prometheus", "http://h:1"]).unwrap();
+        assert_eq!(c.prometheus, "http://h:1");
+        match c.command {
+            Some(Command::Query { expr, range, .. }) => {
+                assert_eq!(expr, "up");
+                assert_eq!(range, Some(Duration::from_secs(3600)));
+            }
+            _ => panic!("no query subcommand"),
+        }
+        assert!(parse(&["--refresh", "0s"]).is_err());
+        assert!(parse(&["--refresh", "fast"]).is_err());
+        assert!(
+            parse(&["query", "up", "--step", "1m"]).is_err(),
+            "--step needs --range"
+        );
+    }
+
+    #[test]
+    fn queries_lists_every_view() {
+        let out = all_queries(&Queries::new("node"), "h:9100");
+        assert!(out.starts_with("# fleet view"), "{out}");
+        assert!(
+            out.contains("up                 up{job=\"node\"}\n"),
+            "{out}"
+        );
+        assert!(out.contains("# host view, instance h:9100"), "{out}");
+        assert!(out.contains("instance=\"h:9100\""), "{out}");
+        assert!(out.contains("# anomalies view"), "{out}");
+        assert_eq!(
+            out.lines().filter(|l| !l.starts_with('#')).count(),
+            14 + 10 + 8 + 7
+        );
+    }
+
+    #[test]
+    fn auth_flags_are_checked() {
+        let c = parse(&["--password", "x"]).unwrap();
+        assert!(matches!(client_config(&c), Err(Failure::Usage(_))));
+        let c = parse(&["--user", "u", "--password", "p"]).unwrap();
+        assert_eq!(
+            client_config(&c).unwrap().basic_auth,
+            Some(("u".into(), "p".into()))
+        );
+        let c = parse(&["--user", "u", "--bearer-token", "t"]).unwrap();
+        assert!(matches!(client_config(&c), Err(Failure::Usage(_))));
+        let c = parse(&["--ca-file", "/nonexistent/ca.pem"]).unwrap();
+        let Err(Failure::Usage(m)) = client_config(&c) else {
+            panic!("missing CA file accepted")
+        };
+        assert!(m.contains("/nonexistent/ca.pem"), "{m}");
+    }
+}

@@ -1,0 +1,1364 @@
+//! What the views show, built from query results. Pure: no I/O, no terminal, so every rule here
+//! (which host is worst, which sensor limit is junk, which anomaly is recent) is unit-tested.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crate::prom::{Labels, Sample, Series};
+use crate::queries::{AnomalyQuery, FleetQuery, HistoryQuery, HostQuery};
+
+/// Results of instant queries, by query.
+pub type Instants<K> = BTreeMap<K, Vec<Sample>>;
+/// Results of range queries, by query.
+pub type Ranges<K> = BTreeMap<K, Vec<Series>>;
+
+/// Severity of an anomaly or alert; ordered so that `Critical` is the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Severity {
+        match s.to_ascii_lowercase().as_str() {
+            "critical" | "crit" | "page" | "error" | "emergency" => Severity::Critical,
+            "warning" | "warn" | "major" | "minor" => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// One host of the fleet table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetRow {
+    pub instance: String,
+    /// `node_uname_info`'s nodename.
+    pub name: Option<String>,
+    /// `up`; `None` when the target is not in `up` (e.g. federated data).
+    pub up: Option<bool>,
+    /// 0-1
+    pub cpu: Option<f64>,
+    pub load_per_core: Option<f64>,
+    /// 0-1
+    pub mem: Option<f64>,
+    /// 0-1; `None` also when the host has no swap.
+    pub swap: Option<f64>,
+    /// Hottest sensor, °C.
+    pub temp: Option<f64>,
+    /// Fullest filesystem, 0-1.
+    pub fs: Option<f64>,
+    /// Bytes/s read + written.
+    pub disk: Option<f64>,
+    pub net_rx: Option<f64>,
+    pub net_tx: Option<f64>,
+    /// USB errors per second (5 m rate).
+    pub usb_errors: Option<f64>,
+    /// Active anomalies.
+    pub anomalies: Option<f64>,
+    pub worst_severity: Option<Severity>,
+}
+
+impl FleetRow {
+    pub fn is_down(&self) -> bool {
+        self.up == Some(false)
+    }
+
+    /// How bad this host looks: down first, then by its worst anomaly, then by its fullest resource.
+    pub fn badness(&self) -> f64 {
+        if self.is_down() {
+            return 10_000.0;
+        }
+        let mut s = match self.worst_severity {
+            Some(Severity::Critical) => 3000.0,
+            Some(Severity::Warning) => 2000.0,
+            Some(Severity::Info) => 1000.0,
+            None => 0.0,
+        };
+        s += self.anomalies.unwrap_or(0.0).min(99.0) * 10.0;
+        let pressure = [
+            self.cpu,
+            self.mem,
+            self.fs,
+            self.swap,
+            self.temp.map(|t| t / 100.0),
+            self.load_per_core.map(|l| l / 2.0),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(0.0f64, f64::max);
+        s + pressure.min(9.99) * 100.0
+            + if self.usb_errors.unwrap_or(0.0) > 0.0 {
+                50.0
+            } else {
+                0.0
+            }
+    }
+}
+
+/// Builds the fleet rows from the fleet queries: one row per `instance` seen in any result.
+pub fn build_fleet(res: &Instants<FleetQuery>) -> Vec<FleetRow> {
+    let mut rows: BTreeMap<String, FleetRow> = BTreeMap::new();
+    for (q, samples) in res {
+        for s in samples {
+            let Some(inst) = s.labels.get("instance") else {
+                continue;
+            };
+            let row = rows.entry(inst.clone()).or_insert_with(|| FleetRow {
+                instance: inst.clone(),
+                ..FleetRow::default()
+            });
+            let v = finite(s.v);
+            let keep_max = |slot: &mut Option<f64>| {
+                if let Some(v) = v {
+                    *slot = Some(slot.map_or(v, |o| o.max(v)));
+                }
+            };
+            match q {
+                FleetQuery::Up => row.up = Some(s.v >= 1.0),
+                FleetQuery::Cpu => keep_max(&mut row.cpu),
+                FleetQuery::Load => keep_max(&mut row.load_per_core),
+                FleetQuery::Mem => keep_max(&mut row.mem),
+                FleetQuery::Swap => keep_max(&mut row.swap),
+                FleetQuery::Temp => keep_max(&mut row.temp),
+                FleetQuery::Fs => keep_max(&mut row.fs),
+                FleetQuery::Disk => keep_max(&mut row.disk),
+                FleetQuery::NetRx => keep_max(&mut row.net_rx),
+                FleetQuery::NetTx => keep_max(&mut row.net_tx),
+                FleetQuery::Usb => keep_max(&mut row.usb_errors),
+                FleetQuery::Anomalies => keep_max(&mut row.anomalies),
+                FleetQuery::Uname => {
+                    if let Some(n) = s.labels.get("nodename").filter(|n| !n.is_empty()) {
+                        row.name = Some(n.clone());
+                    }
+                }
+                FleetQuery::ActiveAnomalies => {
+                    let sev =
+                        Severity::parse(s.labels.get("severity").map(String::as_str).unwrap_or(""));
+                    row.worst_severity = Some(row.worst_severity.map_or(sev, |o| o.max(sev)));
+                }
+            }
+        }
+    }
+    // A host that is down has no fresh figures: Prometheus marks its series stale, but a rule
+    // evaluated before the scrape failed may still answer. Show it as down, not as healthy.
+    let mut out: Vec<FleetRow> = rows.into_values().collect();
+    for r in &mut out {
+        if r.is_down() {
+            let keep = (r.instance.clone(), r.name.clone(), r.up);
+            *r = FleetRow {
+                instance: keep.0,
+                name: keep.1,
+                up: keep.2,
+                ..FleetRow::default()
+            };
+        }
+    }
+    sort_rows(&mut out, SortKey::Worst, false);
+    out
+}
+
+/// Columns the fleet can be sorted by (`s` cycles through them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Worst,
+    Host,
+    Cpu,
+    Load,
+    Mem,
+    Swap,
+    Temp,
+    Fs,
+    Disk,
+    Net,
+    Usb,
+    Anomalies,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 12] = [
+        SortKey::Worst,
+        SortKey::Host,
+        SortKey::Cpu,
+        SortKey::Load,
+        SortKey::Mem,
+        SortKey::Swap,
+        SortKey::Temp,
+        SortKey::Fs,
+        SortKey::Disk,
+        SortKey::Net,
+        SortKey::Usb,
+        SortKey::Anomalies,
+    ];
+
+    pub fn next(self) -> SortKey {
+        let i = Self::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Worst => "worst first",
+            SortKey::Host => "host",
+            SortKey::Cpu => "cpu",
+            SortKey::Load => "load",
+            SortKey::Mem => "memory",
+            SortKey::Swap => "swap",
+            SortKey::Temp => "temperature",
+            SortKey::Fs => "filesystem",
+            SortKey::Disk => "disk",
+            SortKey::Net => "network",
+            SortKey::Usb => "usb errors",
+            SortKey::Anomalies => "anomalies",
+        }
+    }
+
+    fn metric(self, r: &FleetRow) -> Option<f64> {
+        match self {
+            SortKey::Worst => Some(r.badness()),
+            SortKey::Host => None,
+            SortKey::Cpu => r.cpu,
+            SortKey::Load => r.load_per_core,
+            SortKey::Mem => r.mem,
+            SortKey::Swap => r.swap,
+            SortKey::Temp => r.temp,
+            SortKey::Fs => r.fs,
+            SortKey::Disk => r.disk,
+            SortKey::Net => match (r.net_rx, r.net_tx) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+            },
+            SortKey::Usb => r.usb_errors,
+            SortKey::Anomalies => r.anomalies,
+        }
+    }
+}
+
+/// Sorts rows: by name ascending for `Host`, otherwise highest first with missing values last;
+/// ties by instance. `reverse` flips the order (missing values stay last).
+pub fn sort_rows(rows: &mut [FleetRow], key: SortKey, reverse: bool) {
+    rows.sort_by(|a, b| {
+        let ord = if key == SortKey::Host {
+            let o = a.instance.cmp(&b.instance);
+            if reverse {
+                o.reverse()
+            } else {
+                o
+            }
+        } else {
+            match (key.metric(a), key.metric(b)) {
+                (Some(x), Some(y)) => {
+                    let o = y.total_cmp(&x);
+                    if reverse {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            }
+        };
+        ord.then_with(|| a.instance.cmp(&b.instance))
+    });
+}
+
+/// Rows whose instance or name contains `filter` (case-insensitive); `down` and `up` as the whole
+/// filter pick hosts by state.
+pub fn filter_rows<'a>(rows: &'a [FleetRow], filter: &str) -> Vec<&'a FleetRow> {
+    let f = filter.trim().to_lowercase();
+    if f.is_empty() {
+        return rows.iter().collect();
+    }
+    rows.iter()
+        .filter(|r| match f.as_str() {
+            "down" => r.is_down(),
+            "up" => r.up == Some(true),
+            _ => {
+                r.instance.to_lowercase().contains(&f)
+                    || r.name
+                        .as_deref()
+                        .map(|n| n.to_lowercase().contains(&f))
+                        .unwrap_or(false)
+            }
+        })
+        .collect()
+}
+
+/// Totals for the fleet header line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetSummary {
+    pub hosts: usize,
+    pub down: usize,
+    pub anomalies: usize,
+}
+
+pub fn summarize(rows: &[FleetRow]) -> FleetSummary {
+    FleetSummary {
+        hosts: rows.len(),
+        down: rows.iter().filter(|r| r.is_down()).count(),
+        anomalies: rows
+            .iter()
+            .map(|r| r.anomalies.unwrap_or(0.0).max(0.0) as usize)
+            .sum(),
+    }
+}
+
+/// One temperature sensor with its own limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sensor {
+    /// `chip` label (`platform_coretemp_0`) or `thermal_zone<N>`.
+    pub chip: String,
+    /// Driver name (`coretemp`) when known.
+    pub chip_name: Option<String>,
+    pub sensor: String,
+    /// Human label (`Package id 0`) when known.
+    pub label: Option<String>,
+    pub temp: f64,
+    pub max: Option<f64>,
+    pub crit: Option<f64>,
+}
+
+impl Sensor {
+    /// The name shown: `coretemp Package id 0`, falling back to chip and sensor.
+    pub fn display_name(&self) -> String {
+        let chip = self.chip_name.clone().unwrap_or_else(|| self.chip.clone());
+        match &self.label {
+            Some(l) => format!("{chip} {l}"),
+            None => format!("{chip} {}", self.sensor),
+        }
+    }
+
+    /// The limit to compare against: crit, else max.
+    pub fn limit(&self) -> Option<f64> {
+        self.crit.or(self.max)
+    }
+}
+
+/// A limit a driver reports that is not a real limit: 65261.85 °C (0xFFFF as millidegrees plus
+/// the NVMe Kelvin offset), or at or below absolute zero.
+fn plausible_limit(v: f64) -> Option<f64> {
+    (v.is_finite() && v > 0.0 && v < 500.0).then_some(v)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filesystem {
+    pub mountpoint: String,
+    pub device: String,
+    pub fstype: String,
+    pub size: f64,
+    pub avail: f64,
+    pub readonly: bool,
+}
+
+impl Filesystem {
+    pub fn used_ratio(&self) -> Option<f64> {
+        (self.size > 0.0).then(|| 1.0 - self.avail / self.size)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UsbDevice {
+    pub port: String,
+    pub bus: String,
+    pub devnum: String,
+    pub vendor_id: String,
+    pub product_id: String,
+    pub manufacturer: String,
+    pub product: String,
+    /// Mbit/s as the kernel reports it.
+    pub speed: String,
+    pub errors_total: f64,
+    pub errors_recent: f64,
+    /// `(kind, total, recent)`
+    pub kinds: Vec<(String, f64, f64)>,
+}
+
+impl UsbDevice {
+    pub fn display_name(&self) -> String {
+        let name = [self.manufacturer.as_str(), self.product.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.is_empty() {
+            format!("{}:{}", self.vendor_id, self.product_id)
+        } else {
+            name
+        }
+    }
+}
+
+/// USB errors on a port that has no device now (it was unplugged, or never enumerated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsbErrorRow {
+    pub port: String,
+    pub kind: String,
+    pub total: f64,
+    pub recent: f64,
+}
+
+/// An anomaly from the exporter's rules (`sysmon_anomaly_active`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub instance: String,
+    pub rule: String,
+    pub category: String,
+    pub severity: Severity,
+    pub subject: String,
+    pub active: bool,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// Unix time it was last seen active (recent ones).
+    pub last_seen: Option<f64>,
+}
+
+fn anomaly_key(l: &Labels) -> (String, String, String) {
+    (
+        l.get("instance").cloned().unwrap_or_default(),
+        l.get("rule").cloned().unwrap_or_default(),
+        l.get("subject").cloned().unwrap_or_default(),
+    )
+}
+
+fn anomaly_from(l: &Labels, active: bool) -> Anomaly {
+    Anomaly {
+        instance: l.get("instance").cloned().unwrap_or_default(),
+        rule: l.get("rule").cloned().unwrap_or_default(),
+        category: l.get("category").cloned().unwrap_or_default(),
+        severity: Severity::parse(l.get("severity").map(String::as_str).unwrap_or("")),
+        subject: l.get("subject").cloned().unwrap_or_default(),
+        active,
+        value: None,
+        threshold: None,
+        last_seen: None,
+    }
+}
+
+fn sort_anomalies(v: &mut [Anomaly]) {
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| {
+                b.last_seen
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.last_seen.unwrap_or(0.0))
+            })
+            .then_with(|| a.instance.cmp(&b.instance))
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+}
+
+/// Everything the host view shows about one instance.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostDetail {
+    pub instance: String,
+    pub up: Option<bool>,
+    pub nodename: Option<String>,
+    pub os: Option<String>,
+    pub kernel: Option<String>,
+    pub exporter_version: Option<String>,
+    /// `(cpu, utilisation 0-1)` sorted by CPU number.
+    pub cores: Vec<(String, f64)>,
+    pub mem_total: Option<f64>,
+    pub mem_available: Option<f64>,
+    pub swap_total: Option<f64>,
+    pub swap_free: Option<f64>,
+    pub sensors: Vec<Sensor>,
+    pub filesystems: Vec<Filesystem>,
+    pub usb: Vec<UsbDevice>,
+    pub usb_orphan_errors: Vec<UsbErrorRow>,
+    pub anomalies_active: Vec<Anomaly>,
+    pub anomalies_recent: Vec<Anomaly>,
+}
+
+impl HostDetail {
+    pub fn mem_ratio(&self) -> Option<f64> {
+        match (self.mem_total, self.mem_available) {
+            (Some(t), Some(a)) if t > 0.0 => Some(1.0 - a / t),
+            _ => None,
+        }
+    }
+
+    pub fn swap_ratio(&self) -> Option<f64> {
+        match (self.swap_total, self.swap_free) {
+            (Some(t), Some(f)) if t > 0.0 => Some(1.0 - f / t),
+            _ => None,
+        }
+    }
+
+    pub fn cpu_now(&self) -> Option<f64> {
+        let v: Vec<f64> = self.cores.iter().map(|c| c.1).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+}
+
+/// History for the host charts: `(unix seconds, value)` per figure, gaps removed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostHistory {
+    pub cpu: Vec<(f64, f64)>,
+    pub mem: Vec<(f64, f64)>,
+    pub swap: Vec<(f64, f64)>,
+    pub disk_read: Vec<(f64, f64)>,
+    pub disk_write: Vec<(f64, f64)>,
+    pub net_rx: Vec<(f64, f64)>,
+    pub net_tx: Vec<(f64, f64)>,
+    pub temp: Vec<(f64, f64)>,
+}
+
+pub fn build_history(res: &Ranges<HistoryQuery>) -> HostHistory {
+    let get = |q: HistoryQuery| -> Vec<(f64, f64)> {
+        res.get(&q)
+            .and_then(|s| s.first())
+            .map(|s| {
+                s.points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.1.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    HostHistory {
+        cpu: get(HistoryQuery::Cpu),
+        mem: get(HistoryQuery::Mem),
+        swap: get(HistoryQuery::Swap),
+        disk_read: get(HistoryQuery::DiskRead),
+        disk_write: get(HistoryQuery::DiskWrite),
+        net_rx: get(HistoryQuery::NetRx),
+        net_tx: get(HistoryQuery::NetTx),
+        temp: get(HistoryQuery::Temp),
+    }
+}
+
+fn cpu_number(s: &str) -> (u64, String) {
+    (s.parse().unwrap_or(u64::MAX), s.to_string())
+}
+
+/// Builds the host view's model from its instant queries (history is added separately).
+pub fn build_host(instance: &str, res: &Instants<HostQuery>) -> HostDetail {
+    let mut d = HostDetail {
+        instance: instance.to_string(),
+        ..HostDetail::default()
+    };
+    let empty = Vec::new();
+    let get = |q: HostQuery| res.get(&q).unwrap_or(&empty);
+    let name = |s: &Sample| s.labels.get("__name__").cloned().unwrap_or_default();
+    let label = |s: &Sample, k: &str| s.labels.get(k).cloned().unwrap_or_default();
+
+    for s in get(HostQuery::Info) {
+        match name(s).as_str() {
+            "up" => d.up = Some(s.v >= 1.0),
+            "node_uname_info" => {
+                d.nodename = Some(label(s, "nodename")).filter(|n| !n.is_empty());
+                d.kernel = Some(label(s, "release")).filter(|n| !n.is_empty());
+            }
+            "node_os_info" => {
+                d.os = Some(label(s, "pretty_name"))
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| Some(label(s, "name")).filter(|n| !n.is_empty()));
+            }
+            "sysmon_exporter_build_info" => {
+                d.exporter_version = Some(label(s, "version")).filter(|n| !n.is_empty());
+            }
+            _ => {}
+        }
+    }
+
+    let mut cores: Vec<(String, f64)> = get(HostQuery::Cores)
+        .iter()
+        .filter(|s| s.v.is_finite())
+        .map(|s| (label(s, "cpu"), s.v.clamp(0.0, 1.0)))
+        .collect();
+    cores.sort_by_key(|c| cpu_number(&c.0));
+    d.cores = cores;
+
+    for s in get(HostQuery::Memory) {
+        let v = finite(s.v);
+        match name(s).as_str() {
+            "node_memory_MemTotal_bytes" => d.mem_total = v,
+            "node_memory_MemAvailable_bytes" => d.mem_available = v,
+            "node_memory_SwapTotal_bytes" => d.swap_total = v,
+            "node_memory_SwapFree_bytes" => d.swap_free = v,
+            _ => {}
+        }
+    }
+
+    // Sensors: hwmon first (with limits, labels, driver names), thermal zones where no hwmon
+    // chip reports the same zone.
+    let mut sensors: BTreeMap<(String, String), Sensor> = BTreeMap::new();
+    let mut limits: Vec<(String, String, &str, f64)> = Vec::new();
+    let mut labels: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut chip_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut zones: Vec<Sensor> = Vec::new();
+    for s in get(HostQuery::Temps) {
+        let chip = label(s, "chip");
+        let sensor = label(s, "sensor");
+        match name(s).as_str() {
+            "node_hwmon_temp_celsius" if s.v.is_finite() => {
+                sensors.insert(
+                    (chip.clone(), sensor.clone()),
+                    Sensor {
+                        chip,
+                        chip_name: None,
+                        sensor,
+                        label: None,
+                        temp: s.v,
+                        max: None,
+                        crit: None,
+                    },
+                );
+            }
+            "node_hwmon_temp_max_celsius" => limits.push((chip, sensor, "max", s.v)),
+            "node_hwmon_temp_crit_celsius" => limits.push((chip, sensor, "crit", s.v)),
+            "node_hwmon_sensor_label" => {
+                let l = label(s, "label");
+                if !l.is_empty() {
+                    labels.insert((chip, sensor), l);
+                }
+            }
+            "node_hwmon_chip_names" => {
+                let n = label(s, "chip_name");
+                if !n.is_empty() {
+                    chip_names.insert(chip, n);
+                }
+            }
+            "node_thermal_zone_temp" if s.v.is_finite() => {
+                let zone = label(s, "zone");
+                zones.push(Sensor {
+                    chip: format!("thermal_zone{zone}"),
+                    chip_name: Some(format!("thermal_zone{zone}")),
+                    sensor: label(s, "type"),
+                    label: Some(label(s, "type")).filter(|t| !t.is_empty()),
+                    temp: s.v,
+                    max: None,
+                    crit: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    for (chip, sensor, kind, v) in limits {
+        if let Some(sn) = sensors.get_mut(&(chip, sensor)) {
+            let v = plausible_limit(v);
+            if kind == "max" {
+                sn.max = v;
+            } else {
+                sn.crit = v;
+            }
+        }
+    }
+    for ((chip, sensor), sn) in sensors.iter_mut() {
+        sn.label = labels.get(&(chip.clone(), sensor.clone())).cloned();
+        sn.chip_name = chip_names.get(chip).cloned();
+    }
+    let mut out: Vec<Sensor> = sensors.into_values().collect();
+    let hwmon_has_thermal = out
+        .iter()
+        .any(|s| s.chip.starts_with("thermal_thermal_zone"));
+    if !hwmon_has_thermal {
+        out.extend(zones);
+    }
+    out.sort_by(|a, b| {
+        a.chip
+            .cmp(&b.chip)
+            .then_with(|| natural(&a.sensor).cmp(&natural(&b.sensor)))
+    });
+    d.sensors = out;
+
+    let mut fs: BTreeMap<(String, String), Filesystem> = BTreeMap::new();
+    for s in get(HostQuery::Filesystems) {
+        let key = (label(s, "mountpoint"), label(s, "device"));
+        let e = fs.entry(key.clone()).or_insert_with(|| Filesystem {
+            mountpoint: key.0.clone(),
+            device: key.1.clone(),
+            fstype: label(s, "fstype"),
+            size: f64::NAN,
+            avail: f64::NAN,
+            readonly: false,
+        });
+        match name(s).as_str() {
+            "node_filesystem_size_bytes" => e.size = s.v,
+            "node_filesystem_avail_bytes" => e.avail = s.v,
+            "node_filesystem_readonly" => e.readonly = s.v >= 1.0,
+            _ => {}
+        }
+    }
+    d.filesystems = fs
+        .into_values()
+        .filter(|f| f.size.is_finite() && f.avail.is_finite())
+        .collect();
+
+    // USB devices, with the errors counted on their port.
+    let mut errs: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for s in get(HostQuery::UsbErrors) {
+        errs.entry((label(s, "port"), label(s, "kind")))
+            .or_default()
+            .0 += finite(s.v).unwrap_or(0.0);
+    }
+    for s in get(HostQuery::UsbErrorsRecent) {
+        errs.entry((label(s, "port"), label(s, "kind")))
+            .or_default()
+            .1 += finite(s.v).unwrap_or(0.0);
+    }
+    let mut usb: Vec<UsbDevice> = get(HostQuery::UsbDevices)
+        .iter()
+        .map(|s| UsbDevice {
+            port: label(s, "port"),
+            bus: label(s, "bus"),
+            devnum: label(s, "devnum"),
+            vendor_id: label(s, "vendor_id"),
+            product_id: label(s, "product_id"),
+            manufacturer: label(s, "manufacturer"),
+            product: label(s, "product"),
+            speed: label(s, "speed"),
+            ..UsbDevice::default()
+        })
+        .collect();
+    usb.sort_by_cached_key(|u| natural(&u.port));
+    for ((port, kind), (total, recent)) in errs {
+        if let Some(dev) = usb.iter_mut().find(|u| u.port == port) {
+            dev.errors_total += total;
+            dev.errors_recent += recent;
+            dev.kinds.push((kind, total, recent));
+        } else {
+            d.usb_orphan_errors.push(UsbErrorRow {
+                port,
+                kind,
+                total,
+                recent,
+            });
+        }
+    }
+    d.usb = usb;
+
+    // Anomalies: active now, and recent (active at some time in the range, not now).
+    let mut by_key: BTreeMap<(String, String, String), Anomaly> = BTreeMap::new();
+    for s in get(HostQuery::Anomalies) {
+        let key = anomaly_key(&s.labels);
+        let e = by_key
+            .entry(key)
+            .or_insert_with(|| anomaly_from(&s.labels, false));
+        match name(s).as_str() {
+            "sysmon_anomaly_active" => e.active = s.v >= 1.0,
+            "sysmon_anomaly_value" => e.value = finite(s.v),
+            "sysmon_anomaly_threshold" => e.threshold = finite(s.v),
+            _ => {}
+        }
+    }
+    let mut active: Vec<Anomaly> = by_key.values().filter(|a| a.active).cloned().collect();
+    let mut recent: Vec<Anomaly> = get(HostQuery::AnomaliesRecent)
+        .iter()
+        .filter(|s| {
+            !by_key
+                .get(&anomaly_key(&s.labels))
+                .is_some_and(|a| a.active)
+        })
+        .map(|s| {
+            let mut a = anomaly_from(&s.labels, false);
+            if let Some(known) = by_key.get(&anomaly_key(&s.labels)) {
+                a.value = known.value;
+                a.threshold = known.threshold;
+            }
+            a
+        })
+        .collect();
+    sort_anomalies(&mut active);
+    sort_anomalies(&mut recent);
+    d.anomalies_active = active;
+    d.anomalies_recent = recent;
+    d
+}
+
+/// Sort key that orders `temp10` after `temp9` and `1-1.10` after `1-1.9`.
+fn natural(s: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                out.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u64::MAX),
+                ));
+                digits.clear();
+            }
+            text.push(c);
+        }
+    }
+    out.push((text, digits.parse().unwrap_or(0)));
+    out
+}
+
+/// The state of a Prometheus alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AlertState {
+    Firing,
+    Pending,
+    /// Fired within the range, not firing now.
+    Resolved,
+}
+
+impl AlertState {
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Pending => "pending",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// One alert from Prometheus' `ALERTS` series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub name: String,
+    pub state: AlertState,
+    pub severity: Severity,
+    pub instance: String,
+    /// The other labels, `k=v` joined, for the detail column.
+    pub details: String,
+}
+
+/// The anomalies view: exporter anomalies (active and recent) and Prometheus alerts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnomalyBoard {
+    pub active: Vec<Anomaly>,
+    pub recent: Vec<Anomaly>,
+    pub alerts: Vec<AlertRow>,
+}
+
+impl AnomalyBoard {
+    pub fn count_by_severity(&self) -> [usize; 3] {
+        let mut c = [0; 3];
+        for a in &self.active {
+            c[a.severity as usize] += 1;
+        }
+        c
+    }
+}
+
+pub fn build_anomalies(res: &Instants<AnomalyQuery>) -> AnomalyBoard {
+    let empty = Vec::new();
+    let get = |q: AnomalyQuery| res.get(&q).unwrap_or(&empty);
+    let values: BTreeMap<_, f64> = get(AnomalyQuery::Values)
+        .iter()
+        .filter(|s| s.v.is_finite())
+        .map(|s| (anomaly_key(&s.labels), s.v))
+        .collect();
+    let thresholds: BTreeMap<_, f64> = get(AnomalyQuery::Thresholds)
+        .iter()
+        .filter(|s| s.v.is_finite())
+        .map(|s| (anomaly_key(&s.labels), s.v))
+        .collect();
+    let last_seen: BTreeMap<_, f64> = get(AnomalyQuery::RecentLastSeen)
+        .iter()
+        .filter(|s| s.v.is_finite())
+        .map(|s| (anomaly_key(&s.labels), s.v))
+        .collect();
+    let mut active: Vec<Anomaly> = get(AnomalyQuery::Active)
+        .iter()
+        .map(|s| {
+            let k = anomaly_key(&s.labels);
+            let mut a = anomaly_from(&s.labels, true);
+            a.value = values.get(&k).copied();
+            a.threshold = thresholds.get(&k).copied();
+            a
+        })
+        .collect();
+    let mut recent: Vec<Anomaly> = get(AnomalyQuery::Recent)
+        .iter()
+        .map(|s| {
+            let mut a = anomaly_from(&s.labels, false);
+            a.last_seen = last_seen.get(&anomaly_key(&s.labels)).copied();
+            a
+        })
+        .collect();
+    sort_anomalies(&mut active);
+    sort_anomalies(&mut recent);
+
+    let alert = |s: &Sample, state: AlertState| {
+        let details = s
+            .labels
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "__name__" | "alertname" | "alertstate" | "severity" | "instance" | "job"
+                )
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        AlertRow {
+            name: s.labels.get("alertname").cloned().unwrap_or_default(),
+            state,
+            severity: Severity::parse(s.labels.get("severity").map(String::as_str).unwrap_or("")),
+            instance: s.labels.get("instance").cloned().unwrap_or_default(),
+            details,
+        }
+    };
+    let mut alerts: Vec<AlertRow> = get(AnomalyQuery::Alerts)
+        .iter()
+        .filter(|s| s.v >= 1.0)
+        .map(|s| {
+            let st = if s.labels.get("alertstate").map(String::as_str) == Some("firing") {
+                AlertState::Firing
+            } else {
+                AlertState::Pending
+            };
+            alert(s, st)
+        })
+        .collect();
+    alerts.extend(
+        get(AnomalyQuery::AlertsRecent)
+            .iter()
+            .map(|s| alert(s, AlertState::Resolved)),
+    );
+    alerts.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then_with(|| b.severity.cmp(&a.severity))
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.instance.cmp(&b.instance))
+    });
+    AnomalyBoard {
+        active,
+        recent,
+        alerts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(labels: &[(&str, &str)], v: f64) -> Sample {
+        Sample {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            t: 1000.0,
+            v,
+        }
+    }
+
+    fn fleet_fixture() -> Instants<FleetQuery> {
+        let mut r = Instants::new();
+        r.insert(
+            FleetQuery::Up,
+            vec![
+                sample(&[("instance", "a:1"), ("job", "sysmon")], 1.0),
+                sample(&[("instance", "b:1"), ("job", "sysmon")], 1.0),
+                sample(&[("instance", "c:1"), ("job", "sysmon")], 0.0),
+            ],
+        );
+        r.insert(
+            FleetQuery::Mem,
+            vec![
+                sample(&[("instance", "a:1")], 0.385),
+                sample(&[("instance", "b:1")], 0.95),
+                sample(&[("instance", "c:1")], 0.2),
+            ],
+        );
+        r.insert(
+            FleetQuery::Swap,
+            vec![sample(&[("instance", "a:1")], f64::NAN)],
+        );
+        r.insert(
+            FleetQuery::Uname,
+            vec![sample(
+                &[("instance", "a:1"), ("nodename", "thinkpad-x1")],
+                1.0,
+            )],
+        );
+        r.insert(
+            FleetQuery::ActiveAnomalies,
+            vec![
+                sample(&[("instance", "a:1"), ("severity", "warning")], 1.0),
+                sample(&[("instance", "a:1"), ("severity", "critical")], 1.0),
+            ],
+        );
+        r.insert(
+            FleetQuery::Anomalies,
+            vec![sample(&[("instance", "a:1")], 2.0)],
+        );
+        r
+    }
+
+    #[test]
+    fn fleet_rows_join_by_instance_and_put_the_worst_first() {
+        let rows = build_fleet(&fleet_fixture());
+        let order: Vec<&str> = rows.iter().map(|r| r.instance.as_str()).collect();
+        // c is down, a has a critical anomaly, b only high memory.
+        assert_eq!(order, vec!["c:1", "a:1", "b:1"]);
+        let a = &rows[1];
+        assert_eq!(a.name.as_deref(), Some("thinkpad-x1"));
+        assert_eq!(a.mem, Some(0.385));
+        assert_eq!(a.swap, None, "NaN (no swap) is no data");
+        assert_eq!(a.worst_severity, Some(Severity::Critical));
+        assert_eq!(a.anomalies, Some(2.0));
+        let c = &rows[0];
+        assert!(c.is_down());
+        assert_eq!(c.mem, None, "a down host shows no stale figures");
+        assert_eq!(
+            summarize(&rows),
+            FleetSummary {
+                hosts: 3,
+                down: 1,
+                anomalies: 2
+            }
+        );
+    }
+
+    #[test]
+    fn empty_results_make_an_empty_fleet() {
+        assert!(build_fleet(&Instants::new()).is_empty());
+        assert_eq!(summarize(&[]), FleetSummary::default());
+    }
+
+    #[test]
+    fn sorting_and_filtering() {
+        let mut rows = build_fleet(&fleet_fixture());
+        sort_rows(&mut rows, SortKey::Mem, false);
+        let order: Vec<&str> = rows.iter().map(|r| r.instance.as_str()).collect();
+        assert_eq!(order, vec!["b:1", "a:1", "c:1"], "missing values last");
+        sort_rows(&mut rows, SortKey::Mem, true);
+        let order: Vec<&str> = rows.iter().map(|r| r.instance.as_str()).collect();
+        assert_eq!(order, vec!["a:1", "b:1", "c:1"]);
+        sort_rows(&mut rows, SortKey::Host, false);
+        assert_eq!(rows[0].instance, "a:1");
+        assert_eq!(filter_rows(&rows, "THINK").len(), 1);
+        assert_eq!(filter_rows(&rows, "down")[0].instance, "c:1");
+        assert_eq!(filter_rows(&rows, "").len(), 3);
+        assert_eq!(filter_rows(&rows, "zzz").len(), 0);
+        assert_eq!(SortKey::Anomalies.next(), SortKey::Worst);
+    }
+
+    #[test]
+    fn host_detail_sensors_with_labels_limits_and_junk_limits() {
+        let mut r = Instants::new();
+        r.insert(
+            HostQuery::Temps,
+            vec![
+                sample(
+                    &[
+                        ("__name__", "node_hwmon_temp_celsius"),
+                        ("chip", "platform_coretemp_0"),
+                        ("sensor", "temp1"),
+                    ],
+                    52.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_hwmon_temp_crit_celsius"),
+                        ("chip", "platform_coretemp_0"),
+                        ("sensor", "temp1"),
+                    ],
+                    100.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_hwmon_sensor_label"),
+                        ("chip", "platform_coretemp_0"),
+                        ("sensor", "temp1"),
+                        ("label", "Package id 0"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_hwmon_chip_names"),
+                        ("chip", "platform_coretemp_0"),
+                        ("chip_name", "coretemp"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_hwmon_temp_celsius"),
+                        ("chip", "nvme_nvme0"),
+                        ("sensor", "temp2"),
+                    ],
+                    38.85,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_hwmon_temp_max_celsius"),
+                        ("chip", "nvme_nvme0"),
+                        ("sensor", "temp2"),
+                    ],
+                    65261.85,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_thermal_zone_temp"),
+                        ("zone", "0"),
+                        ("type", "acpitz"),
+                    ],
+                    48.0,
+                ),
+            ],
+        );
+        let d = build_host("h:1", &r);
+        assert_eq!(d.sensors.len(), 3);
+        let nvme = &d.sensors[0];
+        assert_eq!(nvme.chip, "nvme_nvme0");
+        assert_eq!(nvme.max, None, "65261.85 °C is not a limit");
+        let core = &d.sensors[1];
+        assert_eq!(core.display_name(), "coretemp Package id 0");
+        assert_eq!(core.limit(), Some(100.0));
+        assert_eq!(d.sensors[2].display_name(), "thermal_zone0 acpitz");
+    }
+
+    #[test]
+    fn host_detail_without_sensors_memory_fs_usb_anomalies() {
+        let mut r = Instants::new();
+        r.insert(
+            HostQuery::Memory,
+            vec![
+                sample(&[("__name__", "node_memory_MemTotal_bytes")], 100.0),
+                sample(&[("__name__", "node_memory_MemAvailable_bytes")], 25.0),
+                sample(&[("__name__", "node_memory_SwapTotal_bytes")], 0.0),
+                sample(&[("__name__", "node_memory_SwapFree_bytes")], 0.0),
+            ],
+        );
+        r.insert(
+            HostQuery::Filesystems,
+            vec![
+                sample(
+                    &[
+                        ("__name__", "node_filesystem_size_bytes"),
+                        ("mountpoint", "/"),
+                        ("device", "/dev/vda1"),
+                        ("fstype", "ext4"),
+                    ],
+                    1000.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_filesystem_avail_bytes"),
+                        ("mountpoint", "/"),
+                        ("device", "/dev/vda1"),
+                        ("fstype", "ext4"),
+                    ],
+                    100.0,
+                ),
+            ],
+        );
+        r.insert(
+            HostQuery::UsbDevices,
+            vec![
+                sample(
+                    &[
+                        ("port", "1-10"),
+                        ("product", "Hub"),
+                        ("vendor_id", "1d6b"),
+                        ("product_id", "0002"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[
+                        ("port", "1-2"),
+                        ("manufacturer", "Logitech"),
+                        ("product", "USB Mouse"),
+                    ],
+                    1.0,
+                ),
+            ],
+        );
+        r.insert(
+            HostQuery::UsbErrors,
+            vec![
+                sample(&[("port", "1-2"), ("kind", "timeout")], 3.0),
+                sample(&[("port", "3-1"), ("kind", "reset")], 1.0),
+            ],
+        );
+        r.insert(
+            HostQuery::UsbErrorsRecent,
+            vec![sample(&[("port", "1-2"), ("kind", "timeout")], 2.0)],
+        );
+        let act = |name: &str, rule: &str, v: f64| {
+            sample(
+                &[
+                    ("__name__", name),
+                    ("rule", rule),
+                    ("subject", "host"),
+                    ("severity", "critical"),
+                    ("category", "memory"),
+                ],
+                v,
+            )
+        };
+        r.insert(
+            HostQuery::Anomalies,
+            vec![
+                act("sysmon_anomaly_active", "memory_high", 1.0),
+                act("sysmon_anomaly_value", "memory_high", 0.97),
+                act("sysmon_anomaly_threshold", "memory_high", 0.9),
+                act("sysmon_anomaly_active", "cpu_high", 0.0),
+            ],
+        );
+        r.insert(
+            HostQuery::AnomaliesRecent,
+            vec![
+                sample(
+                    &[
+                        ("rule", "memory_high"),
+                        ("subject", "host"),
+                        ("severity", "critical"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[
+                        ("rule", "cpu_high"),
+                        ("subject", "host"),
+                        ("severity", "warning"),
+                    ],
+                    1.0,
+                ),
+            ],
+        );
+        let d = build_host("h:1", &r);
+        assert!(d.sensors.is_empty());
+        assert_eq!(d.mem_ratio(), Some(0.75));
+        assert_eq!(d.swap_ratio(), None, "no swap");
+        assert_eq!(d.filesystems[0].used_ratio(), Some(0.9));
+        assert_eq!(d.usb[0].port, "1-2", "natural port order");
+        assert_eq!(d.usb[0].display_name(), "Logitech USB Mouse");
+        assert_eq!(d.usb[0].errors_total, 3.0);
+        assert_eq!(d.usb[0].errors_recent, 2.0);
+        assert_eq!(d.usb[1].display_name(), "Hub");
+        assert_eq!(d.usb_orphan_errors.len(), 1);
+        assert_eq!(d.anomalies_active.len(), 1);
+        assert_eq!(d.anomalies_active[0].value, Some(0.97));
+        assert_eq!(d.anomalies_recent.len(), 1);
+        assert_eq!(d.anomalies_recent[0].rule, "cpu_high");
+    }
+
+    #[test]
+    fn anomaly_board_orders_by_severity_and_splits_alerts() {
+        let mut r = Instants::new();
+        let l = |inst: &str, rule: &str, sev: &str| {
+            vec![
+                ("instance", inst.to_string()),
+                ("rule", rule.to_string()),
+                ("subject", "host".to_string()),
+                ("severity", sev.to_string()),
+            ]
+        };
+        let mk = |v: Vec<(&str, String)>, x: f64| Sample {
+            labels: v.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            t: 0.0,
+            v: x,
+        };
+        r.insert(
+            AnomalyQuery::Active,
+            vec![
+                mk(l("a", "cpu_high", "warning"), 1.0),
+                mk(l("b", "memory_high", "critical"), 1.0),
+            ],
+        );
+        r.insert(
+            AnomalyQuery::Values,
+            vec![mk(l("a", "cpu_high", "warning"), 0.99)],
+        );
+        r.insert(
+            AnomalyQuery::Recent,
+            vec![mk(l("c", "usb_timeout", "warning"), 1.0)],
+        );
+        r.insert(
+            AnomalyQuery::RecentLastSeen,
+            vec![mk(l("c", "usb_timeout", "warning"), 1234.0)],
+        );
+        r.insert(
+            AnomalyQuery::Alerts,
+            vec![
+                sample(
+                    &[
+                        ("alertname", "SysmonExporterDown"),
+                        ("alertstate", "pending"),
+                        ("severity", "critical"),
+                        ("instance", "x"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[
+                        ("alertname", "SysmonAnomaly"),
+                        ("alertstate", "firing"),
+                        ("severity", "warning"),
+                        ("rule", "cpu_high"),
+                    ],
+                    1.0,
+                ),
+            ],
+        );
+        r.insert(
+            AnomalyQuery::AlertsRecent,
+            vec![sample(
+                &[
+                    ("alertname", "SysmonUsbErrorsRising"),
+                    ("severity", "warning"),
+                ],
+                1.0,
+            )],
+        );
+        let b = build_anomalies(&r);
+        assert_eq!(b.active[0].rule, "memory_high");
+        assert_eq!(b.active[1].value, Some(0.99));
+        assert_eq!(b.count_by_severity(), [0, 1, 1]);
+        assert_eq!(b.recent[0].last_seen, Some(1234.0));
+        let names: Vec<(&str, AlertState)> = b
+            .alerts
+            .iter()
+            .map(|a| (a.name.as_str(), a.state))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("SysmonAnomaly", AlertState::Firing),
+                ("SysmonExporterDown", AlertState::Pending),
+                ("SysmonUsbErrorsRising", AlertState::Resolved)
+            ]
+        );
+        assert_eq!(b.alerts[0].details, "rule=cpu_high");
+    }
+
+    #[test]
+    fn history_drops_gaps() {
+        let mut r = Ranges::new();
+        r.insert(
+            HistoryQuery::Cpu,
+            vec![Series {
+                labels: Labels::new(),
+                points: vec![(1.0, 0.5), (2.0, f64::NAN), (3.0, 0.25)],
+            }],
+        );
+        let h = build_history(&r);
+        assert_eq!(h.cpu, vec![(1.0, 0.5), (3.0, 0.25)]);
+        assert!(h.mem.is_empty());
+    }
+}

@@ -1,0 +1,429 @@
+//! The PromQL of every view, in one place.
+//!
+//! Each fleet figure prefers the stack's recording rule (`instance:...`, see alert-rules/) and falls
+//! back, per host, to the raw node_exporter expression with `or on(instance)`: a Prometheus with
+//! the rules loaded answers from them, a bare Prometheus scraping node_exporter or sysmon-exporter
+//! still gets every column. The fallbacks are the rules' own expressions (same `[5m]` windows,
+//! same device and filesystem selections, CPU busy = not idle and not iowait), so a mixed fleet
+//! compares like with like.
+
+use std::time::Duration;
+
+use crate::fmt::prom_duration;
+
+/// Filesystems watched for space: the same selection as the recording rule
+/// `instance:node_filesystem_utilisation:max_ratio` (no memory-backed, read-only image or
+/// container-layer filesystems, none the exporter could not stat).
+pub const FS_FILTER: &str =
+    r#"fstype!~"tmpfs|ramfs|devtmpfs|squashfs|iso9660|overlay|nsfs",device_error="""#;
+/// Block devices counted for throughput, as `instance:node_disk_read_write_bytes:rate5m`:
+/// device-mapper and md devices would count the bytes of the disks under them twice.
+pub const DISK_FILTER: &str = r#"device!~"dm-.*|md.*""#;
+
+/// Quotes a label value for a PromQL selector.
+pub fn quote(v: &str) -> String {
+    let mut s = String::with_capacity(v.len() + 2);
+    s.push('"');
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            _ => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// The figures of one fleet row, each an instant query keyed by `instance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FleetQuery {
+    Up,
+    Cpu,
+    Load,
+    Mem,
+    Swap,
+    Temp,
+    Fs,
+    Disk,
+    NetRx,
+    NetTx,
+    Usb,
+    Anomalies,
+    Uname,
+    ActiveAnomalies,
+}
+
+impl FleetQuery {
+    pub const ALL: [FleetQuery; 14] = [
+        FleetQuery::Up,
+        FleetQuery::Cpu,
+        FleetQuery::Load,
+        FleetQuery::Mem,
+        FleetQuery::Swap,
+        FleetQuery::Temp,
+        FleetQuery::Fs,
+        FleetQuery::Disk,
+        FleetQuery::NetRx,
+        FleetQuery::NetTx,
+        FleetQuery::Usb,
+        FleetQuery::Anomalies,
+        FleetQuery::Uname,
+        FleetQuery::ActiveAnomalies,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FleetQuery::Up => "up",
+            FleetQuery::Cpu => "cpu",
+            FleetQuery::Load => "load per core",
+            FleetQuery::Mem => "memory",
+            FleetQuery::Swap => "swap",
+            FleetQuery::Temp => "temperature",
+            FleetQuery::Fs => "filesystem",
+            FleetQuery::Disk => "disk",
+            FleetQuery::NetRx => "network rx",
+            FleetQuery::NetTx => "network tx",
+            FleetQuery::Usb => "usb errors",
+            FleetQuery::Anomalies => "anomaly count",
+            FleetQuery::Uname => "uname",
+            FleetQuery::ActiveAnomalies => "active anomalies",
+        }
+    }
+}
+
+/// Instant queries of the host view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HostQuery {
+    Info,
+    Cores,
+    Memory,
+    Temps,
+    Filesystems,
+    UsbDevices,
+    UsbErrors,
+    UsbErrorsRecent,
+    Anomalies,
+    AnomaliesRecent,
+}
+
+impl HostQuery {
+    pub const ALL: [HostQuery; 10] = [
+        HostQuery::Info,
+        HostQuery::Cores,
+        HostQuery::Memory,
+        HostQuery::Temps,
+        HostQuery::Filesystems,
+        HostQuery::UsbDevices,
+        HostQuery::UsbErrors,
+        HostQuery::UsbErrorsRecent,
+        HostQuery::Anomalies,
+        HostQuery::AnomaliesRecent,
+    ];
+}
+
+/// Range queries of the host view (history charts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HistoryQuery {
+    Cpu,
+    Mem,
+    Swap,
+    DiskRead,
+    DiskWrite,
+    NetRx,
+    NetTx,
+    Temp,
+}
+
+impl HistoryQuery {
+    pub const ALL: [HistoryQuery; 8] = [
+        HistoryQuery::Cpu,
+        HistoryQuery::Mem,
+        HistoryQuery::Swap,
+        HistoryQuery::DiskRead,
+        HistoryQuery::DiskWrite,
+        HistoryQuery::NetRx,
+        HistoryQuery::NetTx,
+        HistoryQuery::Temp,
+    ];
+}
+
+/// Instant queries of the anomalies view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnomalyQuery {
+    Active,
+    Values,
+    Thresholds,
+    Recent,
+    RecentLastSeen,
+    Alerts,
+    AlertsRecent,
+}
+
+impl AnomalyQuery {
+    pub const ALL: [AnomalyQuery; 7] = [
+        AnomalyQuery::Active,
+        AnomalyQuery::Values,
+        AnomalyQuery::Thresholds,
+        AnomalyQuery::Recent,
+        AnomalyQuery::RecentLastSeen,
+        AnomalyQuery::Alerts,
+        AnomalyQuery::AlertsRecent,
+    ];
+}
+
+/// Builds the PromQL for one job.
+#[derive(Debug, Clone)]
+pub struct Queries {
+    job: String,
+}
+
+impl Queries {
+    pub fn new(job: &str) -> Self {
+        Queries {
+            job: job.to_string(),
+        }
+    }
+
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// `job="<job>"`
+    fn j(&self) -> String {
+        format!("job={}", quote(&self.job))
+    }
+
+    /// `job="<job>",instance="<instance>"`
+    fn ji(&self, instance: &str) -> String {
+        format!("{},instance={}", self.j(), quote(instance))
+    }
+
+    /// The instant query behind one fleet column.
+    pub fn fleet(&self, q: FleetQuery) -> String {
+        let j = self.j();
+        match q {
+            FleetQuery::Up => format!("up{{{j}}}"),
+            FleetQuery::Cpu => format!(
+                "instance:node_cpu_utilisation:rate5m{{{j}}} or on(instance) \
+                 (sum by (instance, job) (rate(node_cpu_seconds_total{{{j},mode!~\"idle|iowait\"}}[5m])) \
+                 / (sum by (instance, job) (rate(node_cpu_seconds_total{{{j}}}[5m])) > 0))"
+            ),
+            FleetQuery::Load => format!(
+                "instance:node_load1_per_cpu:ratio{{{j}}} or on(instance) \
+                 (node_load1{{{j}}} / on(instance, job) count by (instance, job) (node_cpu_seconds_total{{{j},mode=\"idle\"}}))"
+            ),
+            FleetQuery::Mem => format!(
+                "instance:node_memory_utilisation:ratio{{{j}}} or on(instance) \
+                 (1 - node_memory_MemAvailable_bytes{{{j}}} / node_memory_MemTotal_bytes{{{j}}})"
+            ),
+            FleetQuery::Swap => format!(
+                "instance:node_swap_utilisation:ratio{{{j}}} or on(instance) \
+                 ((node_memory_SwapTotal_bytes{{{j}}} - node_memory_SwapFree_bytes{{{j}}}) \
+                 / clamp_min(node_memory_SwapTotal_bytes{{{j}}}, 1))"
+            ),
+            FleetQuery::Temp => format!(
+                "instance:node_hwmon_temp_celsius:max{{{j}}} or on(instance) \
+                 max by (instance, job) (node_hwmon_temp_celsius{{{j}}}) or on(instance) \
+                 max by (instance, job) (node_thermal_zone_temp{{{j}}})"
+            ),
+            FleetQuery::Fs => format!(
+                "instance:node_filesystem_utilisation:max_ratio{{{j}}} or on(instance) \
+                 max by (instance, job) (1 - node_filesystem_avail_bytes{{{j},{FS_FILTER}}} \
+                 / (node_filesystem_size_bytes{{{j},{FS_FILTER}}} > 0))"
+            ),
+            FleetQuery::Disk => format!(
+                "instance:node_disk_read_write_bytes:rate5m{{{j}}} or on(instance) \
+                 sum by (instance, job) (rate(node_disk_read_bytes_total{{{j},{DISK_FILTER}}}[5m]) \
+                 + rate(node_disk_written_bytes_total{{{j},{DISK_FILTER}}}[5m]))"
+            ),
+            FleetQuery::NetRx => format!(
+                "instance:node_network_receive_bytes_excluding_lo:rate5m{{{j}}} or on(instance) \
+                 sum by (instance, job) (rate(node_network_receive_bytes_total{{{j},device!=\"lo\"}}[5m]))"
+            ),
+            FleetQuery::NetTx => format!(
+                "instance:node_network_transmit_bytes_excluding_lo:rate5m{{{j}}} or on(instance) \
+                 sum by (instance, job) (rate(node_network_transmit_bytes_total{{{j},device!=\"lo\"}}[5m]))"
+            ),
+            FleetQuery::Usb => format!(
+                "instance:sysmon_usb_errors:rate5m{{{j}}} or on(instance) \
+                 sum by (instance, job) (rate(sysmon_usb_errors_total{{{j}}}[5m])) or on(instance) \
+                 (sum by (instance, job) (sysmon_usb_devices{{{j}}}) * 0)"
+            ),
+            FleetQuery::Anomalies => format!(
+                "instance:sysmon_anomaly_active:sum{{{j}}} or on(instance) \
+                 sum by (instance, job) (sysmon_anomaly_active{{{j}}})"
+            ),
+            FleetQuery::Uname => format!("node_uname_info{{{j}}}"),
+            FleetQuery::ActiveAnomalies => format!("sysmon_anomaly_active{{{j}}} == 1"),
+        }
+    }
+
+    /// The instant queries of the host view; `range` is the view's time range ("recent").
+    pub fn host(&self, q: HostQuery, instance: &str, range: Duration) -> String {
+        let i = self.ji(instance);
+        let r = prom_duration(range);
+        match q {
+            HostQuery::Info => format!(
+                "{{__name__=~\"up|node_uname_info|node_os_info|sysmon_exporter_build_info\",{i}}}"
+            ),
+            HostQuery::Cores => format!(
+                "sum by (cpu) (rate(node_cpu_seconds_total{{{i},mode!~\"idle|iowait\"}}[1m])) \
+                 / (sum by (cpu) (rate(node_cpu_seconds_total{{{i}}}[1m])) > 0)"
+            ),
+            HostQuery::Memory => format!(
+                "{{__name__=~\"node_memory_(MemTotal|MemAvailable|SwapTotal|SwapFree)_bytes\",{i}}}"
+            ),
+            HostQuery::Temps => format!(
+                "{{__name__=~\"node_hwmon_temp_celsius|node_hwmon_temp_max_celsius|node_hwmon_temp_crit_celsius|node_hwmon_sensor_label|node_hwmon_chip_names|node_thermal_zone_temp\",{i}}}"
+            ),
+            HostQuery::Filesystems => format!(
+                "{{__name__=~\"node_filesystem_size_bytes|node_filesystem_avail_bytes|node_filesystem_readonly\",{i},{FS_FILTER}}}"
+            ),
+            HostQuery::UsbDevices => format!("sysmon_usb_device_info{{{i}}}"),
+            HostQuery::UsbErrors => {
+                format!("sum by (port, kind) (sysmon_usb_errors_total{{{i}}})")
+            }
+            HostQuery::UsbErrorsRecent => format!(
+                "sum by (port, kind) (increase(sysmon_usb_errors_total{{{i}}}[{r}]))"
+            ),
+            HostQuery::Anomalies => format!(
+                "{{__name__=~\"sysmon_anomaly_active|sysmon_anomaly_value|sysmon_anomaly_threshold\",{i}}}"
+            ),
+            HostQuery::AnomaliesRecent => {
+                format!("max_over_time(sysmon_anomaly_active{{{i}}}[{r}]) == 1")
+            }
+        }
+    }
+
+    /// The range queries of the host view; `step` sets the rate window so no point is a gap.
+    pub fn history(&self, q: HistoryQuery, instance: &str, step: Duration) -> String {
+        let i = self.ji(instance);
+        let w = prom_duration(rate_window(step));
+        match q {
+            HistoryQuery::Cpu => format!(
+                "sum(rate(node_cpu_seconds_total{{{i},mode!~\"idle|iowait\"}}[{w}])) \
+                 / (sum(rate(node_cpu_seconds_total{{{i}}}[{w}])) > 0)"
+            ),
+            HistoryQuery::Mem => format!(
+                "1 - node_memory_MemAvailable_bytes{{{i}}} / node_memory_MemTotal_bytes{{{i}}}"
+            ),
+            HistoryQuery::Swap => format!(
+                "1 - node_memory_SwapFree_bytes{{{i}}} / (node_memory_SwapTotal_bytes{{{i}}} > 0)"
+            ),
+            HistoryQuery::DiskRead => {
+                format!("sum(rate(node_disk_read_bytes_total{{{i},{DISK_FILTER}}}[{w}]))")
+            }
+            HistoryQuery::DiskWrite => {
+                format!("sum(rate(node_disk_written_bytes_total{{{i},{DISK_FILTER}}}[{w}]))")
+            }
+            HistoryQuery::NetRx => {
+                format!("sum(rate(node_network_receive_bytes_total{{{i},device!=\"lo\"}}[{w}]))")
+            }
+            HistoryQuery::NetTx => {
+                format!("sum(rate(node_network_transmit_bytes_total{{{i},device!=\"lo\"}}[{w}]))")
+            }
+            HistoryQuery::Temp => format!("max(node_hwmon_temp_celsius{{{i}}})"),
+        }
+    }
+
+    /// The instant queries of the anomalies view; `range` is how far back "recent" goes.
+    pub fn anomalies(&self, q: AnomalyQuery, range: Duration) -> String {
+        let j = self.j();
+        let r = prom_duration(range);
+        let active = format!("(sysmon_anomaly_active{{{j}}} == 1)");
+        match q {
+            AnomalyQuery::Active => format!("sysmon_anomaly_active{{{j}}} == 1"),
+            AnomalyQuery::Values => format!(
+                "sysmon_anomaly_value{{{j}}} and on(instance, rule, subject) {active}"
+            ),
+            AnomalyQuery::Thresholds => format!(
+                "sysmon_anomaly_threshold{{{j}}} and on(instance, rule, subject) {active}"
+            ),
+            AnomalyQuery::Recent => format!(
+                "(max_over_time(sysmon_anomaly_active{{{j}}}[{r}]) == 1) unless on(instance, rule, subject) {active}"
+            ),
+            AnomalyQuery::RecentLastSeen => format!(
+                "max_over_time(timestamp(sysmon_anomaly_active{{{j}}} == 1)[{r}:1m])"
+            ),
+            AnomalyQuery::Alerts => "ALERTS".to_string(),
+            AnomalyQuery::AlertsRecent => format!(
+                "max_over_time(ALERTS{{alertstate=\"firing\"}}[{r}]) unless ignoring(alertstate) ALERTS"
+            ),
+        }
+    }
+}
+
+/// The rate window of a range query with this step: at least a minute (four 15 s scrapes) and at
+/// least two steps, so consecutive points overlap and none comes out empty.
+pub fn rate_window(step: Duration) -> Duration {
+    let two = step * 2;
+    let w = two.max(Duration::from_secs(60));
+    Duration::from_secs(w.as_secs().max(1))
+}
+
+/// The step of a range query drawn `points` wide over `range`, rounded to whole seconds.
+pub fn step_for(range: Duration, points: u32) -> Duration {
+    let s = (range.as_secs_f64() / points.max(1) as f64).ceil().max(1.0);
+    Duration::from_secs(s as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_quoted() {
+        assert_eq!(quote("sysmon"), "\"sysmon\"");
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn fleet_queries_prefer_rules_and_fall_back_per_instance() {
+        let q = Queries::new("sysmon");
+        let mem = q.fleet(FleetQuery::Mem);
+        assert!(mem
+            .starts_with("instance:node_memory_utilisation:ratio{job=\"sysmon\"} or on(instance)"));
+        assert!(mem.contains("node_memory_MemAvailable_bytes{job=\"sysmon\"}"));
+        assert_eq!(q.fleet(FleetQuery::Up), "up{job=\"sysmon\"}");
+        for f in FleetQuery::ALL {
+            let s = q.fleet(f);
+            assert_eq!(s.matches('(').count(), s.matches(')').count(), "{s}");
+            assert_eq!(s.matches('{').count(), s.matches('}').count(), "{s}");
+        }
+    }
+
+    #[test]
+    fn host_queries_select_the_instance() {
+        let q = Queries::new("node");
+        let s = q.host(
+            HostQuery::UsbErrorsRecent,
+            "h:9100",
+            Duration::from_secs(3600),
+        );
+        assert_eq!(
+            s,
+            "sum by (port, kind) (increase(sysmon_usb_errors_total{job=\"node\",instance=\"h:9100\"}[1h]))"
+        );
+        let h = q.history(HistoryQuery::Cpu, "h:9100", Duration::from_secs(300));
+        assert!(h.contains("[10m]"), "{h}");
+    }
+
+    #[test]
+    fn steps_and_windows() {
+        assert_eq!(
+            step_for(Duration::from_secs(3600), 120),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            step_for(Duration::from_secs(60), 120),
+            Duration::from_secs(1)
+        );
+        assert_eq!(rate_window(Duration::from_secs(1)), Duration::from_secs(60));
+        assert_eq!(
+            rate_window(Duration::from_secs(3600)),
+            Duration::from_secs(7200)
+        );
+    }
+}
