@@ -33,6 +33,33 @@ pub struct Cli {
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
 
+    /// Web configuration file in the Prometheus exporter-toolkit's format (TLS, bcrypt basic auth,
+    /// security headers); the same file works for node_exporter. See docs/security.md.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Maximum number of requests answered at once; more get 503 at once (0 = unlimited).
+    #[arg(long = "web.max-requests", default_value_t = 40, value_name = "N")]
+    pub web_max_requests: usize,
+
+    /// Maximum number of open connections; at the cap the connection idle for longest is closed
+    /// to admit a new one (0 = unlimited).
+    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    pub web_max_connections: usize,
+
+    /// Maximum number of open /api/v1/anomalies/stream event streams; more get 503 (0 = unlimited).
+    #[arg(long = "web.max-streams", default_value_t = 32, value_name = "N")]
+    pub web_max_streams: usize,
+
+    /// Time a client has to send a request's headers (from connecting, TLS handshake included,
+    /// or from the first byte of a later request on a kept-alive connection).
+    #[arg(long = "web.header-read-timeout", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub web_header_read_timeout: Duration,
+
+    /// How long an idle kept-alive connection stays open waiting for its next request.
+    #[arg(long = "web.idle-timeout", default_value = "2m", value_name = "DURATION", value_parser = parse_duration)]
+    pub web_idle_timeout: Duration,
+
     /// procfs mountpoint.
     #[arg(long = "path.procfs", default_value = "/proc", value_name = "DIR")]
     pub procfs: PathBuf,

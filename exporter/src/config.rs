@@ -149,24 +149,43 @@ pub struct Overrides {
 }
 
 pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigError> {
+    match path {
+        None => resolve(None, flags),
+        Some(path) => {
+            let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the configuration file: {e}"),
+            })?;
+            resolve(Some((path, &source)), flags)
+        }
+    }
+}
+
+/// [`load`] for a configuration already in memory: `text` as if read from `path_label` (which
+/// only names the file in errors). Used by the fuzz targets and property tests.
+pub fn parse_str(
+    path_label: &Path,
+    text: &str,
+    flags: &Overrides,
+) -> Result<Settings, ConfigError> {
+    resolve(Some((path_label, text)), flags)
+}
+
+fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, ConfigError> {
     let mut settings = Settings::default();
-    let display_path = path
-        .map(Path::to_path_buf)
+    let display_path = file
+        .map(|(path, _)| path.to_path_buf())
         .unwrap_or_else(|| PathBuf::from("<flags>"));
     // Spans of the file's values, to point at the offending line when a combination is wrong.
     let mut interval_at = None;
-    let mut source = String::new();
-    if let Some(path) = path {
-        source = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the configuration file: {e}"),
-        })?;
-        let file: FileConfig = toml::from_str(&source).map_err(|e| {
+    let source = file.map_or("", |(_, text)| text);
+    if let Some((path, source)) = file {
+        let file: FileConfig = toml::from_str(source).map_err(|e| {
             let (line, column) = e
                 .span()
-                .map(|s| line_col(&source, s.start))
+                .map(|s| line_col(source, s.start))
                 .unwrap_or((0, 0));
             ConfigError {
                 file: path.to_path_buf(),
@@ -176,17 +195,17 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
             }
         })?;
         if let Some(v) = &file.sampler.interval {
-            settings.interval = parse_duration_value(path, &source, v, "sampler.interval")?;
+            settings.interval = parse_duration_value(path, source, v, "sampler.interval")?;
             interval_at = Some(v.span());
         }
         if let Some(v) = &file.sampler.collector_timeout {
             settings.collector_timeout =
-                parse_duration_value(path, &source, v, "sampler.collector_timeout")?;
+                parse_duration_value(path, source, v, "sampler.collector_timeout")?;
         }
-        settings.rules = file.rules.resolve(path, &source)?;
+        settings.rules = file.rules.resolve(path, source)?;
         if let Some(v) = &file.storage.path {
             if v.get_ref().is_empty() {
-                let (line, column) = line_col(&source, v.span().start);
+                let (line, column) = line_col(source, v.span().start);
                 return Err(ConfigError {
                     file: path.to_path_buf(),
                     line,
@@ -198,11 +217,11 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
             settings.storage_path = PathBuf::from(v.get_ref());
         }
         if let Some(v) = &file.storage.retention {
-            let d = parse_duration_value(path, &source, v, "storage.retention")?;
+            let d = parse_duration_value(path, source, v, "storage.retention")?;
             if d < Duration::from_secs(3600) {
                 return Err(ConfigError::at(
                     path,
-                    &source,
+                    source,
                     v.span().start,
                     format!(
                         "storage.retention: expected a duration of at least 1h, found {:?}",
@@ -217,7 +236,7 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
             if !(1..=65536).contains(&mib) {
                 return Err(ConfigError::at(
                     path,
-                    &source,
+                    source,
                     v.span().start,
                     format!("storage.max_size_mib: expected a whole number of MiB between 1 and 65536, found {mib}"),
                 ));
@@ -236,7 +255,7 @@ pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings, ConfigEr
         settings.storage_path = p.clone();
     }
     let at = |span: Option<Range<usize>>| match span {
-        Some(s) => line_col(&source, s.start),
+        Some(s) => line_col(source, s.start),
         None => (0, 0),
     };
     if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&settings.interval) {

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod sampler;
 pub mod self_metrics;
 pub mod server;
+pub mod web;

@@ -12,7 +12,7 @@ use sysmon_exporter::anomaly::store::Store;
 use sysmon_exporter::cli::{self, Cli};
 use sysmon_exporter::collector::{self, BuildContext, Roots};
 use sysmon_exporter::sampler::{Sampler, Slot, Snapshot};
-use sysmon_exporter::{config, logging, server};
+use sysmon_exporter::{config, logging, server, web};
 use tokio::sync::watch;
 
 /// Exit status for bad usage or configuration, as clap uses for bad flags.
@@ -47,6 +47,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Checked before anything starts: a bad web configuration is a usage error.
+    let web = match web::Web::new(cli.web_config_file.as_deref(), web_limits(&cli)) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("sysmon-exporter: invalid --web.config.file: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let slots = match build_collectors(&cli, &settings) {
         Ok(s) => s,
         Err(e) => {
@@ -76,7 +84,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli, settings, addr, slots, store))
+    runtime.block_on(run(cli, settings, addr, slots, store, web))
+}
+
+fn web_limits(cli: &Cli) -> web::Limits {
+    web::Limits {
+        max_requests: cli.web_max_requests,
+        max_connections: cli.web_max_connections,
+        max_streams: cli.web_max_streams,
+        header_read_timeout: cli.web_header_read_timeout,
+        idle_timeout: cli.web_idle_timeout,
+    }
 }
 
 fn build_collectors(cli: &Cli, settings: &config::Settings) -> Result<Vec<Slot>, String> {
@@ -131,6 +149,7 @@ async fn run(
     addr: SocketAddr,
     slots: Vec<Slot>,
     store: Arc<Store>,
+    web: web::Web,
 ) -> ExitCode {
     let listener = match bind(addr).await {
         Ok(l) => l,
@@ -170,13 +189,12 @@ async fn run(
         collectors = %cli.enabled_collectors.join(","),
         interval = %humantime::format_duration(settings.interval),
         version = sysmon_exporter::self_metrics::VERSION,
+        scheme = web.scheme(),
+        basic_auth = web.basic_auth(),
         "listening"
     );
-    let mut server_stop = stop_rx.clone();
-    let serve = axum::serve(listener, server::router(state)).with_graceful_shutdown(async move {
-        let _ = server_stop.changed().await;
-    });
-    let server_task = tokio::spawn(async move { serve.await });
+    let serve = web.serve(listener, server::router(state), stop_rx.clone());
+    let server_task = tokio::spawn(serve);
 
     wait_for_signal().await;
     tracing::info!("shutting down");

@@ -167,7 +167,11 @@ pub fn major_minor(version_id: &str) -> Option<f64> {
         Some(frac) => int_len + 1 + frac.bytes().take_while(u8::is_ascii_digit).count(),
         None => int_len,
     };
-    version_id[..len].parse().ok()
+    // More digits than an f64 holds parse to infinity in Rust (Go reports a range error): none.
+    version_id[..len]
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
 }
 
 /// SUPPORT_END ("YYYY-MM-DD", as Go's `time.DateOnly`) as seconds since the epoch at midnight UTC.
