@@ -6,6 +6,7 @@
 #   docker-compose  (package docker-compose)            - `docker-compose config` validates the compose file
 #   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
 #   python3         (package python3)                   - grafana/generate.py, checked against the dashboards
+#   mkfs.ext4, losetup, mount (e2fsprogs, util-linux, mount) - the fault tests' small journal disks
 # Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(util-linux)
+command -v mount >/dev/null 2>&1 || need+=(mount)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
