@@ -608,6 +608,21 @@ mod fuzz_regressions {
         assert_eq!(s, "a".repeat(127));
     }
 
+    /// The input the `usb_sysfs` fuzz target found for the same bug (its crash file, 132 bytes):
+    /// invalid UTF-8 and NULs, with a blank as the 128th character after cleaning.
+    #[test]
+    fn usb_sysfs_fuzz_crash_6035b2dd() {
+        let mut raw = b"8".to_vec();
+        raw.extend([0xff; 68]);
+        raw.extend([0x00, 0xf9]);
+        raw.extend([0xff; 49]);
+        raw.extend(b"-.xga_ v\x00 :\x00");
+        assert_eq!(raw.len(), 132);
+        let s = usb::clean_string(&raw);
+        assert_eq!(s.trim(), s);
+        assert!(s.ends_with("-.xga_ v"), "{s:?}");
+    }
+
     /// A VERSION_ID of more digits than an f64 holds parsed to infinity (Rust's float parser
     /// saturates where Go's reports a range error): node_os_version +Inf.
     #[test]
