@@ -7,9 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{fixture, parse_exposition, start_sysmon, Running};
+use common::{eventually, feed, fixture, parse_exposition, start_sysmon, Running};
 
 /// A writable copy of the laptop machine.
 struct Machine {
@@ -124,26 +123,6 @@ fn anomaly_active(e: &Running, rule: &str, subject: &str) -> Option<f64> {
                 && k.labels.iter().any(|(n, v)| n == "subject" && v == subject)
         })
         .map(|(_, v)| v)
-}
-
-/// Polls until `check` holds, doing `step` before each poll (to keep driving the machine).
-fn eventually(what: &str, mut step: impl FnMut(), mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        step();
-        if check() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn feed(e: &Running, query: &str) -> Vec<serde_json::Value> {
-    let body: serde_json::Value =
-        serde_json::from_str(&e.get(&format!("/api/v1/anomalies{query}"))).unwrap();
-    assert_eq!(body["status"], "success", "{body}");
-    body["data"].as_array().unwrap().clone()
 }
 
 #[test]

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{fixture, free_port, parse_exposition, root_args, Running, SeriesKey};
+use common::{
+    eventually, feed, fixture, free_port, parse_exposition, root_args, Running, SeriesKey,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -206,25 +208,6 @@ fn success(series: &BTreeMap<SeriesKey, f64>, collector: &str) -> Option<f64> {
 
 fn health(e: &Running) -> serde_json::Value {
     serde_json::from_str(&get_ok(e, "/health")).unwrap()
-}
-
-fn feed(e: &Running, query: &str) -> Vec<serde_json::Value> {
-    let body: serde_json::Value =
-        serde_json::from_str(&get_ok(e, &format!("/api/v1/anomalies{query}"))).unwrap();
-    assert_eq!(body["status"], "success", "{body}");
-    body["data"].as_array().unwrap().clone()
-}
-
-fn eventually(what: &str, mut step: impl FnMut(), mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        step();
-        if check() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn assert_alive(e: &mut Running, log: &Path) {

@@ -289,3 +289,25 @@ fn parse_series(line: &str) -> Option<(SeriesKey, &str)> {
     labels.sort();
     Some((SeriesKey { name, labels }, rest.trim_start()))
 }
+
+/// Polls until `check` holds (up to 20 s), doing `step` before each poll (to keep driving a
+/// fixture machine that the exporter samples).
+pub fn eventually(what: &str, mut step: impl FnMut(), mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        step();
+        if check() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The anomaly feed's events for `query` (e.g. `?state=active`).
+pub fn feed(e: &Running, query: &str) -> Vec<serde_json::Value> {
+    let body: serde_json::Value =
+        serde_json::from_str(&e.get(&format!("/api/v1/anomalies{query}"))).unwrap();
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"].as_array().unwrap().clone()
+}
