@@ -1103,3 +1103,71 @@ fn sigkill_in_a_storm_of_transitions_loses_nothing() {
     let log_text = read_log(&log);
     assert!(!log_text.contains("panicked"), "log:\n{log_text}");
 }
+
+/// The "fills a filesystem": a small tmpfs mounted in the machine's rootfs and listed in
+/// its mountinfo is filled past 90%, which fires `filesystem_full` for that mount point only, and
+/// emptied again, which clears it.
+#[test]
+fn filling_a_filesystem_fires_filesystem_full_for_that_mount() {
+    let m = Machine::copy("laptop");
+    let mount_point = m.root.join("rootfs/srv/fill");
+    let _mount = TestMount::tmpfs(&mount_point, "1m");
+    let mountinfo = m.root.join("proc/1/mountinfo");
+    let mut table = std::fs::read_to_string(&mountinfo).unwrap();
+    table.push_str(
+        "999 1 0:99 / /srv/fill rw,relatime shared:999 - tmpfs sysmon-test rw,size=1024k\n",
+    );
+    std::fs::write(&mountinfo, table).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sysmon.toml");
+    std::fs::write(
+        &config,
+        "[rules.filesystem_full]\nfor = \"0s\"\nclear_for = \"0s\"\n[rules.adaptive]\nenabled = false\n",
+    )
+    .unwrap();
+    let e = start_logged(
+        &m.root,
+        &[
+            format!("--config.file={}", config.display()),
+            format!("--storage.path={}", dir.path().join("state").display()),
+            "--sampler.interval=100ms".into(),
+            "--sampler.collector-timeout=100ms".into(),
+        ],
+        &dir.path().join("exporter.log"),
+    );
+    let active = |subject: &str| {
+        value(
+            &scrape(&e),
+            "sysmon_anomaly_active",
+            &[("rule", "filesystem_full"), ("subject", subject)],
+        )
+    };
+    eventually(
+        "/srv/fill evaluated",
+        || {},
+        || active("/srv/fill") == Some(0.0),
+    );
+
+    // 950 KiB of a 1 MiB tmpfs: about 93% used.
+    let filler = mount_point.join("filler");
+    std::fs::write(&filler, vec![0u8; 950 * 1024]).unwrap();
+    eventually(
+        "filesystem_full fires",
+        || {},
+        || active("/srv/fill") == Some(1.0),
+    );
+    let events = feed(&e, "?state=active&rule=filesystem_full");
+    assert_eq!(events.len(), 1, "only the filled mount: {events:?}");
+    assert_eq!(events[0]["subject"], "/srv/fill");
+    assert_eq!(events[0]["severity"], "warning");
+    assert!(events[0]["value"].as_f64().unwrap() > 90.0, "{events:?}");
+
+    std::fs::remove_file(&filler).unwrap();
+    eventually(
+        "filesystem_full clears",
+        || {},
+        || active("/srv/fill") == Some(0.0),
+    );
+    assert!(feed(&e, "?state=active&rule=filesystem_full").is_empty());
+}
