@@ -99,14 +99,6 @@ impl MetricSet {
     pub fn sample_count(&self) -> usize {
         self.families.iter().map(|f| f.samples.len()).sum()
     }
-
-    /// Appends every family of `other` (used by the sampler to merge self metrics).
-    pub fn extend(&mut self, other: MetricSet) {
-        for fam in other.families {
-            let target = self.family(&fam.name, &fam.help, fam.kind);
-            target.samples.extend(fam.samples);
-        }
-    }
 }
 
 /// The two exposition formats the exporter serves.

@@ -130,11 +130,7 @@ pub fn read_csv(file: &Path, text: &str) -> Result<Series, InputError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "host".into());
-    Ok(vec_series(subject, points))
-}
-
-fn vec_series(subject: String, points: Vec<(DateTime<Utc>, f64)>) -> Series {
-    Series { subject, points }
+    Ok(Series { subject, points })
 }
 
 /// Reads a Prometheus `query_range` response (`resultType` matrix).
@@ -209,7 +205,7 @@ pub fn read_query_range(
                 }
             }
         }
-        out.push(vec_series(subject, points));
+        out.push(Series { subject, points });
     }
     Ok(out)
 }

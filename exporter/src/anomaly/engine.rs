@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::condition::{Change, Condition};
 use super::config::RulesConfig;
-use super::event::{Event, Severity, Signals, Transition};
+use super::event::{Event, Signals, Transition};
 use super::rules::adaptive::AdaptiveRules;
 use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
 use crate::metrics::{MetricSet, MetricType, Sample};
@@ -348,15 +348,10 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-/// The severity a rule publishes, for callers outside the engine.
-pub fn severity_of(config: &RulesConfig, rule: &str) -> Option<Severity> {
-    config.threshold.get(rule).map(|r| r.severity)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anomaly::event::Reading;
+    use crate::anomaly::event::{Reading, Severity};
 
     fn at(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_764_000_000 + s, 0).unwrap()

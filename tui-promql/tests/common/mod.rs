@@ -13,43 +13,15 @@ use std::time::{Duration, Instant};
 
 use sysmon_top::prom::{ClientConfig, PromClient};
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tui-promql sits in the repository root")
-        .to_path_buf()
-}
+/// Where the repository and the exporter binary are: shared with the stack tests.
+pub use sysmon_stack_tests::{exporter_binary, repo_root};
 
 pub fn fixture(machine: &str) -> PathBuf {
     repo_root().join("exporter/tests/fixtures").join(machine)
 }
 
-/// The sysmon-exporter binary: `SYSMON_EXPORTER_BIN`, else the workspace's debug build.
-pub fn exporter_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SYSMON_EXPORTER_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let bin = target.join("debug/sysmon-exporter");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p sysmon-exporter` first (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
-
 pub fn prometheus_binary() -> PathBuf {
-    for p in ["/usr/bin/prometheus", "/usr/local/bin/prometheus"] {
-        if Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!(
-        "prometheus is not installed: run scripts/install-test-deps.sh (Debian package prometheus)"
-    )
+    sysmon_stack_tests::tool("prometheus", "prometheus")
 }
 
 pub fn sysmon_top() -> PathBuf {
