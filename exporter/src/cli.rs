@@ -1,16 +1,16 @@
 //! Command-line flags, in node_exporter's style (`--web.listen-address`, `--path.procfs`,
 //! `--collector.<name>` / `--no-collector.<name>`), so operators can carry their habits over.
 //!
-//! The per-collector switches are generated from [`crate::collector::REGISTRY`], so a new collector
-//! gets its flags by being registered. Collector-specific flags live in each collector's module as a
-//! `clap::Args` struct flattened here.
+//! The per-collector switches are generated from [`crate::collector::REGISTRY`], and each
+//! collector's own flags come from its [`Registration::flags`](crate::collector::Registration), so a
+//! new collector gets its flags by being registered and this file names no collector.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
 
-use crate::collector::{self, REGISTRY};
+use crate::collector::REGISTRY;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,10 +72,6 @@ pub struct Cli {
     #[arg(long = "path.rootfs", default_value = "/", value_name = "DIR")]
     pub rootfs: PathBuf,
 
-    /// Kernel log to read USB failures from (a file in /dev/kmsg's record format works too).
-    #[arg(long = "path.kmsg", default_value = "/dev/kmsg", value_name = "FILE")]
-    pub kmsg: PathBuf,
-
     /// Directory for state kept across restarts (anomaly journal, kernel-log position); overrides
     /// `[storage] path` of the config file.
     #[arg(long = "storage.path", value_name = "DIR")]
@@ -107,21 +103,6 @@ pub struct Cli {
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
 
-    #[command(flatten)]
-    pub diskstats: collector::diskstats::Args,
-
-    #[command(flatten)]
-    pub filesystem: collector::filesystem::Args,
-
-    #[command(flatten)]
-    pub hwmon: collector::hwmon::Args,
-
-    #[command(flatten)]
-    pub netclass: collector::netclass::Args,
-
-    #[command(flatten)]
-    pub netdev: collector::netdev::Args,
-
     #[command(subcommand)]
     pub command: Option<Subcommand>,
 
@@ -129,6 +110,11 @@ pub struct Cli {
     /// [`parse_from`], not a flag itself).
     #[arg(skip)]
     pub enabled_collectors: Vec<&'static str>,
+
+    /// Everything parsed, for the collectors to read their own flags from (see
+    /// [`BuildContext::args`](crate::collector::BuildContext::args)).
+    #[arg(skip)]
+    pub matches: ArgMatches,
 }
 
 /// What to do instead of running the exporter.
@@ -154,10 +140,12 @@ fn parse_telemetry_path(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches.
+/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches and
+/// every collector's own flags.
 pub fn command() -> Command {
     let mut cmd = Cli::command();
     for reg in REGISTRY {
+        cmd = (reg.flags)(cmd);
         let on = format!("collector.{}", reg.name);
         let off = format!("no-collector.{}", reg.name);
         let default = if reg.default_enabled {
@@ -205,6 +193,7 @@ pub fn try_parse(args: &[&str]) -> Result<Cli, clap::Error> {
 
 fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
     let mut cli = Cli::from_arg_matches(matches)?;
+    cli.matches = matches.clone();
     cli.enabled_collectors = REGISTRY
         .iter()
         .filter(|reg| {

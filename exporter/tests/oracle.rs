@@ -6,29 +6,32 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{fixture, parse_exposition, start_node_exporter, start_sysmon, SeriesKey};
+use common::{
+    fixture, node_exporter_binary, parse_exposition, start_node_exporter, start_sysmon, SeriesKey,
+};
 use sysmon_exporter::collector::diskstats::DEFAULT_DEVICE_EXCLUDE;
 use sysmon_exporter::collector::filesystem::{
     DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
 };
+use sysmon_exporter::collector::REGISTRY;
 
-/// Collectors both exporters have, compared one machine at a time.
-const SHARED_COLLECTORS: &[&str] = &[
-    "cpu",
-    "diskstats",
-    "filesystem",
-    "hwmon",
-    "loadavg",
-    "meminfo",
-    "netclass",
-    "netdev",
-    "os",
-    "pressure",
-    "stat",
-    "thermal_zone",
-    "time",
-    "uname",
-];
+/// Collectors both exporters have: every registered collector that Debian's node_exporter also
+/// lists in its `--help` (`--collector.<name>  Enable the <name> collector`). Derived, so a new
+/// collector is compared as soon as it is registered.
+fn shared_collectors() -> Vec<&'static str> {
+    let help = std::process::Command::new(node_exporter_binary())
+        .arg("--help")
+        .output()
+        .expect("node_exporter --help runs");
+    // kingpin prints usage on stderr.
+    let help =
+        String::from_utf8_lossy(&help.stderr).into_owned() + &String::from_utf8_lossy(&help.stdout);
+    REGISTRY
+        .iter()
+        .map(|r| r.name)
+        .filter(|name| help.contains(&format!("Enable the {name} collector")))
+        .collect()
+}
 
 /// Series (by name prefix) whose values legitimately differ, and why.
 const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
@@ -109,8 +112,13 @@ fn compare(machine: &str) -> Comparison {
         "--no-collector.netdev.netlink".to_string(),
     ];
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let node = start_node_exporter(&root, SHARED_COLLECTORS, &flags);
-    let sysmon = start_sysmon(&root, &[]);
+    let shared = shared_collectors();
+    let node = start_node_exporter(&root, &shared, &flags);
+    let sysmon_flags: Vec<String> = std::iter::once("--collector.disable-defaults".to_string())
+        .chain(shared.iter().map(|c| format!("--collector.{c}")))
+        .collect();
+    let sysmon_flags: Vec<&str> = sysmon_flags.iter().map(String::as_str).collect();
+    let sysmon = start_sysmon(&root, &sysmon_flags);
     let theirs = without_newer_labels(parse_exposition(&node.get("/metrics")));
     let ours = without_newer_labels(parse_exposition(&sysmon.get("/metrics")));
     diff(&ours, &theirs)
@@ -173,6 +181,23 @@ fn check(machine: &str, minimum_compared: usize) {
         "{machine}: only {} series in common with node_exporter (expected at least {minimum_compared})",
         c.compared
     );
+}
+
+#[test]
+fn shared_collectors_come_from_both_sides() {
+    let shared = shared_collectors();
+    // The collectors sysmon had before the parity work, all of which node_exporter 1.5 has.
+    for name in [
+        "cpu",
+        "diskstats",
+        "filesystem",
+        "meminfo",
+        "netdev",
+        "uname",
+    ] {
+        assert!(shared.contains(&name), "{name} missing from {shared:?}");
+    }
+    assert!(!shared.contains(&"usb"), "usb is sysmon's own collector");
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "cpu",
     default_enabled: true,
     help: "per-CPU time in each mode from /proc/stat",
+    flags: super::no_flags,
     build,
 };
 

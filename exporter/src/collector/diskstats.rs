@@ -9,8 +9,7 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
-
+use super::filter::DeviceFilter;
 use super::{
     read_string, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
 };
@@ -20,6 +19,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "diskstats",
     default_enabled: true,
     help: "block device I/O statistics from /proc/diskstats",
+    flags: <Args as clap::Args>::augment_args,
     build,
 };
 
@@ -43,12 +43,15 @@ pub struct Args {
 }
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    let args = &ctx.cli.diskstats;
-    let filter = NameFilter::new(
-        ("collector.diskstats.device-exclude", &args.device_exclude),
+    let args: Args = ctx.args()?;
+    let filter = DeviceFilter::include_replaces_exclude(
         (
-            "collector.diskstats.device-include",
+            "--collector.diskstats.device-include",
             args.device_include.as_deref(),
+        ),
+        (
+            "--collector.diskstats.device-exclude",
+            Some(&args.device_exclude),
         ),
     )?;
     Ok(Box::new(DiskstatsCollector {
@@ -57,49 +60,9 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     }))
 }
 
-/// node_exporter's include/exclude filter on names (devices here; mount points and filesystem
-/// types in the `filesystem` collector, which shares it). A name is ignored when it matches the
-/// exclusion, or when an inclusion is set and it does not match.
-///
-/// As in node_exporter, an empty pattern means "no filter" (an empty regex would match every
-/// name), and an inclusion replaces the default exclusion: clap rejects an explicit exclusion
-/// together with an inclusion, so when an inclusion is set the exclusion is only the default.
-#[derive(Debug, Clone)]
-pub struct NameFilter {
-    exclude: Option<Regex>,
-    include: Option<Regex>,
-}
-
-impl NameFilter {
-    /// Compiles the two flags' patterns; each comes with its flag name for the error message.
-    pub fn new(exclude: (&str, &str), include: (&str, Option<&str>)) -> Result<NameFilter, String> {
-        let compile = |(flag, pattern): (&str, &str)| -> Result<Option<Regex>, String> {
-            if pattern.is_empty() {
-                return Ok(None);
-            }
-            Regex::new(pattern)
-                .map(Some)
-                .map_err(|e| format!("--{flag}: invalid regular expression {pattern:?}: {e}"))
-        };
-        let include_pattern = include.1.unwrap_or("");
-        let include = compile((include.0, include_pattern))?;
-        let exclude = if include.is_some() {
-            None
-        } else {
-            compile(exclude)?
-        };
-        Ok(NameFilter { exclude, include })
-    }
-
-    pub fn ignored(&self, name: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
-            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
-    }
-}
-
 pub struct DiskstatsCollector {
     roots: Roots,
-    filter: NameFilter,
+    filter: DeviceFilter,
 }
 
 /// One line of /proc/diskstats.
@@ -493,7 +456,11 @@ mod tests {
 
     #[test]
     fn default_filter_excludes_partitions_and_virtual_devices() {
-        let f = NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", None)).unwrap();
+        let f = DeviceFilter::include_replaces_exclude(
+            ("y", None),
+            ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
+        )
+        .unwrap();
         for ignored in [
             "nvme0n1p1",
             "sda1",
@@ -513,19 +480,30 @@ mod tests {
 
     #[test]
     fn include_replaces_exclude_and_empty_means_no_filter() {
-        let f = NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", Some("^sd"))).unwrap();
+        let f = DeviceFilter::include_replaces_exclude(
+            ("y", Some("^sd")),
+            ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
+        )
+        .unwrap();
         assert!(!f.ignored("sda1"));
         assert!(f.ignored("nvme0n1"));
-        let f = NameFilter::new(("x", ""), ("y", None)).unwrap();
+        let f = DeviceFilter::include_replaces_exclude(("y", None), ("x", Some(""))).unwrap();
         assert!(!f.ignored("loop0"));
-        let f = NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", Some(""))).unwrap();
+        let f = DeviceFilter::include_replaces_exclude(
+            ("y", Some("")),
+            ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
+        )
+        .unwrap();
         assert!(f.ignored("loop0"));
     }
 
     #[test]
     fn bad_regex_names_the_flag() {
-        let err =
-            NameFilter::new(("collector.diskstats.device-exclude", "(["), ("y", None)).unwrap_err();
+        let err = DeviceFilter::include_replaces_exclude(
+            ("y", None),
+            ("--collector.diskstats.device-exclude", Some("([")),
+        )
+        .unwrap_err();
         assert!(
             err.starts_with("--collector.diskstats.device-exclude"),
             "{err}"
@@ -556,7 +534,11 @@ mod tests {
         .unwrap();
         let collector = DiskstatsCollector {
             roots,
-            filter: NameFilter::new(("x", DEFAULT_DEVICE_EXCLUDE), ("y", None)).unwrap(),
+            filter: DeviceFilter::include_replaces_exclude(
+                ("y", None),
+                ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
+            )
+            .unwrap(),
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();

@@ -21,7 +21,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::diskstats::NameFilter;
+use super::filter::DeviceFilter;
 use super::{BuildContext, CollectError, Collector, Registration, Roots};
 use crate::metrics::MetricSet;
 
@@ -29,6 +29,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "filesystem",
     default_enabled: true,
     help: "filesystem size and inode statistics from mountinfo and statfs",
+    flags: <Args as clap::Args>::augment_args,
     build,
 };
 
@@ -67,25 +68,25 @@ pub struct Args {
 }
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    let args = &ctx.cli.filesystem;
-    let mount_points = NameFilter::new(
+    let args: Args = ctx.args()?;
+    let mount_points = DeviceFilter::include_replaces_exclude(
         (
-            "collector.filesystem.mount-points-exclude",
-            &args.mount_points_exclude,
-        ),
-        (
-            "collector.filesystem.mount-points-include",
+            "--collector.filesystem.mount-points-include",
             args.mount_points_include.as_deref(),
         ),
-    )?;
-    let fs_types = NameFilter::new(
         (
-            "collector.filesystem.fs-types-exclude",
-            &args.fs_types_exclude,
+            "--collector.filesystem.mount-points-exclude",
+            Some(&args.mount_points_exclude),
+        ),
+    )?;
+    let fs_types = DeviceFilter::include_replaces_exclude(
+        (
+            "--collector.filesystem.fs-types-include",
+            args.fs_types_include.as_deref(),
         ),
         (
-            "collector.filesystem.fs-types-include",
-            args.fs_types_include.as_deref(),
+            "--collector.filesystem.fs-types-exclude",
+            Some(&args.fs_types_exclude),
         ),
     )?;
     Ok(Box::new(FilesystemCollector {
@@ -98,8 +99,8 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
 
 pub struct FilesystemCollector {
     roots: Roots,
-    mount_points: NameFilter,
-    fs_types: NameFilter,
+    mount_points: DeviceFilter,
+    fs_types: DeviceFilter,
     stats: StatRunner,
 }
 
@@ -668,9 +669,16 @@ mod tests {
     fn collector(roots: Roots, stat: StatFn) -> FilesystemCollector {
         FilesystemCollector {
             roots,
-            mount_points: NameFilter::new(("a", DEFAULT_MOUNT_POINTS_EXCLUDE), ("b", None))
-                .unwrap(),
-            fs_types: NameFilter::new(("c", DEFAULT_FS_TYPES_EXCLUDE), ("d", None)).unwrap(),
+            mount_points: DeviceFilter::include_replaces_exclude(
+                ("b", None),
+                ("a", Some(DEFAULT_MOUNT_POINTS_EXCLUDE)),
+            )
+            .unwrap(),
+            fs_types: DeviceFilter::include_replaces_exclude(
+                ("d", None),
+                ("c", Some(DEFAULT_FS_TYPES_EXCLUDE)),
+            )
+            .unwrap(),
             stats: StatRunner::new(stat, Duration::from_secs(5)),
         }
     }

@@ -17,8 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
-use regex::Regex;
-
+use super::filter::DeviceFilter;
 use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
 use crate::metrics::{MetricSet, MetricType};
 
@@ -26,6 +25,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "hwmon",
     default_enabled: true,
     help: "temperatures, fans, voltages, currents and power from /sys/class/hwmon",
+    flags: <Args as clap::Args>::augment_args,
     build,
 };
 
@@ -71,10 +71,10 @@ const SENSOR_TYPES: &[&str] = &[
 const MAX_ATTRIBUTE_BYTES: usize = 4096;
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    let args = &ctx.cli.hwmon;
+    let args: Args = ctx.args()?;
     Ok(Box::new(HwmonCollector {
         roots: ctx.roots.clone(),
-        chips: Filter::new(
+        chips: DeviceFilter::new(
             (
                 "--collector.hwmon.chip-include",
                 args.chip_include.as_deref(),
@@ -84,7 +84,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
                 args.chip_exclude.as_deref(),
             ),
         )?,
-        sensors: Filter::new(
+        sensors: DeviceFilter::new(
             (
                 "--collector.hwmon.sensor-include",
                 args.sensor_include.as_deref(),
@@ -97,43 +97,10 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     }))
 }
 
-/// node_exporter's include/exclude pair: unanchored regexes, an empty flag means "not set", and
-/// both may be given (a name must then match the include and not the exclude).
-#[derive(Debug, Default)]
-pub struct Filter {
-    include: Option<Regex>,
-    exclude: Option<Regex>,
-}
-
-impl Filter {
-    pub fn new(
-        include: (&str, Option<&str>),
-        exclude: (&str, Option<&str>),
-    ) -> Result<Self, String> {
-        let compile = |(flag, pattern): (&str, Option<&str>)| -> Result<Option<Regex>, String> {
-            match pattern {
-                None | Some("") => Ok(None),
-                Some(p) => Regex::new(p)
-                    .map(Some)
-                    .map_err(|e| format!("{flag}: invalid regular expression {p:?}: {e}")),
-            }
-        };
-        Ok(Filter {
-            include: compile(include)?,
-            exclude: compile(exclude)?,
-        })
-    }
-
-    pub fn ignored(&self, name: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
-            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
-    }
-}
-
 pub struct HwmonCollector {
     roots: Roots,
-    chips: Filter,
-    sensors: Filter,
+    chips: DeviceFilter,
+    sensors: DeviceFilter,
 }
 
 impl Collector for HwmonCollector {
@@ -852,14 +819,14 @@ mod tests {
 
     #[test]
     fn filter_include_exclude() {
-        let f = Filter::new(("i", Some("coretemp")), ("e", Some("_1$"))).unwrap();
+        let f = DeviceFilter::new(("i", Some("coretemp")), ("e", Some("_1$"))).unwrap();
         assert!(!f.ignored("platform_coretemp_0"));
         assert!(f.ignored("platform_coretemp_1"));
         assert!(f.ignored("nvme_nvme0"));
-        let none = Filter::new(("i", Some("")), ("e", None)).unwrap();
+        let none = DeviceFilter::new(("i", Some("")), ("e", None)).unwrap();
         assert!(!none.ignored("anything"));
-        let err =
-            Filter::new(("--collector.hwmon.chip-include", Some("(")), ("e", None)).unwrap_err();
+        let err = DeviceFilter::new(("--collector.hwmon.chip-include", Some("(")), ("e", None))
+            .unwrap_err();
         assert!(
             err.starts_with("--collector.hwmon.chip-include: invalid regular expression \"(\""),
             "{err}"

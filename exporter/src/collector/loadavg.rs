@@ -7,6 +7,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "loadavg",
     default_enabled: true,
     help: "load averages from /proc/loadavg",
+    flags: super::no_flags,
     build,
 };
 

@@ -13,6 +13,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "meminfo",
     default_enabled: true,
     help: "memory statistics from /proc/meminfo",
+    flags: super::no_flags,
     build,
 };
 

@@ -1,7 +1,10 @@
 //! Host collectors. One module per collector; each knows how to read one part of the machine
 //! through the configured roots and nothing about HTTP, scheduling or encoding.
 //!
-//! Adding a collector: write the module, implement [`Collector`], and add one line to [`REGISTRY`].
+//! Adding a collector: write the module (its flags, parsing, metrics and tests all live there),
+//! implement [`Collector`], and add one line to [`REGISTRY`]. Flags reach the command line through
+//! [`Registration::flags`]; the README's collector table, the oracle test, the fuzz and bench lists
+//! are checked against the registry by `tests/registry.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +13,7 @@ use crate::metrics::MetricSet;
 pub mod cpu;
 pub mod diskstats;
 pub mod filesystem;
+pub mod filter;
 pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
@@ -99,8 +103,8 @@ impl Roots {
     }
 }
 
-/// Everything a collector may need to build itself: the roots, the settings and the parsed command line
-/// (each collector's own `--collector.<name>.*` flags live in `Cli`, next to its module's `Args`).
+/// Everything a collector may need to build itself: the roots, the settings and the parsed command
+/// line. A collector's own `--collector.<name>.*` flags are read from it with [`BuildContext::args`].
 pub struct BuildContext<'a> {
     pub roots: &'a Roots,
     pub cli: &'a crate::cli::Cli,
@@ -108,13 +112,29 @@ pub struct BuildContext<'a> {
     pub settings: &'a crate::config::Settings,
 }
 
+impl BuildContext<'_> {
+    /// The collector's own flags (the `clap::Args` struct its [`Registration::flags`] added).
+    pub fn args<A: clap::FromArgMatches>(&self) -> Result<A, String> {
+        A::from_arg_matches(&self.cli.matches).map_err(|e| e.to_string())
+    }
+}
+
 /// A collector's registration: its name (as in `--collector.<name>`), whether it runs by default,
-/// and how to build it. A build error (a bad include/exclude regex, say) is a usage error.
+/// its own flags, and how to build it. A build error (a bad include/exclude regex, say) is a usage
+/// error.
 pub struct Registration {
     pub name: &'static str,
     pub default_enabled: bool,
     pub help: &'static str,
+    /// Adds the collector's `--collector.<name>.*` flags to the command: `<Args as
+    /// clap::Args>::augment_args` for a module with an `Args` struct, [`no_flags`] otherwise.
+    pub flags: fn(clap::Command) -> clap::Command,
     pub build: fn(&BuildContext) -> Result<Box<dyn Collector>, String>,
+}
+
+/// [`Registration::flags`] of a collector without flags of its own.
+pub fn no_flags(cmd: clap::Command) -> clap::Command {
+    cmd
 }
 
 /// Every collector the exporter knows, in the order their metrics appear in the output.

@@ -8,8 +8,7 @@
 
 use std::path::Path;
 
-use regex::Regex;
-
+use super::filter::DeviceFilter;
 use super::{
     sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
 };
@@ -19,6 +18,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "netclass",
     default_enabled: true,
     help: "network interface state from /sys/class/net",
+    flags: <Args as clap::Args>::augment_args,
     build,
 };
 
@@ -41,20 +41,24 @@ pub struct Args {
 }
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    let pattern = &ctx.cli.netclass.ignored_devices;
-    let ignored = Regex::new(pattern).map_err(|e| {
-        format!("--collector.netclass.ignored-devices: invalid regular expression {pattern:?}: {e}")
-    })?;
+    let args: Args = ctx.args()?;
+    let ignored = DeviceFilter::new(
+        ("--collector.netclass.device-include", None),
+        (
+            "--collector.netclass.ignored-devices",
+            Some(&args.ignored_devices),
+        ),
+    )?;
     Ok(Box::new(NetclassCollector {
         roots: ctx.roots.clone(),
         ignored,
-        ignore_invalid_speed: ctx.cli.netclass.ignore_invalid_speed,
+        ignore_invalid_speed: args.ignore_invalid_speed,
     }))
 }
 
 pub struct NetclassCollector {
     roots: Roots,
-    ignored: Regex,
+    ignored: DeviceFilter,
     ignore_invalid_speed: bool,
 }
 
@@ -276,7 +280,7 @@ impl Collector for NetclassCollector {
                 continue;
             }
             let device = entry.file_name().to_string_lossy().into_owned();
-            if self.ignored.is_match(&device) {
+            if self.ignored.ignored(&device) {
                 continue;
             }
             let dir = entry.path();
@@ -389,7 +393,7 @@ mod tests {
         };
         let collector = |ignore_invalid_speed| NetclassCollector {
             roots: Roots::default(),
-            ignored: Regex::new("^$").unwrap(),
+            ignored: DeviceFilter::new(("i", None), ("e", Some("^$"))).unwrap(),
             ignore_invalid_speed,
         };
         let mut out = MetricSet::new();
@@ -421,7 +425,7 @@ mod tests {
     ) -> (MetricSet, Result<(), CollectError>) {
         let collector = NetclassCollector {
             roots: fixture_roots(machine),
-            ignored: Regex::new(ignored).unwrap(),
+            ignored: DeviceFilter::new(("i", None), ("e", Some(ignored))).unwrap(),
             ignore_invalid_speed,
         };
         let mut out = MetricSet::new();

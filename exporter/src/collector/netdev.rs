@@ -12,8 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
-
+use super::filter::DeviceFilter;
 use super::{read_string, BuildContext, CollectError, Collector, Registration, Roots};
 use crate::metrics::MetricSet;
 
@@ -21,6 +20,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "netdev",
     default_enabled: true,
     help: "network interface statistics from /proc/net/dev",
+    flags: <Args as clap::Args>::augment_args,
     build,
 };
 
@@ -46,48 +46,21 @@ pub struct Args {
 }
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
-    let filter = DeviceFilter::new(
-        ctx.cli.netdev.device_include.as_deref(),
-        ctx.cli.netdev.device_exclude.as_deref(),
+    let args: Args = ctx.args()?;
+    let filter = DeviceFilter::exclusive(
+        (
+            "--collector.netdev.device-include",
+            args.device_include.as_deref(),
+        ),
+        (
+            "--collector.netdev.device-exclude",
+            args.device_exclude.as_deref(),
+        ),
     )?;
     Ok(Box::new(NetdevCollector {
         roots: ctx.roots.clone(),
         filter,
     }))
-}
-
-/// node_exporter's device filter: an interface is skipped when it matches the exclude pattern or
-/// does not match the include pattern. Patterns are unanchored, as Go's `MatchString`; an empty
-/// flag value means "no pattern", as in node_exporter.
-#[derive(Debug, Default)]
-pub struct DeviceFilter {
-    include: Option<Regex>,
-    exclude: Option<Regex>,
-}
-
-impl DeviceFilter {
-    pub fn new(include: Option<&str>, exclude: Option<&str>) -> Result<Self, String> {
-        let compile = |flag: &str, pattern: Option<&str>| -> Result<Option<Regex>, String> {
-            match pattern.filter(|p| !p.is_empty()) {
-                None => Ok(None),
-                Some(p) => Regex::new(p).map(Some).map_err(|e| {
-                    format!("--collector.netdev.{flag}: invalid regular expression {p:?}: {e}")
-                }),
-            }
-        };
-        let include = compile("device-include", include)?;
-        let exclude = compile("device-exclude", exclude)?;
-        if include.is_some() && exclude.is_some() {
-            return Err("--collector.netdev.device-include and --collector.netdev.device-exclude are mutually exclusive"
-                .to_string());
-        }
-        Ok(DeviceFilter { include, exclude })
-    }
-
-    pub fn ignored(&self, device: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|re| re.is_match(device))
-            || self.include.as_ref().is_some_and(|re| !re.is_match(device))
-    }
 }
 
 /// The counter columns of /proc/net/dev, in file order, with the metric name node_exporter gives
@@ -242,21 +215,6 @@ wlp0s20f3: 2147598336 1873342    0  412    0     0          0     18734 19073411
         assert_eq!(parse(""), NetDev::default());
     }
 
-    #[test]
-    fn filter_follows_node_exporter() {
-        let none = DeviceFilter::new(None, Some("")).unwrap();
-        assert!(!none.ignored("lo"));
-        let exclude = DeviceFilter::new(None, Some("^(lo|veth.*)$")).unwrap();
-        assert!(exclude.ignored("lo") && exclude.ignored("veth12ab") && !exclude.ignored("eth0"));
-        // Unanchored, like Go's MatchString.
-        let include = DeviceFilter::new(Some("eth"), None).unwrap();
-        assert!(!include.ignored("veth0") && !include.ignored("eth1") && include.ignored("lo"));
-        assert!(DeviceFilter::new(Some("("), None)
-            .unwrap_err()
-            .contains("device-include"));
-        assert!(DeviceFilter::new(Some("a"), Some("b")).is_err());
-    }
-
     fn collect(machine: &str, filter: DeviceFilter) -> (MetricSet, Result<(), CollectError>) {
         let collector = NetdevCollector {
             roots: fixture_roots(machine),
@@ -278,7 +236,7 @@ wlp0s20f3: 2147598336 1873342    0  412    0     0          0     18734 19073411
 
     #[test]
     fn server_fixture() {
-        let (set, result) = collect("server", DeviceFilter::default());
+        let (set, result) = collect("server", DeviceFilter::keep_all());
         result.unwrap();
         assert_eq!(set.families.len(), 16);
         let devices: Vec<_> = set
@@ -312,7 +270,7 @@ wlp0s20f3: 2147598336 1873342    0  412    0     0          0     18734 19073411
 
         let (set, _) = collect(
             "server",
-            DeviceFilter::new(None, Some("^(lo|vnet.*)$")).unwrap(),
+            DeviceFilter::exclusive(("i", None), ("e", Some("^(lo|vnet.*)$"))).unwrap(),
         );
         assert_eq!(
             set.get("node_network_transmit_packets_total")
@@ -326,7 +284,7 @@ wlp0s20f3: 2147598336 1873342    0  412    0     0          0     18734 19073411
 
     #[test]
     fn broken_fixture_keeps_good_interfaces() {
-        let (set, result) = collect("broken", DeviceFilter::default());
+        let (set, result) = collect("broken", DeviceFilter::keep_all());
         let message = result.unwrap_err().to_string();
         assert!(
             message.contains("proc/net/dev")

@@ -16,6 +16,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "os",
     default_enabled: true,
     help: "operating system release from /etc/os-release under the root filesystem",
+    flags: super::no_flags,
     build,
 };
 

@@ -21,6 +21,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "pressure",
     default_enabled: true,
     help: "pressure stall information from /proc/pressure",
+    flags: super::no_flags,
     build,
 };
 

@@ -14,6 +14,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "stat",
     default_enabled: true,
     help: "boot time, context switches, forks, interrupts and process counts from /proc/stat",
+    flags: super::no_flags,
     build,
 };
 

@@ -26,6 +26,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "thermal_zone",
     default_enabled: true,
     help: "thermal zone temperatures and cooling devices from /sys/class/thermal",
+    flags: super::no_flags,
     build,
 };
 

@@ -18,6 +18,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "time",
     default_enabled: true,
     help: "the current system time and clock source",
+    flags: super::no_flags,
     build,
 };
 

@@ -15,6 +15,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "uname",
     default_enabled: true,
     help: "kernel name, release, version and machine",
+    flags: super::no_flags,
     build,
 };
 

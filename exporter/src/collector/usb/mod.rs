@@ -48,13 +48,25 @@ pub const REGISTRATION: Registration = Registration {
     name: "usb",
     default_enabled: true,
     help: "USB devices from /sys/bus/usb and USB failures from the kernel log",
+    flags: <Args as clap::Args>::augment_args,
     build,
 };
 
+/// Flags of the `usb` collector.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "usb_flags")]
+#[command(next_help_heading = "Collector usb")]
+pub struct Args {
+    /// Kernel log to read USB failures from (a file in /dev/kmsg's record format works too).
+    #[arg(long = "path.kmsg", default_value = "/dev/kmsg", value_name = "FILE")]
+    pub kmsg: std::path::PathBuf,
+}
+
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
+    let args: Args = ctx.args()?;
     Ok(Box::new(UsbCollector::new(
         ctx.roots.clone(),
-        ctx.cli.kmsg.clone(),
+        args.kmsg,
         ctx.settings.storage_path.join(kmsg::STATE_FILE),
     )))
 }
