@@ -91,6 +91,11 @@ pub struct Cli {
     #[arg(long = "sampler.collector-timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub collector_timeout: Option<Duration>,
 
+    /// How often collectors whose series no anomaly rule reads run; overrides `[sampler]
+    /// slow_interval` (default 15s, the usual scrape interval).
+    #[arg(long = "sampler.slow-interval", value_name = "DURATION", value_parser = parse_duration)]
+    pub slow_interval: Option<Duration>,
+
     /// Disable every collector that is not explicitly enabled with --collector.<name>.
     #[arg(long = "collector.disable-defaults")]
     pub disable_defaults: bool,

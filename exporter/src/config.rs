@@ -18,6 +18,9 @@ pub struct Settings {
     pub interval: Duration,
     /// How long one collector may take before its result for this sample is abandoned.
     pub collector_timeout: Duration,
+    /// How often collectors whose series no anomaly rule reads run (their last output is served
+    /// in between): the usual Prometheus scrape interval.
+    pub slow_interval: Duration,
     /// Directory for state that must survive a restart.
     pub storage_path: PathBuf,
     /// Anomaly rule settings (`[rules.*]`).
@@ -31,6 +34,7 @@ impl Default for Settings {
         Settings {
             interval: Duration::from_secs(2),
             collector_timeout: Duration::from_secs(1),
+            slow_interval: Duration::from_secs(15),
             storage_path: default_storage_path(),
             rules: crate::anomaly::config::RulesConfig::default(),
             retention: crate::anomaly::journal::Retention::default(),
@@ -134,6 +138,7 @@ struct StorageSection {
 struct SamplerSection {
     interval: Option<Spanned<String>>,
     collector_timeout: Option<Spanned<String>>,
+    slow_interval: Option<Spanned<String>>,
 }
 
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -145,6 +150,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 pub struct Overrides {
     pub interval: Option<Duration>,
     pub collector_timeout: Option<Duration>,
+    pub slow_interval: Option<Duration>,
     pub storage_path: Option<PathBuf>,
 }
 
@@ -180,6 +186,7 @@ fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, C
         .unwrap_or_else(|| PathBuf::from("<flags>"));
     // Spans of the file's values, to point at the offending line when a combination is wrong.
     let mut interval_at = None;
+    let mut slow_interval_at = None;
     let source = file.map_or("", |(_, text)| text);
     if let Some((path, source)) = file {
         let file: FileConfig = toml::from_str(source).map_err(|e| {
@@ -201,6 +208,11 @@ fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, C
         if let Some(v) = &file.sampler.collector_timeout {
             settings.collector_timeout =
                 parse_duration_value(path, source, v, "sampler.collector_timeout")?;
+        }
+        if let Some(v) = &file.sampler.slow_interval {
+            settings.slow_interval =
+                parse_duration_value(path, source, v, "sampler.slow_interval")?;
+            slow_interval_at = Some(v.span());
         }
         settings.rules = file.rules.resolve(path, source)?;
         if let Some(v) = &file.storage.path {
@@ -251,6 +263,10 @@ fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, C
     if let Some(d) = flags.collector_timeout {
         settings.collector_timeout = d;
     }
+    if let Some(d) = flags.slow_interval {
+        settings.slow_interval = d;
+        slow_interval_at = None;
+    }
     if let Some(p) = &flags.storage_path {
         settings.storage_path = p.clone();
     }
@@ -267,6 +283,23 @@ fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, C
             message: format!(
                 "sampler.interval: expected a duration between 100ms and 1h, found {}",
                 humantime::format_duration(settings.interval)
+            ),
+        });
+    }
+    if flags.slow_interval.is_none() && slow_interval_at.is_none() {
+        // Unset: the default, but never shorter than the interval itself.
+        settings.slow_interval = settings.slow_interval.max(settings.interval);
+    }
+    if settings.slow_interval < settings.interval || settings.slow_interval > MAX_INTERVAL {
+        let (line, column) = at(slow_interval_at);
+        return Err(ConfigError {
+            file: display_path,
+            line,
+            column,
+            message: format!(
+                "sampler.slow_interval: expected a duration between the interval ({}) and 1h, found {}",
+                humantime::format_duration(settings.interval),
+                humantime::format_duration(settings.slow_interval)
             ),
         });
     }
@@ -342,10 +375,11 @@ mod tests {
 
     #[test]
     fn file_values_and_flag_overrides() {
-        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\n[storage]\npath = \"/tmp/x\"\nretention = \"7d\"\nmax_size_mib = 8\n");
+        let f = write("[sampler]\ninterval = \"5s\"\ncollector_timeout = \"2s\"\nslow_interval = \"30s\"\n[storage]\npath = \"/tmp/x\"\nretention = \"7d\"\nmax_size_mib = 8\n");
         let s = load(Some(f.path()), &Overrides::default()).unwrap();
         assert_eq!(s.interval, Duration::from_secs(5));
         assert_eq!(s.collector_timeout, Duration::from_secs(2));
+        assert_eq!(s.slow_interval, Duration::from_secs(30));
         assert_eq!(s.storage_path, PathBuf::from("/tmp/x"));
         assert_eq!(s.retention.max_age, Duration::from_secs(7 * 86400));
         assert_eq!(s.retention.max_bytes, 8 * 1024 * 1024);

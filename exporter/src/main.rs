@@ -171,11 +171,19 @@ async fn run(
     engine.adopt(store.active(), chrono::Utc::now());
     let reload = Arc::new(ReloadState::default());
     let hook = AnomalyHook::new(engine, store.clone(), Arc::clone(&reload));
-    let sampler = Sampler::new(slots, settings.collector_timeout).with_hook(Box::new(hook));
+    let sampler = Sampler::new(slots, settings.collector_timeout)
+        .with_slow_interval(settings.slow_interval)
+        .with_hook(Box::new(hook));
     if let Some(file) = cli.config_file.clone() {
         tokio::spawn(reload_on_sighup(file, overrides_of(&cli), reload));
     }
-    let sampler_task = tokio::spawn(sampler.run(settings.interval, snap_tx, stop_rx.clone()));
+    let sampler = match sampler.spawn(settings.interval, snap_tx) {
+        Ok(handle) => handle,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the sampler thread");
+            return ExitCode::FAILURE;
+        }
+    };
 
     let state = server::AppState {
         snapshots: snap_rx,
@@ -201,7 +209,10 @@ async fn run(
     let _ = stop_tx.send(true);
     // Ends the open event streams, which would otherwise hold the graceful shutdown forever.
     store.close_stream();
-    let _ = sampler_task.await;
+    // The sample in progress finishes (its anomaly events are journaled) before the exit.
+    tokio::task::spawn_blocking(move || sampler.stop())
+        .await
+        .ok();
     match server_task.await {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
@@ -216,6 +227,7 @@ fn overrides_of(cli: &Cli) -> config::Overrides {
     config::Overrides {
         interval: cli.sampler_interval,
         collector_timeout: cli.collector_timeout,
+        slow_interval: cli.slow_interval,
         storage_path: cli.storage_path.clone(),
     }
 }

@@ -1,11 +1,27 @@
-//! The sampler: runs every enabled collector on a fixed interval, each isolated on its own worker
-//! thread and bounded by a timeout, encodes the result once, and publishes it as a [`Snapshot`].
+//! The sampler: runs the enabled collectors on a fixed interval on its own thread, and publishes
+//! each sample as a [`Snapshot`].
 //!
-//! The cost of the exporter is set by the interval, not by the number of scrapers: `/metrics` only
-//! copies the latest snapshot's bytes.
+//! What a sample costs is what the exporter costs on an idle host, so a sample does only what it
+//! must:
+//!
+//! * Collectors whose series the anomaly rules read run every sample ([`Cadence::EverySample`]);
+//!   the others run at most once per slow interval ([`Cadence::Slow`], the scrape interval by
+//!   default) and their last output is served in between.
+//! * Collectors that cannot hang (parsing a /proc file) run inline on the sampler thread; those
+//!   that can (a driver's sysfs attribute, statfs) run on a long-lived thread of their own under
+//!   the collector timeout ([`Isolation::Thread`]). A run that outlives the timeout keeps its busy
+//!   flag and is skipped (reported failed) until it returns, so a hung read never piles up threads.
+//! * Nothing is encoded until a scrape asks for a format: a collector's output is encoded once per
+//!   format (a slow collector's output once per run, not per sample), and the full body once per
+//!   sample and format.
+//!
+//! The exporter accounts its own cost: the thread CPU time of every collector's runs
+//! (`sysmon_collector_cpu_seconds_total`), and of the anomaly engine and encoding
+//! (`sysmon_exporter_cpu_seconds_total{stage}`).
 
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,152 +32,223 @@ use crate::collector::Collector;
 use crate::metrics::{self, Format, MetricSet};
 use crate::self_metrics;
 
-/// What happened to one collector in one sample.
-#[derive(Debug, Clone)]
+/// How often a collector runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    /// Every sample: the anomaly rules read its series.
+    EverySample,
+    /// At most once per slow interval; its last output is served in between.
+    Slow,
+}
+
+/// Where a collector runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// On the sampler thread: for collectors that only read kernel-generated files, which do not
+    /// block.
+    Inline,
+    /// On a thread of its own, under the collector timeout: for reads that can hang.
+    Thread,
+}
+
+/// What happened to one collector in its latest run, and what it produced. A slow collector's
+/// outcome is shared by the snapshots between its runs, and so is its encoding.
+#[derive(Debug)]
 pub struct CollectorOutcome {
     pub name: &'static str,
     pub success: bool,
     pub duration: Duration,
     /// Why it failed, for the landing page and the log.
     pub error: Option<String>,
-    /// When it last succeeded (this sample or an earlier one).
+    /// When it last succeeded (this run or an earlier one).
     pub last_success: Option<SystemTime>,
-    text: String,
-    openmetrics: String,
+    /// When this run started.
+    pub ran_at: SystemTime,
+    set: MetricSet,
+    encoded: [OnceLock<String>; 2],
 }
 
-/// One published sample: every collector's encoded output plus the exporter's own metrics.
+impl CollectorOutcome {
+    /// The metrics of this run.
+    pub fn metrics(&self) -> &MetricSet {
+        &self.set
+    }
+
+    fn encoded(&self, format: Format) -> &str {
+        self.encoded[format_index(format)].get_or_init(|| encode_set(&self.set, format))
+    }
+}
+
+fn format_index(format: Format) -> usize {
+    match format {
+        Format::Text => 0,
+        Format::OpenMetrics => 1,
+    }
+}
+
+/// Thread CPU time spent encoding, over the process's life (encoding happens on whichever thread
+/// serves the first scrape of a sample, so it is counted where it happens).
+static ENCODE_CPU_NANOS: AtomicU64 = AtomicU64::new(0);
+
+fn encode_set(set: &MetricSet, format: Format) -> String {
+    let cpu = ThreadCpu::start();
+    let mut out = String::new();
+    metrics::encode(&set.families, format, &mut out);
+    ENCODE_CPU_NANOS.fetch_add(cpu.elapsed_nanos(), Ordering::Relaxed);
+    out
+}
+
+/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), for the cost accounting.
+struct ThreadCpu(Duration);
+
+impl ThreadCpu {
+    fn now() -> Duration {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(
+            t.tv_sec.max(0) as u64,
+            t.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    }
+    fn start() -> ThreadCpu {
+        ThreadCpu(ThreadCpu::now())
+    }
+    fn elapsed(&self) -> Duration {
+        ThreadCpu::now().saturating_sub(self.0)
+    }
+    fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// CPU time spent by each part of the exporter, over the process's life.
+#[derive(Debug, Clone, Default)]
+pub struct CpuAccount {
+    /// Per collector, in registry order.
+    pub collectors: Vec<(&'static str, Duration)>,
+    /// The sample hook (the anomaly engine).
+    pub anomaly: Duration,
+}
+
+/// One published sample: every collector's latest outcome plus the hook's metrics. Bodies are
+/// encoded when a scrape first asks for them, once per format.
 #[derive(Debug)]
 pub struct Snapshot {
     pub taken_at: SystemTime,
     /// Monotonic time of publication, for freshness checks.
     pub published: Instant,
-    pub collectors: Vec<CollectorOutcome>,
+    pub collectors: Vec<Arc<CollectorOutcome>>,
     /// How long the whole sample took, from start to publication.
     pub cycle_duration: Duration,
-    /// Metrics of the sample hook (the anomaly engine), encoded once.
-    hook_text: String,
-    hook_openmetrics: String,
-    exporter_text: String,
-    exporter_openmetrics: String,
-    // `Bytes` so every response shares the one encoding instead of copying it.
-    full_text: Bytes,
-    full_openmetrics: Bytes,
-    full_text_gzip: OnceLock<Bytes>,
-    full_openmetrics_gzip: OnceLock<Bytes>,
+    pub cpu: CpuAccount,
+    /// Metrics of the sample hook (the anomaly engine).
+    hook: MetricSet,
+    full: [OnceLock<Bytes>; 2],
+    full_gzip: [OnceLock<Bytes>; 2],
 }
 
 impl Snapshot {
     /// The snapshot served before the first sample completes: no collector output, only the
     /// exporter's own metrics, so `/metrics` answers from the first moment.
     pub fn empty() -> Snapshot {
-        Snapshot::assemble(
-            Vec::new(),
-            &MetricSet::new(),
-            Duration::ZERO,
-            Instant::now(),
-        )
-    }
-
-    fn assemble(
-        collectors: Vec<CollectorOutcome>,
-        hook: &MetricSet,
-        cycle: Duration,
-        started: Instant,
-    ) -> Snapshot {
-        let exporter = self_metrics::collect(cycle);
-        let mut exporter_text = String::new();
-        metrics::encode(&exporter.families, Format::Text, &mut exporter_text);
-        let mut exporter_openmetrics = String::new();
-        metrics::encode(
-            &exporter.families,
-            Format::OpenMetrics,
-            &mut exporter_openmetrics,
-        );
-        let mut hook_text = String::new();
-        metrics::encode(&hook.families, Format::Text, &mut hook_text);
-        let mut hook_openmetrics = String::new();
-        metrics::encode(&hook.families, Format::OpenMetrics, &mut hook_openmetrics);
-        let mut snap = Snapshot {
-            taken_at: SystemTime::now(),
-            published: started + cycle,
-            collectors,
-            cycle_duration: cycle,
-            hook_text,
-            hook_openmetrics,
-            exporter_text,
-            exporter_openmetrics,
-            full_text: Bytes::new(),
-            full_openmetrics: Bytes::new(),
-            full_text_gzip: OnceLock::new(),
-            full_openmetrics_gzip: OnceLock::new(),
-        };
-        snap.full_text = Bytes::from(snap.render(Format::Text, |_| true));
-        snap.full_openmetrics = Bytes::from(snap.render(Format::OpenMetrics, |_| true));
-        snap
-    }
-
-    /// The full body in `format`, encoded once per sample.
-    pub fn body(&self, format: Format) -> Bytes {
-        match format {
-            Format::Text => self.full_text.clone(),
-            Format::OpenMetrics => self.full_openmetrics.clone(),
+        Snapshot {
+            taken_at: SystemTime::UNIX_EPOCH,
+            published: Instant::now(),
+            collectors: Vec::new(),
+            cycle_duration: Duration::ZERO,
+            cpu: CpuAccount::default(),
+            hook: MetricSet::new(),
+            full: Default::default(),
+            full_gzip: Default::default(),
         }
+    }
+
+    /// The full body in `format`, encoded at most once per sample.
+    pub fn body(&self, format: Format) -> Bytes {
+        self.full[format_index(format)]
+            .get_or_init(|| Bytes::from(self.render(format, |_| true)))
+            .clone()
     }
 
     /// The full body gzip-compressed, compressed at most once per sample and only if asked for.
     pub fn body_gzip(&self, format: Format) -> Bytes {
-        let cell = match format {
-            Format::Text => &self.full_text_gzip,
-            Format::OpenMetrics => &self.full_openmetrics_gzip,
-        };
-        cell.get_or_init(|| Bytes::from(gzip(&self.body(format))))
+        self.full_gzip[format_index(format)]
+            .get_or_init(|| {
+                let cpu = ThreadCpu::start();
+                let zipped = gzip(&self.body(format));
+                ENCODE_CPU_NANOS.fetch_add(cpu.elapsed_nanos(), Ordering::Relaxed);
+                Bytes::from(zipped)
+            })
             .clone()
     }
 
-    /// A body restricted to the collectors `keep` accepts (for `collect[]` / `exclude[]`).
+    /// A body restricted to the collectors `keep` accepts (for `collect[]` / `exclude[]`). The
+    /// exporter's own process metrics are read now, once per scrape.
     pub fn render(&self, format: Format, keep: impl Fn(&str) -> bool) -> String {
-        let kept: Vec<&CollectorOutcome> =
-            self.collectors.iter().filter(|c| keep(c.name)).collect();
+        let kept: Vec<&CollectorOutcome> = self
+            .collectors
+            .iter()
+            .map(|c| &**c)
+            .filter(|c| keep(c.name))
+            .collect();
         let mut out = String::with_capacity(
-            kept.iter().map(|c| c.text.len()).sum::<usize>() + self.exporter_text.len() + 1024,
+            kept.iter().map(|c| c.encoded(format).len()).sum::<usize>() + 4096,
         );
         for c in &kept {
-            out.push_str(match format {
-                Format::Text => &c.text,
-                Format::OpenMetrics => &c.openmetrics,
-            });
+            out.push_str(c.encoded(format));
         }
-        out.push_str(match format {
-            Format::Text => &self.hook_text,
-            Format::OpenMetrics => &self.hook_openmetrics,
-        });
-        let mut scrape = MetricSet::new();
-        for c in &kept {
-            scrape
-                .gauge(
-                    "node_scrape_collector_duration_seconds",
-                    "node_exporter: Duration of a collector scrape.",
-                )
-                .sample(&[("collector", c.name)], c.duration.as_secs_f64());
-        }
-        for c in &kept {
-            scrape
-                .gauge(
-                    "node_scrape_collector_success",
-                    "node_exporter: Whether a collector succeeded.",
-                )
-                .sample(&[("collector", c.name)], if c.success { 1.0 } else { 0.0 });
-        }
-        metrics::encode(&scrape.families, format, &mut out);
-        out.push_str(match format {
-            Format::Text => &self.exporter_text,
-            Format::OpenMetrics => &self.exporter_openmetrics,
-        });
+        let cpu = ThreadCpu::start();
+        metrics::encode(&self.hook.families, format, &mut out);
+        let mut meta = MetricSet::new();
+        self.scrape_metrics(&kept, &mut meta);
+        self_metrics::collect(&mut meta);
+        metrics::encode(&meta.families, format, &mut out);
         if format == Format::OpenMetrics {
             out.push_str("# EOF\n");
         }
+        ENCODE_CPU_NANOS.fetch_add(cpu.elapsed_nanos(), Ordering::Relaxed);
         out
+    }
+
+    /// node_exporter's per-collector duration and success, sysmon's per-collector CPU time and
+    /// the cost of the sample as a whole.
+    fn scrape_metrics(&self, kept: &[&CollectorOutcome], meta: &mut MetricSet) {
+        let duration = meta.gauge(
+            "node_scrape_collector_duration_seconds",
+            "node_exporter: Duration of a collector scrape.",
+        );
+        for c in kept {
+            duration.sample(&[("collector", c.name)], c.duration.as_secs_f64());
+        }
+        let success = meta.gauge(
+            "node_scrape_collector_success",
+            "node_exporter: Whether a collector succeeded.",
+        );
+        for c in kept {
+            success.sample(&[("collector", c.name)], if c.success { 1.0 } else { 0.0 });
+        }
+        let cpu = meta.counter(
+            "sysmon_collector_cpu_seconds_total",
+            "Thread CPU time spent in each collector's runs since the exporter started.",
+        );
+        for (name, spent) in &self.cpu.collectors {
+            if kept.iter().any(|c| c.name == *name) {
+                cpu.sample(&[("collector", name)], spent.as_secs_f64());
+            }
+        }
+        meta.counter(
+            "sysmon_exporter_cpu_seconds_total",
+            "Thread CPU time the exporter spent outside the collectors since it started, by stage: the anomaly engine, and encoding and compressing /metrics bodies.",
+        )
+        .sample(&[("stage", "anomaly")], self.cpu.anomaly.as_secs_f64())
+        .sample(
+            &[("stage", "encode")],
+            Duration::from_nanos(ENCODE_CPU_NANOS.load(Ordering::Relaxed)).as_secs_f64(),
+        );
+        meta.gauge(
+            "sysmon_exporter_sample_duration_seconds",
+            "How long the last sample took, from start to publication.",
+        )
+        .sample(&[], self.cycle_duration.as_secs_f64());
     }
 }
 
@@ -176,20 +263,70 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-/// One collector's output in both exposition formats.
-#[derive(Default)]
-struct Encoded {
-    text: String,
-    openmetrics: String,
+/// What one run of a collector returned.
+struct RunResult {
+    set: MetricSet,
+    error: Option<String>,
+    took: Duration,
+    cpu: Duration,
 }
 
-impl Encoded {
-    fn of(set: &MetricSet) -> Encoded {
-        let mut text = String::new();
-        metrics::encode(&set.families, Format::Text, &mut text);
-        let mut openmetrics = String::new();
-        metrics::encode(&set.families, Format::OpenMetrics, &mut openmetrics);
-        Encoded { text, openmetrics }
+/// Runs a collector on the calling thread, catching a panic and measuring its cost.
+fn run_collector(collector: &dyn Collector) -> RunResult {
+    let cpu = ThreadCpu::start();
+    let begin = Instant::now();
+    let mut set = MetricSet::new();
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collector.collect(&mut set)));
+    let error = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(panic) => Some(format!("collector panicked: {}", panic_message(&panic))),
+    };
+    RunResult {
+        set,
+        error,
+        took: begin.elapsed(),
+        cpu: cpu.elapsed(),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+/// A long-lived thread running one isolated collector on request. Runs are numbered so a result
+/// that arrives after the sampler gave up on it is told apart from the next one.
+struct Worker {
+    requests: mpsc::Sender<u64>,
+    results: mpsc::Receiver<(u64, RunResult)>,
+}
+
+impl Worker {
+    fn start(
+        name: &'static str,
+        collector: Arc<dyn Collector>,
+        busy: Arc<AtomicBool>,
+    ) -> std::io::Result<Worker> {
+        let (requests, incoming) = mpsc::channel::<u64>();
+        let (outgoing, results) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("collector-{name}"))
+            .spawn(move || {
+                while let Ok(run) = incoming.recv() {
+                    let result = run_collector(&*collector);
+                    let sent = outgoing.send((run, result));
+                    busy.store(false, Ordering::Release);
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Worker { requests, results })
     }
 }
 
@@ -197,36 +334,144 @@ impl Encoded {
 pub struct Slot {
     pub name: &'static str,
     collector: Arc<dyn Collector>,
-    /// Set while a run is in flight. A run that outlives its timeout keeps it set, and the
-    /// collector is skipped (and reported failed) until that run returns, so a hung read never
-    /// piles up threads.
+    cadence: Cadence,
+    isolation: Isolation,
+    /// Set while an isolated run is in flight.
     busy: Arc<AtomicBool>,
+    worker: Option<Worker>,
+    runs: u64,
+    last_run: Option<Instant>,
     last_success: Option<SystemTime>,
+    latest: Option<Arc<CollectorOutcome>>,
+    cpu: Duration,
 }
 
 impl Slot {
+    /// A collector that runs every sample on a thread of its own (the safe default).
     pub fn new(name: &'static str, collector: Box<dyn Collector>) -> Slot {
         Slot {
             name,
             collector: Arc::from(collector),
+            cadence: Cadence::EverySample,
+            isolation: Isolation::Thread,
             busy: Arc::new(AtomicBool::new(false)),
+            worker: None,
+            runs: 0,
+            last_run: None,
             last_success: None,
+            latest: None,
+            cpu: Duration::ZERO,
         }
     }
-}
 
-/// Clears the busy flag when a run ends, even if the collector panicked.
-struct BusyGuard(Arc<AtomicBool>);
+    pub fn with_cadence(mut self, cadence: Cadence) -> Slot {
+        self.cadence = cadence;
+        self
+    }
 
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+    pub fn with_isolation(mut self, isolation: Isolation) -> Slot {
+        self.isolation = isolation;
+        self
+    }
+
+    fn due(&self, now: Instant, slow_interval: Duration) -> bool {
+        match (self.cadence, self.last_run) {
+            (Cadence::EverySample, _) | (Cadence::Slow, None) => true,
+            // A little slack, so a run due at the same tick as the interval is not put off by
+            // one whole sample because the ticks jitter.
+            (Cadence::Slow, Some(last)) => {
+                now.duration_since(last) + Duration::from_millis(100) >= slow_interval
+            }
+        }
+    }
+
+    /// Sends a run to the collector's thread; the error says why it could not start.
+    fn dispatch(&mut self) -> Result<u64, String> {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return Err("previous run has not returned yet (hung read?)".to_string());
+        }
+        if self.worker.is_none() {
+            match Worker::start(
+                self.name,
+                Arc::clone(&self.collector),
+                Arc::clone(&self.busy),
+            ) {
+                Ok(w) => self.worker = Some(w),
+                Err(e) => {
+                    self.busy.store(false, Ordering::Release);
+                    return Err(format!("cannot start the collector's thread: {e}"));
+                }
+            }
+        }
+        self.runs += 1;
+        let run = self.runs;
+        let worker = self.worker.as_ref().expect("started above");
+        // Results of runs the sampler gave up on are stale now.
+        while worker.results.try_recv().is_ok() {}
+        if worker.requests.send(run).is_err() {
+            self.worker = None;
+            self.busy.store(false, Ordering::Release);
+            return Err("the collector's thread has stopped".to_string());
+        }
+        Ok(run)
+    }
+
+    /// Waits for the result of `run` until `deadline`.
+    fn wait(&mut self, run: u64, deadline: Instant, timeout: Duration) -> RunResult {
+        let Some(worker) = &self.worker else {
+            return failed_run("the collector's thread has stopped".to_string());
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match worker.results.recv_timeout(left) {
+                Ok((n, result)) if n == run => return result,
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let mut r = failed_run(format!("timed out after {timeout:?}"));
+                    r.took = timeout;
+                    return r;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.worker = None;
+                    return failed_run("the collector's thread has stopped".to_string());
+                }
+            }
+        }
+    }
+
+    /// Records a run's result as the collector's latest outcome.
+    fn record(&mut self, result: RunResult, started: Instant, ran_at: SystemTime) {
+        self.last_run = Some(started);
+        self.cpu += result.cpu;
+        if let Some(e) = &result.error {
+            tracing::warn!(collector = self.name, error = %e, "collector failed");
+        } else {
+            self.last_success = Some(ran_at);
+        }
+        self.latest = Some(Arc::new(CollectorOutcome {
+            name: self.name,
+            success: result.error.is_none(),
+            duration: result.took,
+            error: result.error,
+            last_success: self.last_success,
+            ran_at,
+            set: result.set,
+            encoded: Default::default(),
+        }));
     }
 }
 
-/// Runs after every sample on what the collectors produced, before the snapshot is published
-/// (the anomaly engine). It runs inline, so it must be cheap; the metrics it returns are published
-/// with the snapshot.
+fn failed_run(error: String) -> RunResult {
+    RunResult {
+        set: MetricSet::new(),
+        error: Some(error),
+        took: Duration::ZERO,
+        cpu: Duration::ZERO,
+    }
+}
+
+/// Runs after every sample on the collectors' latest output, before the snapshot is published
+/// (the anomaly engine). The metrics it returns are published with the snapshot.
 pub trait SampleHook: Send {
     fn after_sample(
         &mut self,
@@ -238,16 +483,27 @@ pub trait SampleHook: Send {
 pub struct Sampler {
     slots: Vec<Slot>,
     timeout: Duration,
+    slow_interval: Duration,
     hook: Option<Box<dyn SampleHook>>,
+    hook_cpu: Duration,
 }
 
 impl Sampler {
+    /// `timeout` bounds each isolated collector's run; slow collectors run every
+    /// `slow_interval` (see [`Sampler::with_slow_interval`]; by default every sample).
     pub fn new(slots: Vec<Slot>, timeout: Duration) -> Sampler {
         Sampler {
             slots,
             timeout,
+            slow_interval: Duration::ZERO,
             hook: None,
+            hook_cpu: Duration::ZERO,
         }
+    }
+
+    pub fn with_slow_interval(mut self, slow_interval: Duration) -> Sampler {
+        self.slow_interval = slow_interval;
+        self
     }
 
     /// Sets the hook run after every sample.
@@ -256,145 +512,121 @@ impl Sampler {
         self
     }
 
-    /// Runs every collector once, concurrently, and builds the snapshot.
-    pub async fn sample(&mut self) -> Snapshot {
+    /// Runs every collector that is due once and builds the snapshot.
+    pub fn sample(&mut self) -> Snapshot {
         let started = Instant::now();
-        let deadline = tokio::time::Instant::from_std(started + self.timeout);
-        let mut runs = Vec::with_capacity(self.slots.len());
-        for slot in &self.slots {
-            if slot.busy.swap(true, Ordering::AcqRel) {
-                runs.push(None);
+        let ran_at = SystemTime::now();
+        let deadline = started + self.timeout;
+        let due: Vec<bool> = self
+            .slots
+            .iter()
+            .map(|s| s.due(started, self.slow_interval))
+            .collect();
+
+        // Isolated runs first, so they proceed while the inline ones run here.
+        let mut dispatched = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if !due[i] || slot.isolation != Isolation::Thread {
                 continue;
             }
-            let collector = Arc::clone(&slot.collector);
-            let guard = BusyGuard(Arc::clone(&slot.busy));
-            runs.push(Some(tokio::task::spawn_blocking(move || {
-                let _guard = guard;
-                let begin = Instant::now();
-                let mut set = MetricSet::new();
-                let result = collector.collect(&mut set);
-                let took = begin.elapsed();
-                // Encoding here, on the collector's worker thread, keeps it off the runtime
-                // workers that answer scrapes, and encodes the collectors in parallel.
-                let encoded = Encoded::of(&set);
-                (set, encoded, result, took)
-            })));
+            match slot.dispatch() {
+                Ok(run) => dispatched.push((i, run)),
+                Err(e) => slot.record(failed_run(e), started, ran_at),
+            }
+        }
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if due[i] && slot.isolation == Isolation::Inline {
+                let result = run_collector(&*slot.collector);
+                slot.record(result, started, ran_at);
+            }
+        }
+        for (i, run) in dispatched {
+            let slot = &mut self.slots[i];
+            let result = slot.wait(run, deadline, self.timeout);
+            slot.record(result, started, ran_at);
         }
 
-        let mut outcomes = Vec::with_capacity(self.slots.len());
-        let mut sets = Vec::with_capacity(self.slots.len());
-        for (slot, run) in self.slots.iter_mut().zip(runs) {
-            let (set, encoded, error, duration) = match run {
-                None => (
-                    MetricSet::new(),
-                    Encoded::default(),
-                    Some("previous run has not returned yet (hung read?)".to_string()),
-                    Duration::ZERO,
-                ),
-                Some(handle) => match tokio::time::timeout_at(deadline, handle).await {
-                    Ok(Ok((set, enc, Ok(()), d))) => (set, enc, None, d),
-                    Ok(Ok((set, enc, Err(e), d))) => (set, enc, Some(e.to_string()), d),
-                    Ok(Err(join_error)) => (
-                        MetricSet::new(),
-                        Encoded::default(),
-                        Some(format!("collector panicked: {join_error}")),
-                        started.elapsed(),
-                    ),
-                    Err(_) => (
-                        MetricSet::new(),
-                        Encoded::default(),
-                        Some(format!("timed out after {:?}", self.timeout)),
-                        self.timeout,
-                    ),
-                },
-            };
-            let success = error.is_none();
-            if let Some(e) = &error {
-                tracing::warn!(collector = slot.name, error = %e, "collector failed");
-            } else {
-                slot.last_success = Some(SystemTime::now());
-            }
-            outcomes.push(CollectorOutcome {
-                name: slot.name,
-                success,
-                duration,
-                error,
-                last_success: slot.last_success,
-                text: encoded.text,
-                openmetrics: encoded.openmetrics,
-            });
-            sets.push((slot.name, set));
+        let collectors: Vec<Arc<CollectorOutcome>> =
+            self.slots.iter().filter_map(|s| s.latest.clone()).collect();
+        let hook = self.run_hook(&collectors, ran_at);
+        Snapshot {
+            taken_at: ran_at,
+            published: Instant::now(),
+            cycle_duration: started.elapsed(),
+            cpu: CpuAccount {
+                collectors: self.slots.iter().map(|s| (s.name, s.cpu)).collect(),
+                anomaly: self.hook_cpu,
+            },
+            collectors,
+            hook,
+            full: Default::default(),
+            full_gzip: Default::default(),
         }
-        let hook_metrics = self.run_hook(sets).await;
-        // Assembling encodes and concatenates the whole body: off the runtime workers too.
-        let assembled = tokio::task::spawn_blocking(move || {
-            Snapshot::assemble(outcomes, &hook_metrics, started.elapsed(), started)
-        })
-        .await;
-        assembled.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "assembling the snapshot failed");
-            Snapshot::empty()
-        })
     }
 
-    /// Runs the hook on the collectors' output. The hook may block (the anomaly journal syncs to
-    /// disk before an event is published), so it runs on the blocking pool, not on a runtime
-    /// worker; a panic inside it is logged and the hook is kept for the next sample.
-    async fn run_hook(&mut self, sets: Vec<(&'static str, MetricSet)>) -> MetricSet {
-        let Some(mut hook) = self.hook.take() else {
+    /// Runs the hook on the collectors' latest output. A panic inside it is logged and the hook
+    /// is kept for the next sample.
+    fn run_hook(&mut self, collectors: &[Arc<CollectorOutcome>], at: SystemTime) -> MetricSet {
+        let Some(hook) = self.hook.as_mut() else {
             return MetricSet::new();
         };
-        let at = SystemTime::now();
-        let run = tokio::task::spawn_blocking(move || {
-            let view: Vec<(&'static str, &MetricSet)> =
-                sets.iter().map(|(name, set)| (*name, set)).collect();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                hook.after_sample(&view, at)
-            }));
-            (hook, result)
-        });
-        match run.await {
-            Ok((hook, result)) => {
-                self.hook = Some(hook);
-                result.unwrap_or_else(|_| {
-                    tracing::error!(
-                        "the sample hook panicked; its metrics are missing from this sample"
-                    );
-                    MetricSet::new()
-                })
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the sample hook could not run; anomaly detection stopped");
-                MetricSet::new()
-            }
-        }
+        let view: Vec<(&'static str, &MetricSet)> =
+            collectors.iter().map(|c| (c.name, &c.set)).collect();
+        let cpu = ThreadCpu::start();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hook.after_sample(&view, at)
+        }));
+        self.hook_cpu += cpu.elapsed();
+        result.unwrap_or_else(|_| {
+            tracing::error!("the sample hook panicked; its metrics are missing from this sample");
+            MetricSet::new()
+        })
     }
 
-    /// Samples every `interval` and publishes each snapshot until the receiver side is gone or
-    /// `shutdown` fires.
-    pub async fn run(
+    /// Starts sampling every `interval` on a thread of its own, publishing each snapshot on `tx`,
+    /// until the returned handle is stopped or every receiver is gone.
+    pub fn spawn(
         mut self,
         interval: Duration,
         tx: watch::Sender<Arc<Snapshot>>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let mut ticker = tokio::time::interval(interval);
-        // A slow sample delays the next one instead of bursting to catch up.
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            let snapshot = self.sample().await;
-            tracing::debug!(
-                duration_us = snapshot.cycle_duration.as_micros() as u64,
-                "sample published"
-            );
-            if tx.send(Arc::new(snapshot)).is_err() {
-                return;
-            }
-        }
+    ) -> std::io::Result<SamplerHandle> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sampler".to_string())
+            .spawn(move || {
+                let mut next = Instant::now();
+                loop {
+                    let snapshot = self.sample();
+                    tracing::debug!(
+                        duration_us = snapshot.cycle_duration.as_micros() as u64,
+                        "sample published"
+                    );
+                    if tx.send(Arc::new(snapshot)).is_err() {
+                        return;
+                    }
+                    // A slow sample delays the next one instead of bursting to catch up.
+                    next = (next + interval).max(Instant::now());
+                    match stopped.recv_timeout(next.saturating_duration_since(Instant::now())) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })?;
+        Ok(SamplerHandle { stop, thread })
+    }
+}
+
+/// The running sampler thread.
+pub struct SamplerHandle {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl SamplerHandle {
+    /// Stops sampling after the sample in progress, and waits for that.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
     }
 }
 
@@ -437,8 +669,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn failures_are_isolated_and_reported() {
+    #[test]
+    fn failures_are_isolated_and_reported() {
         let (release, hold) = std::sync::mpsc::channel();
         let mut sampler = Sampler::new(
             vec![
@@ -449,7 +681,7 @@ mod tests {
             ],
             Duration::from_millis(200),
         );
-        let snap = sampler.sample().await;
+        let snap = sampler.sample();
         let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
         assert!(text.contains("test_value 42\n"), "{text}");
         assert!(
@@ -461,19 +693,24 @@ mod tests {
         assert!(text.contains("node_scrape_collector_success{collector=\"panics\"} 0\n"));
         assert!(text.contains("node_scrape_collector_success{collector=\"hangs\"} 0\n"));
         assert!(text.contains("sysmon_exporter_build_info{"), "{text}");
+        assert!(
+            text.contains("sysmon_collector_cpu_seconds_total{collector=\"good\"} "),
+            "{text}"
+        );
+        assert!(text.contains("sysmon_exporter_cpu_seconds_total{stage=\"anomaly\"} "));
         let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
         assert!(hangs.error.as_deref().unwrap().contains("timed out"));
 
         // While the hung run has not returned, the collector is skipped, not started again.
-        let snap = sampler.sample().await;
+        let snap = sampler.sample();
         let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
         assert!(hangs.error.as_deref().unwrap().contains("has not returned"));
 
         // Once it returns, the next sample runs it again.
         release.send(()).unwrap();
         release.send(()).unwrap();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let snap = sampler.sample().await;
+        std::thread::sleep(Duration::from_millis(50));
+        let snap = sampler.sample();
         let hangs = snap.collectors.iter().find(|c| c.name == "hangs").unwrap();
         assert!(hangs.success, "{:?}", hangs.error);
     }
@@ -498,8 +735,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn hook_sees_every_collector_and_publishes_its_metrics() {
+    #[test]
+    fn hook_sees_every_collector_and_publishes_its_metrics() {
         let mut sampler = Sampler::new(
             vec![
                 Slot::new("a", Box::new(Fixed(1.5))),
@@ -508,7 +745,7 @@ mod tests {
             Duration::from_secs(1),
         )
         .with_hook(Box::new(CountingHook));
-        let snap = sampler.sample().await;
+        let snap = sampler.sample();
         let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
         assert!(text.contains("test_hook_sum 3.5\n"), "{text}");
         // Filtering by collector keeps the hook's metrics: they belong to no collector.
@@ -517,8 +754,8 @@ mod tests {
             .contains("test_hook_sum 3.5\n"));
     }
 
-    #[tokio::test]
-    async fn filtered_render_and_openmetrics_eof() {
+    #[test]
+    fn filtered_render_and_openmetrics_eof() {
         let mut sampler = Sampler::new(
             vec![
                 Slot::new("a", Box::new(Fixed(1.0))),
@@ -526,7 +763,7 @@ mod tests {
             ],
             Duration::from_secs(1),
         );
-        let snap = sampler.sample().await;
+        let snap = sampler.sample();
         let only_a = snap.render(Format::Text, |n| n == "a");
         assert!(only_a.contains("test_value 1\n"));
         assert!(!only_a.contains("test_partial"));
@@ -539,5 +776,101 @@ mod tests {
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut decoded)
             .unwrap();
         assert_eq!(decoded.as_bytes(), snap.body(Format::Text));
+    }
+
+    /// Counts its runs and publishes the count.
+    struct Counting(std::sync::atomic::AtomicU64);
+    impl Collector for Counting {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+            out.counter("test_runs_total", "Runs.")
+                .sample(&[], n as f64);
+            Ok(())
+        }
+    }
+
+    fn runs(snap: &Snapshot, collector: &str) -> f64 {
+        let c = snap
+            .collectors
+            .iter()
+            .find(|c| c.name == collector)
+            .unwrap();
+        c.metrics().get("test_runs_total").unwrap().samples[0].value
+    }
+
+    #[test]
+    fn slow_collectors_keep_their_last_output_between_runs() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("fast", Box::new(Counting(Default::default())))
+                    .with_isolation(Isolation::Inline),
+                Slot::new("slow", Box::new(Counting(Default::default())))
+                    .with_cadence(Cadence::Slow)
+                    .with_isolation(Isolation::Inline),
+                Slot::new("slow_thread", Box::new(Counting(Default::default())))
+                    .with_cadence(Cadence::Slow),
+            ],
+            Duration::from_secs(1),
+        )
+        .with_slow_interval(Duration::from_millis(300));
+        let first = sampler.sample();
+        let second = sampler.sample();
+        assert_eq!(runs(&first, "fast"), 1.0);
+        assert_eq!(runs(&second, "fast"), 2.0);
+        for slow in ["slow", "slow_thread"] {
+            assert_eq!(runs(&first, slow), 1.0);
+            assert_eq!(runs(&second, slow), 1.0, "{slow} ran again too early");
+            // Between runs the snapshot shares the same outcome, encoding included.
+            let a = first.collectors.iter().find(|c| c.name == slow).unwrap();
+            let b = second.collectors.iter().find(|c| c.name == slow).unwrap();
+            assert!(Arc::ptr_eq(a, b));
+        }
+        let body = String::from_utf8(second.body(Format::Text).to_vec()).unwrap();
+        assert!(body.contains("node_scrape_collector_success{collector=\"slow\"} 1\n"));
+        std::thread::sleep(Duration::from_millis(300));
+        let third = sampler.sample();
+        assert_eq!(runs(&third, "fast"), 3.0);
+        assert_eq!(runs(&third, "slow"), 2.0);
+        assert_eq!(runs(&third, "slow_thread"), 2.0);
+    }
+
+    #[test]
+    fn inline_panics_are_caught() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("panics", Box::new(Panicking)).with_isolation(Isolation::Inline),
+                Slot::new("good", Box::new(Fixed(1.0))).with_isolation(Isolation::Inline),
+            ],
+            Duration::from_secs(1),
+        );
+        let snap = sampler.sample();
+        let panics = snap.collectors.iter().find(|c| c.name == "panics").unwrap();
+        assert!(!panics.success);
+        assert!(panics.error.as_deref().unwrap().contains("collector bug"));
+        let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+        assert!(text.contains("test_value 1\n"));
+    }
+
+    #[test]
+    fn spawned_sampler_publishes_and_stops() {
+        let sampler = Sampler::new(
+            vec![Slot::new("a", Box::new(Counting(Default::default())))],
+            Duration::from_secs(1),
+        );
+        let (tx, mut rx) = watch::channel(Arc::new(Snapshot::empty()));
+        let handle = sampler.spawn(Duration::from_millis(20), tx).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while runs_or_zero(&rx.borrow_and_update()) < 3.0 {
+            assert!(Instant::now() < deadline, "sampler did not publish");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        handle.stop();
+    }
+
+    fn runs_or_zero(snap: &Snapshot) -> f64 {
+        snap.collectors
+            .first()
+            .and_then(|c| c.metrics().get("test_runs_total"))
+            .map_or(0.0, |f| f.samples[0].value)
     }
 }

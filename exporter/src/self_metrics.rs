@@ -11,14 +11,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("SYSMON_GIT_REVISION");
 pub const RUSTC: &str = env!("SYSMON_RUSTC_VERSION");
 
-/// The exporter's metrics; `cycle` is how long the sample they are published with took.
-pub fn collect(cycle: std::time::Duration) -> MetricSet {
-    let mut set = MetricSet::new();
-    set.gauge(
-        "sysmon_exporter_sample_duration_seconds",
-        "How long the last sample of every enabled collector took, from start to publication.",
-    )
-    .sample(&[], cycle.as_secs_f64());
+/// Adds the exporter's build info and process metrics to `set`. Read when a scrape asks, not
+/// every sample.
+pub fn collect(set: &mut MetricSet) {
     set.gauge(
         "sysmon_exporter_build_info",
         "A metric with a constant '1' value labeled by version, revision and rustc from which sysmon-exporter was built.",
@@ -26,8 +21,7 @@ pub fn collect(cycle: std::time::Duration) -> MetricSet {
     .sample(&[("version", VERSION), ("revision", REVISION), ("rustc", RUSTC)], 1.0);
     // A process whose /proc/self cannot be read still exports build info; the process metrics
     // are simply absent, as client libraries do on platforms without procfs.
-    let _ = process_metrics(&mut set);
-    set
+    let _ = process_metrics(set);
 }
 
 fn process_metrics(set: &mut MetricSet) -> Result<(), procfs::ProcError> {
@@ -87,7 +81,8 @@ fn process_metrics(set: &mut MetricSet) -> Result<(), procfs::ProcError> {
 mod tests {
     #[test]
     fn build_info_and_process_metrics_are_present() {
-        let set = super::collect(std::time::Duration::from_millis(3));
+        let mut set = crate::metrics::MetricSet::new();
+        super::collect(&mut set);
         let info = set.get("sysmon_exporter_build_info").unwrap();
         assert_eq!(
             info.samples[0].labels[0],

@@ -236,8 +236,14 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
             None => "ok".to_string(),
             Some(e) => format!("failed: {}", html_escape(e)),
         };
+        let cpu = snap
+            .cpu
+            .collectors
+            .iter()
+            .find(|(name, _)| *name == c.name)
+            .map_or(0.0, |(_, spent)| spent.as_secs_f64());
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{last}</td><td>{:.3} ms</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{last}</td><td>{:.3} ms</td><td>{cpu:.3} s</td></tr>\n",
             c.name,
             status,
             c.duration.as_secs_f64() * 1000.0
@@ -253,7 +259,7 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head>\n\
 <body><h1>sysmon-exporter</h1>\n<p>Version {VERSION}. Sampling every {interval}; last sample {sampled} took {cycle:.3} ms.</p>\n\
 <p><a href=\"{path}\">Metrics</a> · <a href=\"/health\">Health</a> · <a href=\"/api/v1/anomalies?state=active\">Active anomalies</a></p>\n\
-<table><thead><tr><th>Collector</th><th>Status</th><th>Last success</th><th>Duration</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n",
+<table><thead><tr><th>Collector</th><th>Status</th><th>Last success</th><th>Duration</th><th>CPU since start</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n",
         interval = humantime::format_duration(state.interval),
         cycle = snap.cycle_duration.as_secs_f64() * 1000.0,
     ))

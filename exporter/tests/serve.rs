@@ -131,7 +131,13 @@ fn landing_page_and_health() {
             "{c} in the collector table"
         );
     }
-    assert!(e.get("/custom").contains("node_load1"));
+    assert!(
+        page.contains("<th>CPU since start</th>"),
+        "the landing page shows each collector's CPU time"
+    );
+    let metrics = e.get("/custom");
+    assert!(metrics.contains("node_load1"));
+    assert!(metrics.contains("sysmon_collector_cpu_seconds_total{collector=\"cpu\"}"));
     let health: serde_json::Value = serde_json::from_str(&e.get("/health")).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(
