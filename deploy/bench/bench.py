@@ -855,6 +855,44 @@ def interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def idle_main(a: argparse.Namespace) -> int:
+    import idle
+    signal.signal(signal.SIGTERM, interrupt)
+    procs = Processes()
+    workdir = Path(tempfile.mkdtemp(prefix="sysmon-bench-idle-"))
+    try:
+        if not os.access(NODE_EXPORTER, os.X_OK):
+            raise Unmeasurable(f"{NODE_EXPORTER} is missing: apt-get install -y prometheus-node-exporter")
+        sysmon_bin = a.sysmon_bin or build_sysmon()
+        info = machine()
+        info.update(sysmon_version=version_of([sysmon_bin, "--version"]),
+                    node_version=version_of([NODE_EXPORTER, "--version"]), load_start=loadavg())
+        r = idle.run(sysmon_bin, procs, workdir, a.idle_seconds or 300, a.idle_every or 15,
+                     a.attribution_seconds, a.port_base)
+        info["load_end"] = loadavg()
+        lines = [f"# sysmon-exporter vs node_exporter, idle ({info['date']})", "",
+                 f"{info['nproc']} CPUs ({info['cpu_model']}), kernel {info['kernel']}; "
+                 f"{info['sysmon_version']}; {info['node_version']}",
+                 f"load average at start {info['load_start']}, at end {info['load_end']}",
+                 f"command: {shlex.join([sys.argv[0].replace(str(REPO) + '/', '')] + sys.argv[1:])}", ""]
+        print("\n".join(lines + idle.report(r)))
+        if a.json:
+            a.json.write_text(json.dumps({"machine": info, "idle": r}, indent=2))
+        return 0
+    except Unmeasurable as e:
+        log(f"cannot measure: {e}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted; stopping the exporters")
+        return 130
+    finally:
+        procs.stop_all()
+        if a.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description="Benchmark sysmon-exporter against node_exporter on this machine.")
     p.add_argument("--quick", action="store_true", help="short run (~2 min after the build): fewer samples, 3 s load points, 20 s idle")
@@ -868,7 +906,14 @@ def main() -> int:
     p.add_argument("--port-base", type=int, help="take free ports from here upwards (default: any free port)")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, large-host tree)")
+    p.add_argument("--idle", action="store_true",
+                   help="idle mode instead (idle.py): both exporters at their defaults, scraped every --idle-every s "
+                        "(15) for --idle-seconds (300), then one instance per collector for --attribution-seconds")
+    p.add_argument("--attribution-seconds", type=float, default=120,
+                   help="idle mode: how long the one-collector instances run (default 120)")
     a = p.parse_args()
+    if a.idle:
+        return idle_main(a)
     settings = Settings(
         samples=a.samples or (5 if a.quick else 15),
         load_seconds=a.load_seconds or (3 if a.quick else 10),

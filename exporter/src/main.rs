@@ -114,7 +114,11 @@ fn build_collectors(cli: &Cli, settings: &config::Settings) -> Result<Vec<Slot>,
             let reg =
                 collector::registration(name).expect("enabled collectors come from the registry");
             (reg.build)(&ctx)
-                .map(|c| Slot::new(reg.name, c))
+                .map(|c| {
+                    Slot::new(reg.name, c)
+                        .with_cadence(reg.cadence)
+                        .with_isolation(reg.isolation)
+                })
                 .map_err(|e| format!("collector {name}: {e}"))
         })
         .collect()

@@ -27,8 +27,32 @@ pub struct SignalExtractor {
     previous: Previous,
 }
 
+/// Every metric family the signals are derived from. The collectors that produce them must run
+/// every sample (`Cadence::EverySample`); `tests/cadence.rs` checks that against the registry.
+pub const INPUT_FAMILIES: &[&str] = &[
+    "node_cpu_seconds_total",
+    "node_memory_MemTotal_bytes",
+    "node_memory_MemAvailable_bytes",
+    "node_load1",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "sysmon_usb_errors_total",
+    "node_hwmon_temp_crit_celsius",
+    "node_hwmon_temp_celsius",
+    "node_thermal_zone_temp",
+    "node_filesystem_size_bytes",
+    "node_filesystem_free_bytes",
+    "node_filesystem_avail_bytes",
+];
+
 /// Finds a family by name across every collector's output.
 fn family<'a>(sets: &[&'a MetricSet], name: &str) -> Option<&'a MetricFamily> {
+    debug_assert!(
+        INPUT_FAMILIES.contains(&name),
+        "{name} is read by the signals but missing from INPUT_FAMILIES"
+    );
     sets.iter().find_map(|s| s.get(name))
 }
 

@@ -26,6 +26,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "per-CPU time in each mode from /proc/stat",
     flags: super::no_flags,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Inline,
     build,
 };
 

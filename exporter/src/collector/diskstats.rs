@@ -20,6 +20,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "block device I/O statistics from /proc/diskstats",
     flags: <Args as clap::Args>::augment_args,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Inline,
     build,
 };
 

@@ -26,6 +26,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "temperatures, fans, voltages, currents and power from /sys/class/hwmon",
     flags: <Args as clap::Args>::augment_args,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Thread,
     build,
 };
 

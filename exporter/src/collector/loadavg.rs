@@ -8,6 +8,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "load averages from /proc/loadavg",
     flags: super::no_flags,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Inline,
     build,
 };
 

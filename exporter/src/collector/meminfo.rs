@@ -14,6 +14,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "memory statistics from /proc/meminfo",
     flags: super::no_flags,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Inline,
     build,
 };
 

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::metrics::MetricSet;
+pub use crate::sampler::{Cadence, Isolation};
 
 pub mod cpu;
 pub mod diskstats;
@@ -129,6 +130,12 @@ pub struct Registration {
     /// Adds the collector's `--collector.<name>.*` flags to the command: `<Args as
     /// clap::Args>::augment_args` for a module with an `Args` struct, [`no_flags`] otherwise.
     pub flags: fn(clap::Command) -> clap::Command,
+    /// How often it runs: [`Cadence::EverySample`] when an anomaly rule reads its series (see
+    /// `anomaly/signals.rs`), [`Cadence::Slow`] otherwise.
+    pub cadence: Cadence,
+    /// [`Isolation::Thread`] when a read can hang (a driver's sysfs attribute, statfs, a file on
+    /// a network filesystem), [`Isolation::Inline`] for kernel-generated /proc files.
+    pub isolation: Isolation,
     pub build: fn(&BuildContext) -> Result<Box<dyn Collector>, String>,
 }
 

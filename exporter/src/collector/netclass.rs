@@ -19,6 +19,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "network interface state from /sys/class/net",
     flags: <Args as clap::Args>::augment_args,
+    cadence: super::Cadence::Slow,
+    isolation: super::Isolation::Thread,
     build,
 };
 

@@ -21,6 +21,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "network interface statistics from /proc/net/dev",
     flags: <Args as clap::Args>::augment_args,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Inline,
     build,
 };
 

@@ -17,6 +17,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "operating system release from /etc/os-release under the root filesystem",
     flags: super::no_flags,
+    cadence: super::Cadence::Slow,
+    isolation: super::Isolation::Inline,
     build,
 };
 

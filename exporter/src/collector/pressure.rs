@@ -22,6 +22,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "pressure stall information from /proc/pressure",
     flags: super::no_flags,
+    cadence: super::Cadence::Slow,
+    isolation: super::Isolation::Inline,
     build,
 };
 

@@ -15,6 +15,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "boot time, context switches, forks, interrupts and process counts from /proc/stat",
     flags: super::no_flags,
+    cadence: super::Cadence::Slow,
+    isolation: super::Isolation::Inline,
     build,
 };
 

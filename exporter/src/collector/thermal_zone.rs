@@ -27,6 +27,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "thermal zone temperatures and cooling devices from /sys/class/thermal",
     flags: super::no_flags,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Thread,
     build,
 };
 

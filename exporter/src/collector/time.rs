@@ -19,6 +19,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "the current system time and clock source",
     flags: super::no_flags,
+    cadence: super::Cadence::Slow,
+    isolation: super::Isolation::Inline,
     build,
 };
 

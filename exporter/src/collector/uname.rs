@@ -16,6 +16,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "kernel name, release, version and machine",
     flags: super::no_flags,
+    cadence: super::Cadence::Slow,
+    isolation: super::Isolation::Inline,
     build,
 };
 

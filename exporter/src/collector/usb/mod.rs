@@ -49,6 +49,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "USB devices from /sys/bus/usb and USB failures from the kernel log",
     flags: <Args as clap::Args>::augment_args,
+    cadence: super::Cadence::EverySample,
+    isolation: super::Isolation::Inline,
     build,
 };
 
