@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::metrics::MetricSet;
 
 pub mod cpu;
+pub mod cpufreq;
 pub mod diskstats;
 pub mod filesystem;
 pub mod filter;
@@ -24,6 +25,7 @@ pub mod pressure;
 pub mod stat;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
 pub mod uname;
 pub mod usb;
 
@@ -140,6 +142,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
+    cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
     filesystem::REGISTRATION,
     hwmon::REGISTRATION,
@@ -152,6 +155,7 @@ pub const REGISTRY: &[Registration] = &[
     stat::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
+    timex::REGISTRATION,
     uname::REGISTRATION,
     usb::REGISTRATION,
 ];
