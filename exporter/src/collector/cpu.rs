@@ -137,7 +137,8 @@ impl Options {
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     let args: Args = ctx.args()?;
     let options = Options::from_args(&args, ctx.cli.enabled_collectors.contains(&"cpufreq"))?;
-    if options.info && !(args.info && !args.no_info) {
+    let asked_for_info = args.info && !args.no_info;
+    if options.info && !asked_for_info {
         tracing::info!(
             "--collector.cpu.info is on because --collector.cpu.info.flags-include or \
              --collector.cpu.info.bugs-include is set"
@@ -977,6 +978,8 @@ bugs\t\t:
         assert!(o.guest);
         let o = options(&["--collector.cpu.info"], true).unwrap();
         assert!(o.info && !o.info_frequency);
+        let o = options(&["--collector.cpu.info", "--no-collector.cpu.info"], false).unwrap();
+        assert!(!o.info && !o.info_frequency);
         let o = options(&["--collector.cpu.info"], false).unwrap();
         assert!(o.info_frequency, "cpufreq off: cpuinfo's MHz is exported");
         // An include regexp turns info on; an empty one is no filter.
