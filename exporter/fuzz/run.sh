@@ -92,7 +92,17 @@ build_corpus() {
         seed "${files[@]}"
         ;;
     cpu_list)
-        mapfile -t files < <(find "$fixtures" -maxdepth 6 -path '*/devices/system/cpu/*' -type f \( -name isolated -o -name online -o -name possible -o -name present \))
+        mapfile -t files < <(find "$fixtures" -maxdepth 6 -path '*/devices/system/cpu/*' -type f \( -name isolated -o -name online -o -name offline -o -name possible -o -name present \))
+        seed "${files[@]}"
+        ;;
+    cpuinfo) seed "$fixtures"/*/proc/cpuinfo ;;
+    cpufreq)
+        # "<scaling_governor>\n<scaling_available_governors>", and each frequency attribute alone.
+        for d in "$fixtures"/*/sys/devices/system/cpu/cpufreq/policy0 "$fixtures"/broken/sys/devices/system/cpu/cpu0/cpufreq; do
+            [ -d "$d" ] || continue
+            cat "$d/scaling_governor" "$d/scaling_available_governors" >"$corpus/fixture-$(echo "${d#"$fixtures"/}" | tr '/' '_')-governors"
+        done
+        mapfile -t files < <(find "$fixtures" -path '*/cpufreq/*' -type f -name '*_freq')
         seed "${files[@]}"
         ;;
     os_release) mapfile -t files < <(find "$fixtures" -name os-release -type f) && seed "${files[@]}" ;;

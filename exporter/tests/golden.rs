@@ -2,7 +2,8 @@
 //! over HTTP, and compare with the checked-in expected output in `tests/golden/<machine>.prom`.
 //!
 //! Values that depend on the moment or on the machine running the test (durations, the exporter's
-//! own process, the clock, statfs of the fixture's mount-point directories) are replaced by `<masked>`,
+//! own process, the clock, the live kernel's adjtimex(2) state, statfs of the fixture's mount-point
+//! directories) are replaced by `<masked>`,
 //! so everything else is compared exactly, byte for byte.
 //!
 //! To regenerate after an intended change, run
@@ -32,6 +33,10 @@ const MASKED_VALUES: &[&str] = &[
     "sysmon_config_last_reload_success_timestamp_seconds",
 ];
 
+/// Prefixes of families read from the live kernel whatever `--path.*` says, so their values are the
+/// test host's (timex: adjtimex(2)).
+const MASKED_VALUE_PREFIXES: &[&str] = &["node_timex_"];
+
 /// Families whose label values describe the build or the test host rather than the fixture.
 /// (node_uname_info: a fixture kernel without `<procfs>/sys/kernel/arch`, before Linux 6.1, takes
 /// the machine from the test host's uname(2).)
@@ -59,6 +64,7 @@ fn normalise(text: &str) -> String {
             out.push_str(name);
             out.push_str("{<masked>} <masked>\n");
         } else if MASKED_VALUES.contains(&name)
+            || MASKED_VALUE_PREFIXES.iter().any(|p| name.starts_with(p))
             // How full the fixture's mount points are is how full the test host's disk is.
             || (name.starts_with("sysmon_anomaly_value") && line.contains("category=\"filesystem\""))
         {
@@ -174,10 +180,11 @@ fn broken_machine_matches_golden_with_failures_isolated() {
 #[test]
 fn masking_keeps_series_and_hides_values() {
     let text = "# HELP process_open_fds x\nprocess_open_fds 7\nnode_load1 0.5\nnode_time_seconds 1.7e9\n\
-                sysmon_exporter_build_info{version=\"0.1.0\",revision=\"abc\",rustc=\"rustc 1\"} 1\n";
+                sysmon_exporter_build_info{version=\"0.1.0\",revision=\"abc\",rustc=\"rustc 1\"} 1\n\
+                node_timex_offset_seconds -3.2e-05\n";
     assert_eq!(
         normalise(text),
         "# HELP process_open_fds x\nprocess_open_fds <masked>\nnode_load1 0.5\nnode_time_seconds <masked>\n\
-         sysmon_exporter_build_info{<masked>} <masked>\n"
+         sysmon_exporter_build_info{<masked>} <masked>\nnode_timex_offset_seconds <masked>\n"
     );
 }

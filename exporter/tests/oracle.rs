@@ -55,6 +55,19 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
         "node_uname_info",
         "node_exporter calls uname(2) on the live kernel; sysmon reads <procfs>/sys/kernel",
     ),
+    (
+        "node_timex_",
+        "adjtimex(2) of the live kernel (no fixture can hold it), read by the two at different moments; \
+         their names and labels are still required to match (see `check`)",
+    ),
+];
+
+/// Optional metrics both exporters have, turned on on both sides so they are compared too.
+const OPTIONAL_ON_BOTH: &[&str] = &[
+    "--collector.cpu.info",
+    "--collector.cpu.info.flags-include=^(aes|avx2|sse4_2|hypervisor|vmx)$",
+    "--collector.cpu.info.bugs-include=^spectre_",
+    "--collector.stat.softirq",
 ];
 
 /// Labels that current upstream node_exporter added after Debian's 1.5.0, which sysmon follows.
@@ -93,6 +106,8 @@ struct Comparison {
     mismatches: Vec<String>,
     only_sysmon: Vec<SeriesKey>,
     only_node: Vec<SeriesKey>,
+    /// The `node_timex_*` series of (sysmon, node_exporter).
+    timex: (Vec<SeriesKey>, Vec<SeriesKey>),
 }
 
 fn compare(machine: &str) -> Comparison {
@@ -110,18 +125,33 @@ fn compare(machine: &str) -> Comparison {
         format!("--collector.diskstats.device-exclude={DEFAULT_DEVICE_EXCLUDE}"),
         "--collector.netdev.device-exclude=".to_string(),
         "--no-collector.netdev.netlink".to_string(),
-    ];
+    ]
+    .into_iter()
+    .chain(OPTIONAL_ON_BOTH.iter().map(|f| f.to_string()))
+    .collect::<Vec<_>>();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let shared = shared_collectors();
     let node = start_node_exporter(&root, &shared, &flags);
     let sysmon_flags: Vec<String> = std::iter::once("--collector.disable-defaults".to_string())
         .chain(shared.iter().map(|c| format!("--collector.{c}")))
+        .chain(OPTIONAL_ON_BOTH.iter().map(|f| f.to_string()))
         .collect();
     let sysmon_flags: Vec<&str> = sysmon_flags.iter().map(String::as_str).collect();
     let sysmon = start_sysmon(&root, &sysmon_flags);
     let theirs = without_newer_labels(parse_exposition(&node.get("/metrics")));
     let ours = without_newer_labels(parse_exposition(&sysmon.get("/metrics")));
-    diff(&ours, &theirs)
+    let mut c = diff(&ours, &theirs);
+    c.timex = (timex_keys(&ours), timex_keys(&theirs));
+    c
+}
+
+/// The timex series (name and labels) of one side: values differ, names must not.
+fn timex_keys(series: &BTreeMap<SeriesKey, f64>) -> Vec<SeriesKey> {
+    series
+        .keys()
+        .filter(|k| k.name.starts_with("node_timex_"))
+        .cloned()
+        .collect()
 }
 
 fn diff(ours: &BTreeMap<SeriesKey, f64>, theirs: &BTreeMap<SeriesKey, f64>) -> Comparison {
@@ -130,6 +160,7 @@ fn diff(ours: &BTreeMap<SeriesKey, f64>, theirs: &BTreeMap<SeriesKey, f64>) -> C
         mismatches: Vec::new(),
         only_sysmon: Vec::new(),
         only_node: Vec::new(),
+        timex: (Vec::new(), Vec::new()),
     };
     for (key, ours_v) in ours {
         match theirs.get(key) {
@@ -166,8 +197,9 @@ fn families(keys: &[SeriesKey]) -> Vec<&str> {
 fn check(machine: &str, minimum_compared: usize) {
     let c = compare(machine);
     eprintln!(
-        "{machine}: {} series compared equal; families only in sysmon: {:?}; only in node_exporter: {:?}",
+        "{machine}: {} series compared equal, {} timex series on both sides; families only in sysmon: {:?}; only in node_exporter: {:?}",
         c.compared,
+        c.timex.0.len(),
         families(&c.only_sysmon),
         families(&c.only_node)
     );
@@ -175,6 +207,12 @@ fn check(machine: &str, minimum_compared: usize) {
         c.mismatches.is_empty(),
         "{machine}: values differ from node_exporter:\n{}",
         c.mismatches.join("\n")
+    );
+    // Both read the same kernel, so both have the series or
+    // (adjtimex refused) neither has.
+    assert_eq!(
+        c.timex.0, c.timex.1,
+        "{machine}: node_timex_* series differ (sysmon, node_exporter)"
     );
     assert!(
         c.compared >= minimum_compared,

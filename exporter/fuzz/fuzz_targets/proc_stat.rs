@@ -1,4 +1,5 @@
-//! /proc/stat: the per-CPU lines (cpu collector) and the system-wide counters (stat collector).
+//! /proc/stat: the per-CPU lines (cpu collector), the system-wide counters and the softirq line
+//! (stat collector).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,4 +15,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(counters.update(&cpus), &cpus);
     }
     let _ = stat::parse(&text);
+    if let Ok(Some(counts)) = stat::parse_softirq(&text) {
+        // The counts are the ones on the line, in order.
+        let line = text.lines().find(|l| l.split_whitespace().next() == Some("softirq")).unwrap();
+        let printed: Vec<String> = counts.iter().map(u64::to_string).collect();
+        let fields: Vec<&str> = line.split_whitespace().skip(2).take(10).collect();
+        assert_eq!(fields.iter().map(|f| f.parse::<u64>().unwrap().to_string()).collect::<Vec<_>>(), printed);
+    }
 });

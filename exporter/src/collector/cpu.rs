@@ -8,12 +8,28 @@
 //! The kernel's counters are not perfectly monotonic (idle and iowait can step back a little, and
 //! a CPU that goes offline and comes back may restart from zero), so, like node_exporter, the
 //! collector keeps the last published values per CPU and only moves a counter forward.
+//!
+//! Flags, as node_exporter's: `--[no-]collector.cpu.guest` (default on) exports
+//! `node_cpu_guest_seconds_total`; `--collector.cpu.info` (default off) reads `<procfs>/cpuinfo`
+//! into `node_cpu_info`, and `--collector.cpu.info.flags-include` / `.bugs-include` (regular
+//! expressions, which turn `--collector.cpu.info` on) export the matching `flags` / `bugs` of the
+//! first CPU as `node_cpu_flag_info` / `node_cpu_bug_info`. With `--collector.cpu.info` and the
+//! `cpufreq` collector disabled, the `cpu MHz` of cpuinfo is exported as
+//! `node_cpu_frequency_hertz{package,core,cpu}`; with `cpufreq` enabled that name is its own
+//! (node_exporter 1.12 exports both at once, which its registry then rejects when both have
+//! samples, node_exporter issue 3689; later releases do as sysmon does).
+//!
+//! /proc/cpuinfo is parsed in the x86 layout (`processor`, `vendor_id`, `cpu family`, ...), which is
+//! what node_exporter's library does on x86; on other architectures the labels it does not find
+//! stay empty.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::Mutex;
+
+use regex::Regex;
 
 use super::{
     read_string, read_trimmed, read_u64, sorted_dir_entries, BuildContext, CollectError, Collector,
@@ -25,22 +41,122 @@ pub const REGISTRATION: Registration = Registration {
     name: "cpu",
     default_enabled: true,
     help: "per-CPU time in each mode from /proc/stat",
-    flags: super::no_flags,
+    flags: <Args as clap::Args>::augment_args,
     cadence: super::Cadence::EverySample,
     isolation: super::Isolation::Inline,
     build,
 };
 
+/// Flags of the `cpu` collector (node_exporter's names; a boolean has a `--no-` form, and the last
+/// of the two given wins).
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "cpu_flags")]
+#[command(next_help_heading = "Collector cpu")]
+pub struct Args {
+    /// Export node_cpu_guest_seconds_total (the default).
+    #[arg(
+        long = "collector.cpu.guest",
+        id = "cpu_guest",
+        overrides_with = "cpu_no_guest"
+    )]
+    pub guest: bool,
+    /// Do not export node_cpu_guest_seconds_total.
+    #[arg(
+        long = "no-collector.cpu.guest",
+        id = "cpu_no_guest",
+        overrides_with = "cpu_guest"
+    )]
+    pub no_guest: bool,
+    /// Export node_cpu_info from <procfs>/cpuinfo (off by default).
+    #[arg(
+        long = "collector.cpu.info",
+        id = "cpu_info",
+        overrides_with = "cpu_no_info"
+    )]
+    pub info: bool,
+    /// Do not export node_cpu_info (the default).
+    #[arg(
+        long = "no-collector.cpu.info",
+        id = "cpu_no_info",
+        overrides_with = "cpu_info"
+    )]
+    pub no_info: bool,
+    /// Regexp of the first CPU's `flags` in cpuinfo to export as node_cpu_flag_info (turns on
+    /// --collector.cpu.info).
+    #[arg(
+        long = "collector.cpu.info.flags-include",
+        id = "cpu_info_flags_include",
+        value_name = "REGEX"
+    )]
+    pub flags_include: Option<String>,
+    /// Regexp of the first CPU's `bugs` in cpuinfo to export as node_cpu_bug_info (turns on
+    /// --collector.cpu.info).
+    #[arg(
+        long = "collector.cpu.info.bugs-include",
+        id = "cpu_info_bugs_include",
+        value_name = "REGEX"
+    )]
+    pub bugs_include: Option<String>,
+}
+
+/// What `--collector.cpu.*` asked for, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub guest: bool,
+    pub info: bool,
+    pub flags_include: Option<Regex>,
+    pub bugs_include: Option<Regex>,
+    /// Export cpuinfo's `cpu MHz` as node_cpu_frequency_hertz (info on, cpufreq collector off).
+    pub info_frequency: bool,
+}
+
+impl Options {
+    /// Resolves the flags; `cpufreq_enabled` says whether the cpufreq collector owns
+    /// node_cpu_frequency_hertz. An empty regexp is no filter, as in node_exporter.
+    pub fn from_args(args: &Args, cpufreq_enabled: bool) -> Result<Options, String> {
+        let compile = |flag: &str, value: &Option<String>| -> Result<Option<Regex>, String> {
+            match value.as_deref() {
+                None | Some("") => Ok(None),
+                Some(re) => Regex::new(re).map(Some).map_err(|e| {
+                    format!("--collector.cpu.info.{flag}: expected a regular expression: {e}")
+                }),
+            }
+        };
+        let flags_include = compile("flags-include", &args.flags_include)?;
+        let bugs_include = compile("bugs-include", &args.bugs_include)?;
+        let info =
+            (args.info && !args.no_info) || flags_include.is_some() || bugs_include.is_some();
+        Ok(Options {
+            guest: !args.no_guest,
+            info,
+            flags_include,
+            bugs_include,
+            info_frequency: info && !cpufreq_enabled,
+        })
+    }
+}
+
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
+    let args: Args = ctx.args()?;
+    let options = Options::from_args(&args, ctx.cli.enabled_collectors.contains(&"cpufreq"))?;
+    let asked_for_info = args.info && !args.no_info;
+    if options.info && !asked_for_info {
+        tracing::info!(
+            "--collector.cpu.info is on because --collector.cpu.info.flags-include or \
+             --collector.cpu.info.bugs-include is set"
+        );
+    }
     Ok(Box::new(CpuCollector {
         roots: ctx.roots.clone(),
         counters: Mutex::new(CpuCounters::default()),
+        options,
     }))
 }
 
 pub struct CpuCollector {
     roots: Roots,
     counters: Mutex<CpuCounters>,
+    options: Options,
 }
 
 /// Columns of a `cpuN` line of /proc/stat, in the kernel's order (proc.rst), counted in USER_HZ
@@ -174,6 +290,149 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
     Ok(cpus)
 }
 
+/// One processor of /proc/cpuinfo: the fields node_cpu_info and node_cpu_frequency_hertz use,
+/// as the kernel printed them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CpuInfo {
+    pub processor: u32,
+    pub vendor_id: String,
+    pub cpu_family: String,
+    pub model: String,
+    pub model_name: String,
+    pub stepping: String,
+    pub microcode: String,
+    pub cpu_mhz: f64,
+    pub cache_size: String,
+    pub physical_id: String,
+    pub core_id: String,
+}
+
+/// /proc/cpuinfo: every processor, and the `flags` and `bugs` of the first one (the only ones
+/// exported; reading them for every CPU would be wasted work).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CpuInfoFile {
+    pub cpus: Vec<CpuInfo>,
+    pub flags: Vec<String>,
+    pub bugs: Vec<String>,
+}
+
+/// An unsigned integer the way Go's `strconv.ParseUint(s, 0, 32)` reads it (node_exporter's
+/// library parses cpuinfo's counts so): decimal, `0x` hex, `0o`/leading-`0` octal or `0b` binary.
+pub fn parse_uint_any_base(s: &str) -> Option<u32> {
+    let (digits, radix) = if let Some(d) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (d, 16)
+    } else if let Some(d) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+        (d, 2)
+    } else if let Some(d) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
+        (d, 8)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    // from_str_radix would also take a sign.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// Parses /proc/cpuinfo in the x86 layout (arch/x86/kernel/cpu/proc.c): blocks of `key\t: value`
+/// lines, each starting with `processor`. Like node_exporter's library, the first non-empty line
+/// must be a `processor` line, a value is everything after the first ": " (untrimmed), lines
+/// without a colon and unknown keys are skipped, and a count or frequency that is not a number is
+/// an error naming the line.
+pub fn parse_cpuinfo(text: &str) -> Result<CpuInfoFile, String> {
+    let mut out = CpuInfoFile::default();
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .enumerate()
+        .skip_while(|(_, l)| l.trim().is_empty());
+    let Some((first_index, first)) = lines.next() else {
+        return Err("empty file: expected a \"processor\" line".to_string());
+    };
+    let first_value = first
+        .split_once(": ")
+        .filter(|_| first.starts_with("processor"))
+        .map(|(_, v)| v);
+    let Some(first_value) = first_value else {
+        return Err(format!(
+            "line {}: expected the first line to be \"processor\\t: N\", found {first:?}",
+            first_index + 1
+        ));
+    };
+    let processor = parse_uint_any_base(first_value).ok_or_else(|| {
+        format!(
+            "line {}: expected a processor number, found {first_value:?}",
+            first_index + 1
+        )
+    })?;
+    out.cpus.push(CpuInfo {
+        processor,
+        ..CpuInfo::default()
+    });
+    for (index, line) in lines {
+        // A line without ": " has no value ("power management:" on a VM, "bugs\t\t:" on a CPU
+        // without any): nothing to read.
+        let Some((key, value)) = line.split_once(": ") else {
+            continue;
+        };
+        let key = key.trim();
+        let lineno = index + 1;
+        let uint = || {
+            parse_uint_any_base(value).ok_or_else(|| {
+                format!(
+                    "line {lineno}: expected an unsigned integer after {key:?}, found {value:?}"
+                )
+            })
+        };
+        let float = || {
+            value.parse::<f64>().map_err(|_| {
+                format!("line {lineno}: expected a number after {key:?}, found {value:?}")
+            })
+        };
+        if key == "processor" {
+            out.cpus.push(CpuInfo {
+                processor: uint()?,
+                ..CpuInfo::default()
+            });
+            continue;
+        }
+        let first_cpu = out.cpus.len() == 1;
+        let Some(cpu) = out.cpus.last_mut() else {
+            continue; // cannot happen: the first processor is pushed above
+        };
+        match key {
+            "vendor" | "vendor_id" => cpu.vendor_id = value.to_string(),
+            "cpu family" => cpu.cpu_family = value.to_string(),
+            "model" => cpu.model = value.to_string(),
+            "model name" => cpu.model_name = value.to_string(),
+            "stepping" => cpu.stepping = value.to_string(),
+            "microcode" => cpu.microcode = value.to_string(),
+            "cpu MHz" => cpu.cpu_mhz = float()?,
+            "cache size" => cpu.cache_size = value.to_string(),
+            "physical id" => cpu.physical_id = value.to_string(),
+            "core id" => cpu.core_id = value.to_string(),
+            // Not exported, but checked as node_exporter's library does.
+            "siblings" | "cpu cores" | "cpuid level" | "clflush size" | "cache_alignment" => {
+                uint()?;
+            }
+            "bogomips" => {
+                float()?;
+            }
+            "flags" if first_cpu => {
+                out.flags = value.split_whitespace().map(str::to_string).collect()
+            }
+            "bugs" if first_cpu => {
+                out.bugs = value.split_whitespace().map(str::to_string).collect()
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// Thermal throttle counts, read the way node_exporter does: per package from the first CPU of
 /// the package that has a readable count, per (package, core) from the first CPU of the core.
 /// CPUs without topology (offline ones) or without counters are skipped silently.
@@ -184,7 +443,7 @@ pub struct Throttles {
 }
 
 /// The `cpuN` directories of `<sysfs>/devices/system/cpu`, in name order, with their numbers.
-fn cpu_dirs(roots: &Roots) -> Result<Vec<(String, PathBuf)>, CollectError> {
+pub fn cpu_dirs(roots: &Roots) -> Result<Vec<(String, PathBuf)>, CollectError> {
     let dir = roots.sys("devices/system/cpu");
     let entries = match sorted_dir_entries(&dir) {
         Ok(entries) => entries,
@@ -253,6 +512,65 @@ fn read_online(cpus: &[(String, PathBuf)]) -> Vec<(&str, bool)> {
 }
 
 impl CpuCollector {
+    fn collect_info(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        let path = self.roots.proc("cpuinfo");
+        let text = read_string(&path)?;
+        let info = parse_cpuinfo(&text).map_err(|message| CollectError::parse(&path, message))?;
+        let family = out.gauge("node_cpu_info", "CPU information from /proc/cpuinfo.");
+        for cpu in &info.cpus {
+            family.sample(
+                &[
+                    ("package", &cpu.physical_id),
+                    ("core", &cpu.core_id),
+                    ("cpu", &cpu.processor.to_string()),
+                    ("vendor", &cpu.vendor_id),
+                    ("family", &cpu.cpu_family),
+                    ("model", &cpu.model),
+                    ("model_name", &cpu.model_name),
+                    ("microcode", &cpu.microcode),
+                    ("stepping", &cpu.stepping),
+                    ("cachesize", &cpu.cache_size),
+                ],
+                1.0,
+            );
+        }
+        if self.options.info_frequency {
+            let family = out.gauge(
+                "node_cpu_frequency_hertz",
+                "CPU frequency in hertz from /proc/cpuinfo.",
+            );
+            for cpu in &info.cpus {
+                family.sample(
+                    &[
+                        ("package", &cpu.physical_id),
+                        ("core", &cpu.core_id),
+                        ("cpu", &cpu.processor.to_string()),
+                    ],
+                    cpu.cpu_mhz * 1e6,
+                );
+            }
+        }
+        if let Some(re) = &self.options.flags_include {
+            let family = out.gauge(
+                "node_cpu_flag_info",
+                "The `flags` field of CPU information from /proc/cpuinfo taken from the first core.",
+            );
+            for flag in info.flags.iter().filter(|f| re.is_match(f)) {
+                family.sample(&[("flag", flag)], 1.0);
+            }
+        }
+        if let Some(re) = &self.options.bugs_include {
+            let family = out.gauge(
+                "node_cpu_bug_info",
+                "The `bugs` field of CPU information from /proc/cpuinfo taken from the first core.",
+            );
+            for bug in info.bugs.iter().filter(|b| re.is_match(b)) {
+                family.sample(&[("bug", bug)], 1.0);
+            }
+        }
+        Ok(())
+    }
+
     fn collect_times(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let path = self.roots.proc("stat");
         let text = read_string(&path)?;
@@ -273,6 +591,9 @@ impl CpuCollector {
             for (mode, value) in COLUMNS.iter().zip(ticks).take(GUEST) {
                 seconds.sample(&[("cpu", &cpu), ("mode", mode)], *value as f64 / USER_HZ);
             }
+        }
+        if !self.options.guest {
+            return Ok(());
         }
         // Guest time is already part of user and nice; exported on its own as node_exporter does.
         let guest = out.counter(
@@ -318,7 +639,14 @@ impl CpuCollector {
 
 impl Collector for CpuCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        // A damaged cpuinfo fails the collector, but the CPU times are still published.
+        let info = if self.options.info {
+            self.collect_info(out)
+        } else {
+            Ok(())
+        };
         self.collect_times(out)?;
+        info?;
 
         let cpus = cpu_dirs(&self.roots)?;
         let throttles = read_throttles(&cpus);
@@ -358,6 +686,7 @@ impl Collector for CpuCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::fixture_roots;
 
     fn sample(lines: &[(u32, CpuTicks)]) -> BTreeMap<u32, CpuTicks> {
         lines.iter().copied().collect()
@@ -544,6 +873,269 @@ ctxt 99
         );
     }
 
+    const CPUINFO: &str = "\
+processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 140
+model name\t: 11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz
+stepping\t: 1
+microcode\t: 0xb6
+cpu MHz\t\t: 1187.512
+cache size\t: 12288 KB
+physical id\t: 0
+siblings\t: 2
+core id\t\t: 0
+cpu cores\t: 1
+flags\t\t: fpu vme sse4_2 avx2 aes
+bugs\t\t: spectre_v1 spectre_v2 gds
+bogomips\t: 5606.40
+power management:
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+model name\t: 11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz
+cpu MHz\t\t: 400.000
+physical id\t: 0
+core id\t\t: 0
+flags\t\t: fpu other
+bugs\t\t:
+";
+
+    #[test]
+    fn parses_cpuinfo() {
+        let info = parse_cpuinfo(CPUINFO).unwrap();
+        assert_eq!(info.cpus.len(), 2);
+        let c = &info.cpus[0];
+        assert_eq!(c.processor, 0);
+        assert_eq!(c.vendor_id, "GenuineIntel");
+        assert_eq!(c.cpu_family, "6");
+        assert_eq!(c.model, "140");
+        assert_eq!(
+            c.model_name,
+            "11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz"
+        );
+        assert_eq!((c.stepping.as_str(), c.microcode.as_str()), ("1", "0xb6"));
+        assert_eq!(c.cpu_mhz, 1187.512);
+        assert_eq!(c.cache_size, "12288 KB");
+        assert_eq!((c.physical_id.as_str(), c.core_id.as_str()), ("0", "0"));
+        assert_eq!(info.cpus[1].processor, 1);
+        assert_eq!(info.cpus[1].cpu_mhz, 400.0);
+        assert_eq!(info.cpus[1].model, "", "fields a block lacks stay empty");
+        // Flags and bugs of the first processor only.
+        assert_eq!(info.flags, ["fpu", "vme", "sse4_2", "avx2", "aes"]);
+        assert_eq!(info.bugs, ["spectre_v1", "spectre_v2", "gds"]);
+    }
+
+    #[test]
+    fn cpuinfo_quirks_as_node_exporters_library() {
+        // Leading blank lines, CRLF, hexadecimal and octal processor numbers, values kept
+        // untrimmed after ": ".
+        let info =
+            parse_cpuinfo("\n\nprocessor\t: 0x10\r\nmodel name\t: Odd CPU  \r\nprocessor : 010\n")
+                .unwrap();
+        assert_eq!(info.cpus[0].processor, 16);
+        assert_eq!(info.cpus[0].model_name, "Odd CPU  ");
+        assert_eq!(info.cpus[1].processor, 8);
+        assert_eq!(parse_uint_any_base("0b101"), Some(5));
+        assert_eq!(parse_uint_any_base("0o17"), Some(15));
+        assert_eq!(parse_uint_any_base("0"), Some(0));
+        assert_eq!(parse_uint_any_base("+1"), None);
+        assert_eq!(parse_uint_any_base("08"), None);
+        assert_eq!(parse_uint_any_base("4294967296"), None);
+    }
+
+    #[test]
+    fn rejects_damaged_cpuinfo() {
+        assert!(parse_cpuinfo("").unwrap_err().contains("processor"));
+        assert!(parse_cpuinfo("vendor_id\t: GenuineIntel\nprocessor\t: 0\n")
+            .unwrap_err()
+            .contains("line 1"));
+        assert!(parse_cpuinfo("processor:0\n").is_err());
+        assert_eq!(
+            parse_cpuinfo("processor\t: 0\ncpu MHz\t\t: fast\n").unwrap_err(),
+            "line 2: expected a number after \"cpu MHz\", found \"fast\""
+        );
+        assert!(parse_cpuinfo("processor\t: 0\nsiblings\t: two\n").is_err());
+        assert!(parse_cpuinfo("processor\t: 0\nprocessor\t: -1\n").is_err());
+        let broken = read_string(fixture_roots("broken").proc("cpuinfo")).unwrap();
+        assert!(parse_cpuinfo(&broken).is_err());
+    }
+
+    fn options(args: &[&str], cpufreq: bool) -> Result<Options, String> {
+        let cli = crate::cli::try_parse(&[&["x"], args].concat()).map_err(|e| e.to_string())?;
+        let args: Args = clap::FromArgMatches::from_arg_matches(&cli.matches).unwrap();
+        Options::from_args(&args, cpufreq)
+    }
+
+    #[test]
+    fn flags_resolve_as_node_exporters() {
+        let o = options(&[], true).unwrap();
+        assert!(o.guest && !o.info && !o.info_frequency);
+        assert!(o.flags_include.is_none() && o.bugs_include.is_none());
+        let o = options(&["--no-collector.cpu.guest"], true).unwrap();
+        assert!(!o.guest);
+        // The last of a flag and its --no- form wins.
+        let o = options(&["--no-collector.cpu.guest", "--collector.cpu.guest"], true).unwrap();
+        assert!(o.guest);
+        let o = options(&["--collector.cpu.info"], true).unwrap();
+        assert!(o.info && !o.info_frequency);
+        let o = options(&["--collector.cpu.info", "--no-collector.cpu.info"], false).unwrap();
+        assert!(!o.info && !o.info_frequency);
+        let o = options(&["--collector.cpu.info"], false).unwrap();
+        assert!(o.info_frequency, "cpufreq off: cpuinfo's MHz is exported");
+        // An include regexp turns info on; an empty one is no filter.
+        let o = options(&["--collector.cpu.info.bugs-include=spectre"], true).unwrap();
+        assert!(o.info && o.bugs_include.is_some() && o.flags_include.is_none());
+        let o = options(&["--collector.cpu.info.flags-include="], true).unwrap();
+        assert!(!o.info && o.flags_include.is_none());
+        let err = options(&["--collector.cpu.info.flags-include=("], true).unwrap_err();
+        assert!(err.contains("flags-include"), "{err}");
+    }
+
+    fn labels(out: &MetricSet, name: &str) -> Vec<Vec<(&'static str, String)>> {
+        out.get(name)
+            .map(|f| f.samples.iter().map(|s| s.labels.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn info_metrics_from_the_laptop() {
+        let collector = CpuCollector {
+            roots: fixture_roots("laptop"),
+            counters: Mutex::default(),
+            options: options(
+                &[
+                    "--collector.cpu.info.flags-include=^(aes|avx2|sse4_2)$",
+                    "--collector.cpu.info.bugs-include=spectre",
+                ],
+                false,
+            )
+            .unwrap(),
+        };
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        let info = labels(&out, "node_cpu_info");
+        assert_eq!(info.len(), 8);
+        let values = |i: usize| -> Vec<&str> { info[i].iter().map(|(_, v)| v.as_str()).collect() };
+        assert_eq!(
+            values(5),
+            [
+                "0",
+                "1",
+                "5",
+                "GenuineIntel",
+                "6",
+                "140",
+                "11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz",
+                "0xb6",
+                "1",
+                "12288 KB"
+            ]
+        );
+        let names: Vec<&str> = info[0].iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            [
+                "package",
+                "core",
+                "cpu",
+                "vendor",
+                "family",
+                "model",
+                "model_name",
+                "microcode",
+                "stepping",
+                "cachesize"
+            ]
+        );
+        let flags: Vec<String> = labels(&out, "node_cpu_flag_info")
+            .into_iter()
+            .map(|l| l[0].1.clone())
+            .collect();
+        assert_eq!(flags, ["sse4_2", "aes", "avx2"], "in cpuinfo's order");
+        assert_eq!(labels(&out, "node_cpu_bug_info").len(), 2);
+        let freq = out.get("node_cpu_frequency_hertz").unwrap();
+        assert_eq!(freq.samples.len(), 8);
+        assert!(freq
+            .samples
+            .iter()
+            .all(|s| s.value >= 4e8 && s.value <= 4.7e9));
+        // CPU times are still there.
+        assert_eq!(out.get("node_cpu_seconds_total").unwrap().samples.len(), 64);
+    }
+
+    #[test]
+    fn guest_off_and_damaged_cpuinfo() {
+        let collector = CpuCollector {
+            roots: fixture_roots("server"),
+            counters: Mutex::default(),
+            options: options(&["--no-collector.cpu.guest"], true).unwrap(),
+        };
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        assert!(out.get("node_cpu_guest_seconds_total").is_none());
+        assert!(out.get("node_cpu_info").is_none(), "info is off by default");
+
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "proc/stat", "cpu0 1 2 3 4 5 6 7 8 9 10\n");
+        write(
+            tmp.path(),
+            "proc/cpuinfo",
+            "processor\t: 0\ncpu MHz\t\t: ?\n",
+        );
+        let collector = CpuCollector {
+            roots: roots_at(tmp.path()),
+            counters: Mutex::default(),
+            options: options(&["--collector.cpu.info"], true).unwrap(),
+        };
+        let mut out = MetricSet::new();
+        let err = collector.collect(&mut out).unwrap_err().to_string();
+        assert!(err.contains("cpuinfo") && err.contains("line 2"), "{err}");
+        assert_eq!(
+            out.get("node_cpu_seconds_total").unwrap().samples.len(),
+            8,
+            "CPU times are published even so"
+        );
+    }
+
+    fn cpuinfo_block(p: u32, mhz: f64, name: &str, core: u32) -> String {
+        format!(
+            "processor\t: {p}\nvendor_id\t: GenuineIntel\nmodel name\t: {name}\n\
+             cpu MHz\t\t: {mhz:.3}\nphysical id\t: 0\ncore id\t\t: {core}\n\
+             flags\t\t: fpu sse{p}\npower management:\n\n"
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn cpuinfo_never_panics(text in "[ -~\t\n:]{0,400}") {
+            let _ = parse_cpuinfo(&text);
+        }
+
+        #[test]
+        fn cpuinfo_round_trips(
+            cpus in proptest::collection::vec((0u32..4096, 0u32..100_000_000, 0u32..64), 1..6),
+            name in "[A-Za-z0-9()@. -]{1,40}",
+        ) {
+            let text: String = cpus
+                .iter()
+                .map(|&(p, khz, core)| cpuinfo_block(p, f64::from(khz) / 1000.0, &name, core))
+                .collect();
+            let info = parse_cpuinfo(&text).unwrap();
+            proptest::prop_assert_eq!(info.cpus.len(), cpus.len());
+            for (c, &(p, khz, core)) in info.cpus.iter().zip(&cpus) {
+                proptest::prop_assert_eq!(c.processor, p);
+                proptest::prop_assert_eq!(c.cpu_mhz, format!("{:.3}", f64::from(khz) / 1000.0).parse::<f64>().unwrap());
+                proptest::prop_assert_eq!(&c.model_name, &name);
+                proptest::prop_assert_eq!(c.core_id.clone(), core.to_string());
+            }
+            proptest::prop_assert_eq!(info.flags, vec!["fpu".to_string(), format!("sse{}", cpus[0].0)]);
+        }
+    }
+
     #[test]
     fn collects_from_a_tree_and_fails_on_damage() {
         let tmp = tempfile::tempdir().unwrap();
@@ -556,6 +1148,10 @@ ctxt 99
         let collector = CpuCollector {
             roots: roots_at(tmp.path()),
             counters: Mutex::default(),
+            options: Options {
+                guest: true,
+                ..Options::default()
+            },
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();

@@ -12,6 +12,7 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod cpu;
+pub mod cpufreq;
 pub mod diskstats;
 pub mod filesystem;
 pub mod filter;
@@ -25,6 +26,7 @@ pub mod pressure;
 pub mod stat;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
 pub mod uname;
 pub mod usb;
 
@@ -147,6 +149,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
+    cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
     filesystem::REGISTRATION,
     hwmon::REGISTRATION,
@@ -159,6 +162,7 @@ pub const REGISTRY: &[Registration] = &[
     stat::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
+    timex::REGISTRATION,
     uname::REGISTRATION,
     usb::REGISTRATION,
 ];
