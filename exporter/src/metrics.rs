@@ -283,6 +283,7 @@ mod tests {
         let mut out = String::new();
         encode(&set.families, Format::OpenMetrics, &mut out);
         assert!(out.contains("# TYPE odd_counter counter\nodd_counter_total 1\n"));
+    }
 
     #[test]
     fn untyped_is_unknown_in_openmetrics() {
@@ -299,7 +300,6 @@ mod tests {
         let mut om = String::new();
         encode(&set.families, Format::OpenMetrics, &mut om);
         assert!(om.contains("# TYPE node_netstat_Tcp_CurrEstab unknown\nnode_netstat_Tcp_CurrEstab 12\n"));
-    }
     }
 
     #[test]
