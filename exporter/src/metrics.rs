@@ -296,10 +296,14 @@ mod tests {
         .sample(&[], 12.0);
         let mut text = String::new();
         encode(&set.families, Format::Text, &mut text);
-        assert!(text.contains("# TYPE node_netstat_Tcp_CurrEstab untyped\nnode_netstat_Tcp_CurrEstab 12\n"));
+        assert!(text.contains(
+            "# TYPE node_netstat_Tcp_CurrEstab untyped\nnode_netstat_Tcp_CurrEstab 12\n"
+        ));
         let mut om = String::new();
         encode(&set.families, Format::OpenMetrics, &mut om);
-        assert!(om.contains("# TYPE node_netstat_Tcp_CurrEstab unknown\nnode_netstat_Tcp_CurrEstab 12\n"));
+        assert!(om.contains(
+            "# TYPE node_netstat_Tcp_CurrEstab unknown\nnode_netstat_Tcp_CurrEstab 12\n"
+        ));
     }
 
     #[test]

@@ -97,20 +97,14 @@ fn parse_line(line: &str) -> Result<Line<'_>, String> {
     let mut words = line.split_ascii_whitespace();
     let tag = words.next().unwrap_or_default();
     let name = tag.strip_suffix(':').unwrap_or(tag);
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(format!("{tag:?} is not a protocol name"));
     }
     let mut values = [None; 6];
     let mut used = None;
     let mut pairs = 0;
     while let Some(key) = words.next() {
-        let value = words
-            .next()
-            .ok_or_else(|| format!("{key} has no value"))?;
+        let value = words.next().ok_or_else(|| format!("{key} has no value"))?;
         let value: i64 = value
             .parse()
             .map_err(|_| format!("{key} is not an integer ({value:?})"))?;

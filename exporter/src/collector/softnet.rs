@@ -82,9 +82,10 @@ pub fn parse(text: &str) -> Softnet {
         }
         let line_no = index + 1;
         match parse_line(line, position) {
-            Ok(row) if !seen.insert(row.cpu) => out
-                .bad_lines
-                .push(format!("line {line_no}: CPU {} appears a second time", row.cpu)),
+            Ok(row) if !seen.insert(row.cpu) => out.bad_lines.push(format!(
+                "line {line_no}: CPU {} appears a second time",
+                row.cpu
+            )),
             Ok(row) => out.rows.push(row),
             Err(why) => out.bad_lines.push(format!("line {line_no}: {why}")),
         }
@@ -101,7 +102,10 @@ fn parse_line(line: &str, position: u32) -> Result<SoftnetRow, String> {
         width = i + 1;
         if i < columns.len() {
             columns[i] = parse_hex_u32(word).ok_or_else(|| {
-                format!("column {} is not a 32-bit hexadecimal number ({word:?})", i + 1)
+                format!(
+                    "column {} is not a 32-bit hexadecimal number ({word:?})",
+                    i + 1
+                )
             })?;
         }
     }
@@ -227,10 +231,10 @@ mod tests {
                 (15, 12, 4, 5, 6)
             ]
         );
-        assert!(s
-            .rows
-            .iter()
-            .all(|r| r.processed == 10 && r.dropped == 1 && r.time_squeezed == 2 && r.cpu_collision == 3));
+        assert!(s.rows.iter().all(|r| r.processed == 10
+            && r.dropped == 1
+            && r.time_squeezed == 2
+            && r.cpu_collision == 3));
     }
 
     #[test]
