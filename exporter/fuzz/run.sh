@@ -76,6 +76,10 @@ build_corpus() {
         seed "${files[@]}"
         ;;
     netdev) seed "$fixtures"/*/proc/net/dev ;;
+    netstat) seed "$fixtures"/*/proc/net/netstat "$fixtures"/*/proc/net/snmp "$fixtures"/*/proc/net/snmp6 ;;
+    sockstat) seed "$fixtures"/*/proc/net/sockstat "$fixtures"/*/proc/net/sockstat6 ;;
+    softnet) seed "$fixtures"/*/proc/net/softnet_stat ;;
+    udp_queues) seed "$fixtures"/*/proc/net/udp "$fixtures"/*/proc/net/udp6 ;;
     mountinfo) mapfile -t files < <(find "$fixtures" -name mountinfo -type f) && seed "${files[@]}" ;;
     hwmon)
         # "<attribute file name>\n<its content>": the target reads the first line as a file name.

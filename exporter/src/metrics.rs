@@ -13,13 +13,18 @@ use std::fmt::Write as _;
 pub enum MetricType {
     Counter,
     Gauge,
+    /// A value whose type the source does not say, as node_exporter exports the netstat counters:
+    /// `untyped` in the text format, `unknown` in OpenMetrics.
+    Untyped,
 }
 
 impl MetricType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
+    fn as_str(self, format: Format) -> &'static str {
+        match (self, format) {
+            (MetricType::Counter, _) => "counter",
+            (MetricType::Gauge, _) => "gauge",
+            (MetricType::Untyped, Format::Text) => "untyped",
+            (MetricType::Untyped, Format::OpenMetrics) => "unknown",
         }
     }
 }
@@ -127,7 +132,7 @@ pub fn encode(families: &[MetricFamily], format: Format, out: &mut String) {
             continue;
         }
         match format {
-            Format::Text => encode_family(fam, &fam.name, &fam.name, out, escape_help_text),
+            Format::Text => encode_family(fam, &fam.name, &fam.name, format, out),
             Format::OpenMetrics => {
                 // OpenMetrics names a counter family without its `_total` suffix, and every counter
                 // sample carries it.
@@ -136,9 +141,9 @@ pub fn encode(families: &[MetricFamily], format: Format, out: &mut String) {
                         Some(base) => (base.to_string(), fam.name.clone()),
                         None => (fam.name.clone(), format!("{}_total", fam.name)),
                     },
-                    MetricType::Gauge => (fam.name.clone(), fam.name.clone()),
+                    MetricType::Gauge | MetricType::Untyped => (fam.name.clone(), fam.name.clone()),
                 };
-                encode_family(fam, &family_name, &sample_name, out, escape_label_value);
+                encode_family(fam, &family_name, &sample_name, format, out);
             }
         }
     }
@@ -148,9 +153,13 @@ fn encode_family(
     fam: &MetricFamily,
     family_name: &str,
     sample_name: &str,
+    format: Format,
     out: &mut String,
-    escape_help: fn(&str, &mut String),
 ) {
+    let escape_help: fn(&str, &mut String) = match format {
+        Format::Text => escape_help_text,
+        Format::OpenMetrics => escape_label_value,
+    };
     out.push_str("# HELP ");
     out.push_str(family_name);
     out.push(' ');
@@ -159,7 +168,7 @@ fn encode_family(
     out.push_str("# TYPE ");
     out.push_str(family_name);
     out.push(' ');
-    out.push_str(fam.kind.as_str());
+    out.push_str(fam.kind.as_str(format));
     out.push('\n');
     for s in &fam.samples {
         out.push_str(sample_name);
@@ -274,6 +283,27 @@ mod tests {
         let mut out = String::new();
         encode(&set.families, Format::OpenMetrics, &mut out);
         assert!(out.contains("# TYPE odd_counter counter\nodd_counter_total 1\n"));
+    }
+
+    #[test]
+    fn untyped_is_unknown_in_openmetrics() {
+        let mut set = MetricSet::new();
+        set.family(
+            "node_netstat_Tcp_CurrEstab",
+            "Statistic TcpCurrEstab.",
+            MetricType::Untyped,
+        )
+        .sample(&[], 12.0);
+        let mut text = String::new();
+        encode(&set.families, Format::Text, &mut text);
+        assert!(text.contains(
+            "# TYPE node_netstat_Tcp_CurrEstab untyped\nnode_netstat_Tcp_CurrEstab 12\n"
+        ));
+        let mut om = String::new();
+        encode(&set.families, Format::OpenMetrics, &mut om);
+        assert!(om.contains(
+            "# TYPE node_netstat_Tcp_CurrEstab unknown\nnode_netstat_Tcp_CurrEstab 12\n"
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use sysmon_exporter::collector::diskstats::DEFAULT_DEVICE_EXCLUDE;
 use sysmon_exporter::collector::filesystem::{
     DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
 };
+use sysmon_exporter::collector::netstat::DEFAULT_FIELDS as NETSTAT_DEFAULT_FIELDS;
 use sysmon_exporter::collector::REGISTRY;
 
 /// Collectors both exporters have: every registered collector that Debian's node_exporter also
@@ -49,7 +50,7 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
     ("node_filesystem_files_free", "as node_filesystem_free_bytes"),
     (
         "node_scrape_collector_success",
-        "a missing /proc/pressure is 'no data' (success 0) for node_exporter, not a failure for sysmon",
+        "a missing /proc/pressure (or neither /proc/net/udp nor udp6) is 'no data' (success 0) for node_exporter, not a failure for sysmon",
     ),
     (
         "node_uname_info",
@@ -94,6 +95,40 @@ fn without_newer_labels(series: BTreeMap<SeriesKey, f64>) -> BTreeMap<SeriesKey,
         .collect()
 }
 
+/// node_exporter 1.5 labels each line of /proc/net/softnet_stat with its position (`cpu="37"` is
+/// the 38th line); 1.12, which sysmon follows, with the CPU number the kernel prints in the 13th
+/// column since Linux 5.10. They differ once a CPU is offline (the server's CPU 37: its 38th line
+/// is CPU 38). Relabel node_exporter's series from position to CPU number, read from the fixture
+/// here independently of sysmon's parser, so the values are still compared.
+fn softnet_cpu_numbers(
+    root: &std::path::Path,
+    series: BTreeMap<SeriesKey, f64>,
+) -> BTreeMap<SeriesKey, f64> {
+    let text = std::fs::read_to_string(root.join("proc/net/softnet_stat")).unwrap_or_default();
+    let cpu_of_line: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(position, line)| match line.split_whitespace().nth(12) {
+            Some(cpu) => u32::from_str_radix(cpu, 16).unwrap().to_string(),
+            None => position.to_string(),
+        })
+        .collect();
+    series
+        .into_iter()
+        .map(|(mut key, value)| {
+            if key.name.starts_with("node_softnet_") {
+                for (label, v) in key.labels.iter_mut() {
+                    if label == "cpu" {
+                        *v = cpu_of_line[v.parse::<usize>().unwrap()].clone();
+                    }
+                }
+            }
+            (key, value)
+        })
+        .collect()
+}
+
 fn intended(key: &SeriesKey) -> Option<&'static str> {
     INTENDED_DIFFERENCES
         .iter()
@@ -113,8 +148,9 @@ struct Comparison {
 fn compare(machine: &str) -> Comparison {
     let root = fixture(machine);
     // Debian's node_exporter 1.5.0 has older defaults than current upstream, which sysmon follows:
-    // give it upstream's exclusions, and make netdev read /proc/net/dev as sysmon does (its
-    // netlink mode reads the live kernel, not the fixture).
+    // give it upstream's exclusions and netstat fields (1.8 added TCPOFOQueue, 1.9 TCPRcvQDrop),
+    // and make netdev read /proc/net/dev as sysmon does (its netlink mode reads the live kernel,
+    // not the fixture).
     let flags = [
         format!(
             "--path.udev.data={}",
@@ -123,6 +159,7 @@ fn compare(machine: &str) -> Comparison {
         format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
         format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
         format!("--collector.diskstats.device-exclude={DEFAULT_DEVICE_EXCLUDE}"),
+        format!("--collector.netstat.fields={NETSTAT_DEFAULT_FIELDS}"),
         "--collector.netdev.device-exclude=".to_string(),
         "--no-collector.netdev.netlink".to_string(),
     ]
@@ -138,7 +175,10 @@ fn compare(machine: &str) -> Comparison {
         .collect();
     let sysmon_flags: Vec<&str> = sysmon_flags.iter().map(String::as_str).collect();
     let sysmon = start_sysmon(&root, &sysmon_flags);
-    let theirs = without_newer_labels(parse_exposition(&node.get("/metrics")));
+    let theirs = softnet_cpu_numbers(
+        &root,
+        without_newer_labels(parse_exposition(&node.get("/metrics"))),
+    );
     let ours = without_newer_labels(parse_exposition(&sysmon.get("/metrics")));
     let mut c = diff(&ours, &theirs);
     c.timex = (timex_keys(&ours), timex_keys(&theirs));

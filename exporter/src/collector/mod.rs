@@ -21,12 +21,16 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
+pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod thermal_zone;
 pub mod time;
 pub mod timex;
+pub mod udp_queues;
 pub mod uname;
 pub mod usb;
 
@@ -157,12 +161,16 @@ pub const REGISTRY: &[Registration] = &[
     meminfo::REGISTRATION,
     netclass::REGISTRATION,
     netdev::REGISTRATION,
+    netstat::REGISTRATION,
     os::REGISTRATION,
     pressure::REGISTRATION,
+    sockstat::REGISTRATION,
+    softnet::REGISTRATION,
     stat::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
     timex::REGISTRATION,
+    udp_queues::REGISTRATION,
     uname::REGISTRATION,
     usb::REGISTRATION,
 ];
@@ -269,10 +277,31 @@ impl AttrDir {
 pub fn malformed_lines(path: &Path, bad_lines: &[String]) -> Result<(), CollectError> {
     match bad_lines {
         [] => Ok(()),
-        [only] => Err(CollectError::parse(path, only.clone())),
-        [first, rest @ ..] => Err(CollectError::parse(
-            path,
-            format!("{first} (and {} more malformed lines)", rest.len()),
+        _ => Err(CollectError::parse(path, malformed_summary(bad_lines))),
+    }
+}
+
+/// The first of a file's malformed parts, and how many more there were.
+pub fn malformed_summary(bad: &[String]) -> String {
+    match bad {
+        [] => String::new(),
+        [only] => only.clone(),
+        [first, rest @ ..] => format!("{first} (and {} more malformed lines)", rest.len()),
+    }
+}
+
+/// The result of a collector that reads several files: `Ok` when none failed, else one error
+/// naming every failure (each already names its file).
+pub fn first_error(errors: Vec<CollectError>) -> Result<(), CollectError> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.into_iter().next().expect("one error")),
+        _ => Err(CollectError::Other(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
         )),
     }
 }
