@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::metrics::MetricSet;
 
+pub mod arp;
+pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
 pub mod filesystem;
@@ -139,6 +141,8 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
+    arp::REGISTRATION,
+    conntrack::REGISTRATION,
     cpu::REGISTRATION,
     diskstats::REGISTRATION,
     filesystem::REGISTRATION,
