@@ -30,10 +30,18 @@ pub const REGISTRATION: Registration = Registration {
 #[command(next_help_heading = "Collector arp")]
 pub struct Args {
     /// Regexp of ARP devices to include (mutually exclusive to device-exclude).
-    #[arg(long = "collector.arp.device-include", value_name = "REGEX")]
+    #[arg(
+        long = "collector.arp.device-include",
+        id = "arp_device_include",
+        value_name = "REGEX"
+    )]
     pub device_include: Option<String>,
     /// Regexp of ARP devices to exclude (mutually exclusive to device-include).
-    #[arg(long = "collector.arp.device-exclude", value_name = "REGEX")]
+    #[arg(
+        long = "collector.arp.device-exclude",
+        id = "arp_device_exclude",
+        value_name = "REGEX"
+    )]
     pub device_exclude: Option<String>,
     /// Accepted for node_exporter compatibility and ignored: sysmon always reads <procfs>/net/arp,
     /// because netlink would read the live kernel and not --path.procfs (so node_arp_states, which
@@ -293,6 +301,22 @@ mod tests {
             "{message}"
         );
         assert!(set.families.is_empty());
+    }
+
+    #[test]
+    fn flags_are_accepted() {
+        use clap::FromArgMatches;
+        let cli = crate::cli::try_parse(&[
+            "x",
+            "--no-collector.arp.netlink",
+            "--collector.arp.device-include=^bond",
+            "--collector.arp.device-exclude=100",
+        ])
+        .unwrap();
+        let args = Args::from_arg_matches(&cli.matches).unwrap();
+        assert!(args.no_netlink && !args.netlink);
+        assert_eq!(args.device_include.as_deref(), Some("^bond"));
+        assert!(crate::cli::try_parse(&["x", "--collector.arp.netlink"]).is_ok());
     }
 
     fn mac() -> impl Strategy<Value = String> {

@@ -51,6 +51,7 @@ pub struct Args {
     /// Regexp of network interfaces to include (mutually exclusive with device-exclude).
     #[arg(
         long = "collector.netdev.device-include",
+        id = "netdev_device_include",
         value_name = "REGEX",
         conflicts_with = "netdev_device_exclude"
     )]
@@ -64,11 +65,14 @@ pub struct Args {
     pub device_exclude: Option<String>,
     /// Export node_network_address_info for every address of every interface (IPv6 from
     /// <procfs>/net/if_inet6; IPv4 with getifaddrs(3), only when --path.procfs is the live /proc).
-    #[arg(long = "collector.netdev.address-info")]
+    #[arg(long = "collector.netdev.address-info", id = "netdev_address_info")]
     pub address_info: bool,
     /// Export the kernel's counters under their own (incompatible) names instead of folding the
     /// detailed errors into the classic /proc/net/dev names.
-    #[arg(long = "collector.netdev.enable-detailed-metrics")]
+    #[arg(
+        long = "collector.netdev.enable-detailed-metrics",
+        id = "netdev_enable_detailed_metrics"
+    )]
     pub enable_detailed_metrics: bool,
     /// Read every counter of the kernel's link statistics, as node_exporter's netlink mode
     /// (default on): sysmon reads them from <sysfs>/class/net/*/statistics, which honours
@@ -88,7 +92,7 @@ pub struct Args {
     )]
     pub no_netlink: bool,
     /// Add the interface's alias (<sysfs>/class/net/<iface>/ifalias) as an `ifalias` label.
-    #[arg(long = "collector.netdev.label-ifalias")]
+    #[arg(long = "collector.netdev.label-ifalias", id = "netdev_label_ifalias")]
     pub label_ifalias: bool,
 }
 
@@ -1064,6 +1068,51 @@ fe80000000000000021122fffe334455 02 40 20 80
         }
         let fixture = NetdevCollector::new(fixture_roots("vm"), DeviceFilter::keep_all(), SYSFS);
         assert!(!fixture.live);
+    }
+
+    fn args(argv: &[&str]) -> Args {
+        use clap::FromArgMatches;
+        let cli = crate::cli::try_parse(argv).unwrap();
+        Args::from_arg_matches(&cli.matches).unwrap()
+    }
+
+    #[test]
+    fn flags_as_node_exporter() {
+        let a = args(&["x"]);
+        assert!(!a.no_netlink && !a.enable_detailed_metrics && !a.address_info && !a.label_ifalias);
+        assert!(args(&["x", "--no-collector.netdev.netlink"]).no_netlink);
+        // The last of the two forms wins, as with kingpin.
+        assert!(
+            args(&[
+                "x",
+                "--collector.netdev.netlink",
+                "--no-collector.netdev.netlink"
+            ])
+            .no_netlink
+        );
+        assert!(
+            !args(&[
+                "x",
+                "--no-collector.netdev.netlink",
+                "--collector.netdev.netlink"
+            ])
+            .no_netlink
+        );
+        let a = args(&[
+            "x",
+            "--collector.netdev.enable-detailed-metrics",
+            "--collector.netdev.address-info",
+            "--collector.netdev.label-ifalias",
+            "--collector.netdev.device-include=^e",
+        ]);
+        assert!(a.enable_detailed_metrics && a.address_info && a.label_ifalias);
+        assert_eq!(a.device_include.as_deref(), Some("^e"));
+        assert!(crate::cli::try_parse(&[
+            "x",
+            "--collector.netdev.device-include=a",
+            "--collector.netdev.device-exclude=b"
+        ])
+        .is_err());
     }
 
     proptest! {
