@@ -206,6 +206,10 @@ fn shared_collectors_come_from_both_sides() {
     ] {
         assert!(shared.contains(&name), "{name} missing from {shared:?}");
     }
+    // Added for node_exporter parity and compared from the start.
+    for name in ["arp", "conntrack"] {
+        assert!(shared.contains(&name), "{name} missing from {shared:?}");
+    }
     assert!(!shared.contains(&"usb"), "usb is sysmon's own collector");
 }
 
