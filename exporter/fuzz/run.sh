@@ -80,6 +80,13 @@ build_corpus() {
     sockstat) seed "$fixtures"/*/proc/net/sockstat "$fixtures"/*/proc/net/sockstat6 ;;
     softnet) seed "$fixtures"/*/proc/net/softnet_stat ;;
     udp_queues) seed "$fixtures"/*/proc/net/udp "$fixtures"/*/proc/net/udp6 ;;
+    if_inet6)
+        seed "$fixtures"/*/proc/net/if_inet6
+        mapfile -t files < <(find "$fixtures" -path '*/statistics/*' -type f | head -n 100)
+        seed "${files[@]}"
+        ;;
+    arp) seed "$fixtures"/*/proc/net/arp ;;
+    conntrack) seed "$fixtures"/*/proc/net/stat/nf_conntrack "$fixtures"/*/proc/sys/net/netfilter/* ;;
     mountinfo) mapfile -t files < <(find "$fixtures" -name mountinfo -type f) && seed "${files[@]}" ;;
     hwmon)
         # "<attribute file name>\n<its content>": the target reads the first line as a file name.

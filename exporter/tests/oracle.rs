@@ -50,7 +50,15 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
     ("node_filesystem_files_free", "as node_filesystem_free_bytes"),
     (
         "node_scrape_collector_success",
-        "a missing /proc/pressure (or neither /proc/net/udp nor udp6) is 'no data' (success 0) for node_exporter, not a failure for sysmon",
+        "a missing /proc/pressure, neither /proc/net/udp nor udp6, or a conntrack without \
+         /proc/net/stat/nf_conntrack, is 'no data' or a failure (success 0) for node_exporter, not a \
+         failure for sysmon",
+    ),
+    (
+        "node_network_receive_nohandler_total",
+        "1.12's default netdev source (netlink; sysmon reads the same rtnl_link_stats64 from \
+         /sys/class/net/*/statistics) has rx_nohandler; 1.5's /proc/net/dev path, which the oracle \
+         must use (its netlink reads the live kernel, not the fixture), has no such column",
     ),
     (
         "node_uname_info",
@@ -149,8 +157,10 @@ fn compare(machine: &str) -> Comparison {
     let root = fixture(machine);
     // Debian's node_exporter 1.5.0 has older defaults than current upstream, which sysmon follows:
     // give it upstream's exclusions and netstat fields (1.8 added TCPOFOQueue, 1.9 TCPRcvQDrop),
-    // and make netdev read /proc/net/dev as sysmon does (its netlink mode reads the live kernel,
-    // not the fixture).
+    // and make netdev read /proc/net/dev (its netlink mode reads the live kernel, not the
+    // fixture). sysmon's default netdev source is the fixture's /sys/class/net/*/statistics, which
+    // the kernel fills from the same counters as /proc/net/dev: comparing the two checks that
+    // sysmon folds the detailed counters as the kernel does.
     let flags = [
         format!(
             "--path.udev.data={}",
@@ -273,6 +283,10 @@ fn shared_collectors_come_from_both_sides() {
         "netdev",
         "uname",
     ] {
+        assert!(shared.contains(&name), "{name} missing from {shared:?}");
+    }
+    // Added for node_exporter parity and compared from the start.
+    for name in ["arp", "conntrack"] {
         assert!(shared.contains(&name), "{name} missing from {shared:?}");
     }
     assert!(!shared.contains(&"usb"), "usb is sysmon's own collector");

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
+pub mod arp;
+pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
@@ -152,6 +154,8 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
+    arp::REGISTRATION,
+    conntrack::REGISTRATION,
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
