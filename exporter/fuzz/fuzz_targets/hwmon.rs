@@ -21,11 +21,11 @@ fuzz_target!(|data: &[u8]| {
     let file_name = lines.next().unwrap_or_default();
     let label = lines.next().unwrap_or_default();
 
-    let cleaned = hwmon::clean_metric_name(data);
+    let cleaned = hwmon::sysfs::clean_metric_name(data);
     assert!(valid_name_part(&cleaned), "{cleaned:?}");
     assert!(!cleaned.starts_with('_') && !cleaned.ends_with('_'));
 
-    let kind = match hwmon::explode_sensor_filename(file_name) {
+    let kind = match hwmon::sysfs::explode_sensor_filename(file_name) {
         Some((kind, num, property)) => {
             assert!(!kind.is_empty() && num >= 0);
             assert!(file_name.starts_with(kind) && file_name.ends_with(property));
