@@ -6,6 +6,11 @@
 //! (older drivers put their attributes on the parent device), and turned into
 //! `node_hwmon_<type>[_<property>]<unit suffix>{chip,sensor}` with the value scaled to base units.
 //!
+//! The `chip` label is node_exporter 1.12's: the parent device as `<its parent dir>_<its dir>`
+//! (`platform_coretemp_0`, `nvme_nvme0`, `ieee80211_phy0` for a Wi-Fi card, `thermal_thermal_zone0`),
+//! else the driver's `name`, else `hwmonN`; chips that share a parent device get a suffix
+//! (`sysfs::disambiguate`). `node_hwmon_chip_names` maps each label to the driver's name.
+//!
 //! Hand-parsed: procfs-core only covers /proc, and the naming rules are node_exporter's own.
 //!
 //! Reading a sensor fails routinely on real hardware (EIO or ENODATA from a sleeping disk or an
@@ -18,7 +23,7 @@ pub mod sysfs;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use self::sysfs::{chip_label, clean_metric_name, collect_sensor_files, human_chip_name};
+use self::sysfs::{clean_metric_name, collect_sensor_files, disambiguate, ChipNaming};
 use super::filter::DeviceFilter;
 use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
 use crate::metrics::{MetricSet, MetricType};
@@ -36,10 +41,11 @@ pub const REGISTRATION: Registration = Registration {
 #[group(id = "hwmon_flags")]
 #[command(next_help_heading = "Collector hwmon")]
 pub struct Args {
-    /// Regexp of hwmon chips to include, matched against the `chip` label (e.g. platform_coretemp_0).
+    /// Regexp of hwmon chips to include, matched against the `chip` label as exported (e.g.
+    /// platform_coretemp_0, ieee80211_phy0).
     #[arg(long = "collector.hwmon.chip-include", value_name = "REGEX")]
     pub chip_include: Option<String>,
-    /// Regexp of hwmon chips to exclude, matched against the `chip` label.
+    /// Regexp of hwmon chips to exclude, matched against the `chip` label as exported.
     #[arg(long = "collector.hwmon.chip-exclude", value_name = "REGEX")]
     pub chip_exclude: Option<String>,
     /// Regexp of hwmon sensors to include, matched against "<chip>;<sensor>" (e.g. platform_coretemp_0;temp1).
@@ -99,13 +105,31 @@ impl Collector for HwmonCollector {
         };
         let mut out = Deduplicated::new(out);
         let mut last_error = None;
+        // First every chip's naming, then the labels: whether a label needs a suffix depends on
+        // the other chips (see `disambiguate`).
+        let mut dirs = Vec::with_capacity(entries.len());
+        let mut namings = Vec::with_capacity(entries.len());
         for entry in entries {
             let dir = entry.path();
             // Entries are symlinks to the device tree; follow them, skip dangling links and files.
             if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
                 continue;
             }
-            if let Err(e) = self.collect_chip(&dir, &mut out) {
+            match ChipNaming::read(&dir) {
+                Ok(naming) => {
+                    dirs.push(dir);
+                    namings.push(naming);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let labels = disambiguate(&namings);
+        for ((dir, naming), chip) in dirs.iter().zip(&namings).zip(&labels) {
+            // The chip filter sees the label as exported, suffix included.
+            if self.chips.ignored(chip) {
+                continue;
+            }
+            if let Err(e) = self.collect_chip(dir, chip, naming.human.as_deref(), &mut out) {
                 last_error = Some(e);
             }
         }
@@ -114,12 +138,13 @@ impl Collector for HwmonCollector {
 }
 
 impl HwmonCollector {
-    fn collect_chip(&self, dir: &Path, out: &mut Deduplicated) -> Result<(), CollectError> {
-        let chip = chip_label(dir)?;
-        if self.chips.ignored(&chip) {
-            return Ok(());
-        }
-
+    fn collect_chip(
+        &self,
+        dir: &Path,
+        chip: &str,
+        chip_name: Option<&str>,
+        out: &mut Deduplicated,
+    ) -> Result<(), CollectError> {
         let mut sensors = BTreeMap::new();
         collect_sensor_files(dir, &mut sensors)?;
         let device = dir.join("device");
@@ -127,12 +152,12 @@ impl HwmonCollector {
             collect_sensor_files(&device, &mut sensors)?;
         }
 
-        if let Some(chip_name) = human_chip_name(dir) {
+        if let Some(chip_name) = chip_name {
             out.add(
                 "node_hwmon_chip_names",
                 "Annotation metric for human-readable chip names",
                 MetricType::Gauge,
-                &[("chip", &chip), ("chip_name", &chip_name)],
+                &[("chip", chip), ("chip_name", chip_name)],
                 1.0,
             );
         }
@@ -147,7 +172,7 @@ impl HwmonCollector {
                     "node_hwmon_sensor_label",
                     "Label for given chip and sensor",
                     MetricType::Gauge,
-                    &[("chip", &chip), ("label", label), ("sensor", sensor)],
+                    &[("chip", chip), ("label", label), ("sensor", sensor)],
                     1.0,
                 );
             }
@@ -157,7 +182,7 @@ impl HwmonCollector {
                     &m.name,
                     &m.help,
                     m.kind,
-                    &[("chip", &chip), ("sensor", sensor)],
+                    &[("chip", chip), ("sensor", sensor)],
                     m.value,
                 );
             }
@@ -674,6 +699,171 @@ mod tests {
                 &[("chip", "nvme_nvme0"), ("chip_name", "nvme")]
             ),
             Some(1.0)
+        );
+    }
+
+    #[test]
+    fn wifi_chip_is_named_after_its_phy() {
+        let (set, result) = collect("laptop", &[]);
+        result.unwrap();
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_temp_celsius",
+                &[("chip", "ieee80211_phy0"), ("sensor", "temp1")]
+            ),
+            Some(41.0)
+        );
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_chip_names",
+                &[("chip", "ieee80211_phy0"), ("chip_name", "iwlwifi_1")]
+            ),
+            Some(1.0)
+        );
+    }
+
+    /// A sysfs tree where `asus-nb-wmi` has two hwmon devices and a Wi-Fi phy three (two of
+    /// them with the same name), next to a chip of its own.
+    fn colliding_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("sys");
+        let class = sys.join("class/hwmon");
+        std::fs::create_dir_all(&class).unwrap();
+        let chips: [(&str, &str, &str, &str); 6] = [
+            (
+                "hwmon0",
+                "platform/coretemp.0/hwmon",
+                "../../../coretemp.0",
+                "coretemp",
+            ),
+            (
+                "hwmon1",
+                "platform/asus-nb-wmi/hwmon",
+                "../../../asus-nb-wmi",
+                "asus",
+            ),
+            (
+                "hwmon2",
+                "platform/asus-nb-wmi/hwmon",
+                "../../../asus-nb-wmi",
+                "asus_custom_fan_curve",
+            ),
+            (
+                "hwmon3",
+                "pci0000:00/0000:00:1c.0/0000:02:00.0/ieee80211/phy0",
+                "../../phy0",
+                "mt7921_phy0",
+            ),
+            (
+                "hwmon4",
+                "pci0000:00/0000:00:1c.0/0000:02:00.0/ieee80211/phy0",
+                "../../phy0",
+                "mt7921_phy0",
+            ),
+            (
+                "hwmon5",
+                "pci0000:00/0000:00:1c.0/0000:02:00.0/ieee80211/phy0",
+                "../../phy0",
+                "mt7921_band2",
+            ),
+        ];
+        for (i, (hwmon, parent, device, name)) in chips.iter().enumerate() {
+            let real = sys.join("devices").join(parent).join(hwmon);
+            std::fs::create_dir_all(&real).unwrap();
+            std::os::unix::fs::symlink(device, real.join("device")).unwrap();
+            std::fs::write(real.join("name"), format!("{name}\n")).unwrap();
+            std::fs::write(real.join("temp1_input"), format!("{}000\n", 40 + i)).unwrap();
+            // Both asus hwmon devices have pwm1_enable: the series that collided in 1.11.
+            std::fs::write(real.join("pwm1_enable"), "2\n").unwrap();
+            std::os::unix::fs::symlink(&real, class.join(hwmon)).unwrap();
+        }
+        dir
+    }
+
+    fn collect_at(base: &Path, args: &[&str]) -> MetricSet {
+        let mut argv = vec!["sysmon-exporter"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::parse_from(argv);
+        let roots = Roots {
+            procfs: base.join("proc"),
+            sysfs: base.join("sys"),
+            rootfs: base.to_path_buf(),
+        };
+        let collector = build(&BuildContext {
+            roots: &roots,
+            cli: &cli,
+            settings: &Default::default(),
+        })
+        .unwrap();
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn chips_sharing_a_parent_device_get_distinct_labels() {
+        let tree = colliding_tree();
+        let set = collect_at(tree.path(), &[]);
+        let chip_names: Vec<(String, String)> = set
+            .get("node_hwmon_chip_names")
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| (s.labels[0].1.to_string(), s.labels[1].1.to_string()))
+            .collect();
+        let pair = |c: &str, n: &str| (c.to_string(), n.to_string());
+        assert_eq!(
+            chip_names,
+            [
+                pair("platform_coretemp_0", "coretemp"),
+                pair("platform_asus_nb_wmi_asus", "asus"),
+                pair(
+                    "platform_asus_nb_wmi_asus_custom_fan_curve",
+                    "asus_custom_fan_curve"
+                ),
+                pair("ieee80211_phy0_hwmon3", "mt7921_phy0"),
+                pair("ieee80211_phy0_hwmon4", "mt7921_phy0"),
+                pair("ieee80211_phy0_mt7921_band2", "mt7921_band2"),
+            ]
+        );
+        // Every chip's readings are there, none dropped as a repeat.
+        assert_eq!(set.get("node_hwmon_temp_celsius").unwrap().samples.len(), 6);
+        assert_eq!(set.get("node_hwmon_pwm_enable").unwrap().samples.len(), 6);
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_temp_celsius",
+                &[("chip", "ieee80211_phy0_hwmon4"), ("sensor", "temp1")]
+            ),
+            Some(44.0)
+        );
+
+        // The filters match the label as exported, suffix included.
+        let set = collect_at(
+            tree.path(),
+            &[
+                "--collector.hwmon.chip-include",
+                "^platform_asus_nb_wmi_asus$|^ieee80211_phy0_",
+                "--collector.hwmon.sensor-exclude",
+                "^ieee80211_phy0_hwmon3;",
+            ],
+        );
+        let chips: Vec<&str> = set
+            .get("node_hwmon_temp_celsius")
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_ref())
+            .collect();
+        assert_eq!(
+            chips,
+            [
+                "platform_asus_nb_wmi_asus",
+                "ieee80211_phy0_hwmon4",
+                "ieee80211_phy0_mt7921_band2"
+            ]
         );
     }
 

@@ -1,7 +1,7 @@
 //! Reading a hwmon chip from sysfs: its sensors' attribute files (`<type><n>_<property>`,
 //! Documentation/hwmon/sysfs-interface.rst), and the names node_exporter gives chips and sensors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
 
@@ -143,6 +143,62 @@ pub fn chip_label(dir: &Path) -> Result<String, CollectError> {
         })
 }
 
+/// What names one chip directory: its [`chip_label`], its [`human_chip_name`] and the name of its
+/// `hwmonN` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChipNaming {
+    pub base: String,
+    pub human: Option<String>,
+    pub dir_name: String,
+}
+
+impl ChipNaming {
+    /// Reads the naming of the chip at `dir` (an entry of `<sysfs>/class/hwmon`).
+    pub fn read(dir: &Path) -> Result<ChipNaming, CollectError> {
+        Ok(ChipNaming {
+            base: chip_label(dir)?,
+            human: human_chip_name(dir),
+            dir_name: dir
+                .file_name()
+                .map(|n| clean_metric_name(n.as_encoded_bytes()))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The `chip` label of every chip, as node_exporter 1.12 gives it (its "disambiguate colliding
+/// chip labels" change). A driver may register several hwmon devices under one parent device
+/// (`asus-nb-wmi` registers two; mt76 Wi-Fi cards one per band under the same `ieee80211/phyN`),
+/// and [`chip_label`] then gives them all the same label. A label used by one chip only is kept;
+/// a shared one gets a suffix: `_<name file>` when no other chip of the group has that name, else
+/// `_<hwmonN>` (unique within a boot). The result is in the order of `chips`.
+pub fn disambiguate(chips: &[ChipNaming]) -> Vec<String> {
+    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, chip) in chips.iter().enumerate() {
+        groups.entry(chip.base.as_str()).or_default().push(i);
+    }
+    chips
+        .iter()
+        .enumerate()
+        .map(|(i, chip)| {
+            let group = &groups[chip.base.as_str()];
+            if group.len() < 2 {
+                return chip.base.clone();
+            }
+            let unique_human = chip.human.as_ref().filter(|human| {
+                group
+                    .iter()
+                    .all(|&j| j == i || chips[j].human.as_ref() != Some(*human))
+            });
+            match unique_human {
+                Some(human) => format!("{}_{human}", chip.base),
+                None if chip.dir_name.is_empty() => chip.base.clone(),
+                None => format!("{}_{}", chip.base, chip.dir_name),
+            }
+        })
+        .collect()
+}
+
 /// The driver's name for the chip (`coretemp`, `nvme`, `nct6779`), from the chip's `name` file.
 pub fn human_chip_name(dir: &Path) -> Option<String> {
     let raw = std::fs::read(dir.join("name")).ok()?;
@@ -274,6 +330,109 @@ mod tests {
     fn valid_utf8_replaces_runs_once() {
         assert_eq!(to_valid_utf8(b"Core 0"), "Core 0");
         assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+    }
+
+    fn naming(base: &str, human: Option<&str>, dir_name: &str) -> ChipNaming {
+        ChipNaming {
+            base: base.to_string(),
+            human: human.map(str::to_string),
+            dir_name: dir_name.to_string(),
+        }
+    }
+
+    #[test]
+    fn unique_labels_are_kept_and_shared_ones_get_a_suffix() {
+        let chips = [
+            naming("platform_coretemp_0", Some("coretemp"), "hwmon0"),
+            // asus-nb-wmi: two hwmon devices under one platform device, told apart by name.
+            naming("platform_asus_nb_wmi", Some("asus"), "hwmon1"),
+            naming(
+                "platform_asus_nb_wmi",
+                Some("asus_custom_fan_curve"),
+                "hwmon2",
+            ),
+            // Same parent and same name: only the hwmonN directory tells them apart.
+            naming("ieee80211_phy0", Some("mt7996_phy0"), "hwmon3"),
+            naming("ieee80211_phy0", Some("mt7996_phy0"), "hwmon4"),
+            naming("ieee80211_phy0", Some("mt7996_phy0_2"), "hwmon5"),
+            naming("ieee80211_phy0", None, "hwmon6"),
+        ];
+        assert_eq!(
+            disambiguate(&chips),
+            [
+                "platform_coretemp_0",
+                "platform_asus_nb_wmi_asus",
+                "platform_asus_nb_wmi_asus_custom_fan_curve",
+                "ieee80211_phy0_hwmon3",
+                "ieee80211_phy0_hwmon4",
+                "ieee80211_phy0_mt7996_phy0_2",
+                "ieee80211_phy0_hwmon6",
+            ]
+        );
+        assert!(disambiguate(&[]).is_empty());
+    }
+
+    #[test]
+    fn names_chips_from_their_parent_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let phy = dir
+            .path()
+            .join("devices/pci0000:00/0000:00:14.3/ieee80211/phy0");
+        let hwmon = phy.join("hwmon7");
+        std::fs::create_dir_all(&hwmon).unwrap();
+        std::os::unix::fs::symlink("../../phy0", hwmon.join("device")).unwrap();
+        std::fs::write(hwmon.join("name"), "iwlwifi_1\n").unwrap();
+        let naming = ChipNaming::read(&hwmon).unwrap();
+        assert_eq!(naming.base, "ieee80211_phy0");
+        assert_eq!(naming.human.as_deref(), Some("iwlwifi_1"));
+        assert_eq!(naming.dir_name, "hwmon7");
+        // No device link: the name file; neither: the directory name.
+        let bare = dir.path().join("devices/virtual/hwmon/hwmon8");
+        std::fs::create_dir_all(&bare).unwrap();
+        assert_eq!(chip_label(&bare).unwrap(), "hwmon8");
+        std::fs::write(bare.join("name"), "Virtual Sensor\n").unwrap();
+        assert_eq!(chip_label(&bare).unwrap(), "virtual_sensor");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 200,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// A label used once is kept; every chip of a shared label gets a distinct suffixed one.
+        #[test]
+        fn disambiguated_labels_are_distinct(
+            chips in proptest::collection::vec(
+                (0..4usize, proptest::option::of(0..3usize)),
+                0..12,
+            )
+        ) {
+            let chips: Vec<ChipNaming> = chips
+                .iter()
+                .enumerate()
+                .map(|(i, (base, human))| ChipNaming {
+                    base: format!("platform_chip{base}"),
+                    human: human.map(|h| format!("name{h}")),
+                    dir_name: format!("hwmon{i}"),
+                })
+                .collect();
+            let labels = disambiguate(&chips);
+            proptest::prop_assert_eq!(labels.len(), chips.len());
+            for (i, (chip, label)) in chips.iter().zip(&labels).enumerate() {
+                let shared = chips.iter().filter(|c| c.base == chip.base).count() > 1;
+                if shared {
+                    let suffix = label.strip_prefix(&format!("{}_", chip.base));
+                    proptest::prop_assert!(suffix.is_some(), "{label}");
+                } else {
+                    proptest::prop_assert_eq!(label, &chip.base);
+                }
+                for other in &labels[i + 1..] {
+                    proptest::prop_assert_ne!(label, other);
+                }
+            }
+        }
     }
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
