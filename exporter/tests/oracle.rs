@@ -100,11 +100,8 @@ fn compare(machine: &str) -> Comparison {
     // Debian's node_exporter 1.5.0 has older defaults than current upstream, which sysmon follows:
     // give it upstream's exclusions, and make netdev read /proc/net/dev as sysmon does (its
     // netlink mode reads the live kernel, not the fixture).
+    // (`root_args` gives both exporters the fixture's udev database.)
     let flags = [
-        format!(
-            "--path.udev.data={}",
-            root.join("rootfs/run/udev/data").display()
-        ),
         format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
         format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
         format!("--collector.diskstats.device-exclude={DEFAULT_DEVICE_EXCLUDE}"),
