@@ -386,9 +386,11 @@ pub fn sensor_metrics(kind: &str, props: &BTreeMap<String, String>) -> Vec<Senso
     metrics
 }
 
-/// Adds samples, dropping any repeat of a series already added. Two hwmon directories can share a
-/// parent device and so a chip label; node_exporter's registry then keeps the first series and
-/// drops the rest, and a repeated series would make the exposition invalid.
+/// Adds samples, dropping any repeat of a series already added. Chips sharing a parent device get
+/// distinct labels (`sysfs::disambiguate`), but a suffixed label can still equal another chip's
+/// label (a chip named `platform_x_y` next to two `platform_x` chips, one named `y`); node_exporter's
+/// registry then keeps the first series and drops the rest, and a repeated series would make the
+/// exposition invalid.
 struct Deduplicated<'a> {
     out: &'a mut MetricSet,
     seen: HashSet<(String, Vec<String>)>,
