@@ -161,11 +161,8 @@ fn compare(machine: &str) -> Comparison {
     // fixture). sysmon's default netdev source is the fixture's /sys/class/net/*/statistics, which
     // the kernel fills from the same counters as /proc/net/dev: comparing the two checks that
     // sysmon folds the detailed counters as the kernel does.
+    // (`root_args` gives both exporters the fixture's udev database.)
     let flags = [
-        format!(
-            "--path.udev.data={}",
-            root.join("rootfs/run/udev/data").display()
-        ),
         format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
         format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
         format!("--collector.diskstats.device-exclude={DEFAULT_DEVICE_EXCLUDE}"),

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use sysmon_exporter::anomaly::api;
+use sysmon_exporter::collector::filesystem::mountinfo;
 use sysmon_exporter::collector::usb::{classify, kmsg};
 use sysmon_exporter::collector::{
-    cpu, diskstats, filesystem, hwmon, loadavg, meminfo, netclass, netdev, os, pressure, stat,
-    thermal_zone, usb,
+    cpu, diskstats, hwmon, loadavg, meminfo, netclass, netdev, os, pressure, stat, thermal_zone,
+    usb,
 };
 use sysmon_exporter::config;
 
@@ -45,12 +46,12 @@ fn parse_everything(text: &str) {
     let _ = meminfo::parse(text);
     for line in text.lines() {
         let _ = diskstats::parse_line(line);
-        let _ = filesystem::parse_mountinfo_line(line.as_bytes());
+        let _ = mountinfo::parse_mountinfo_line(line.as_bytes());
     }
     let _ = diskstats::parse_udev(text);
     let _ = netdev::parse(text);
-    let _ = hwmon::explode_sensor_filename(text);
-    let _ = hwmon::clean_metric_name(text.as_bytes());
+    let _ = hwmon::sysfs::explode_sensor_filename(text);
+    let _ = hwmon::sysfs::clean_metric_name(text.as_bytes());
     let mut props = BTreeMap::new();
     props.insert("input".to_string(), text.to_string());
     props.insert(text.to_string(), text.to_string());
@@ -67,10 +68,10 @@ fn parse_everything(text: &str) {
     let _ = kmsg::parse_record(text);
     let _ = kmsg::parse_position(text);
     let _ = classify::classify(text);
-    let _ = usb::parse_number(text);
-    let _ = usb::parse_hex(text, 4);
-    let _ = usb::parse_speed(text);
-    let _ = usb::parse_version(text);
+    let _ = usb::sysfs::parse_number(text);
+    let _ = usb::sysfs::parse_hex(text, 4);
+    let _ = usb::sysfs::parse_speed(text);
+    let _ = usb::sysfs::parse_version(text);
     let _ = loadavg::parse(text);
     let _ = pressure::parse(text);
     let _ = api::parse_query(Some(text));
@@ -93,11 +94,11 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         for line in bytes.split(|&b| b == b'\n') {
-            let _ = filesystem::parse_mountinfo_line(line);
+            let _ = mountinfo::parse_mountinfo_line(line);
         }
-        let _ = filesystem::unescape(&bytes);
-        let _ = hwmon::clean_metric_name(&bytes);
-        let _ = usb::clean_string(&bytes);
+        let _ = mountinfo::unescape(&bytes);
+        let _ = hwmon::sysfs::clean_metric_name(&bytes);
+        let _ = usb::sysfs::clean_string(&bytes);
         let mut skipping = false;
         let used = kmsg::split_lines(&bytes, &mut skipping, |line| assert!(!line.contains(&b'\n')));
         prop_assert!(used <= bytes.len());
@@ -297,19 +298,19 @@ proptest! {
         fields.extend(optional.iter().map(|o| o.as_bytes()));
         fields.extend([&b"-"[..], b"ext4", b"/dev/sda1", b"rw,errors=remount-ro"]);
         let line = fields.join(&b' ');
-        let m = filesystem::parse_mountinfo_line(&line).unwrap();
+        let m = mountinfo::parse_mountinfo_line(&line).unwrap();
         use std::os::unix::ffi::OsStrExt;
         prop_assert_eq!(m.mount_point.as_os_str().as_bytes(), &path[..]);
         prop_assert_eq!((m.major, m.minor), (major, minor));
         prop_assert_eq!(&m.fs_type, "ext4");
-        prop_assert_eq!(filesystem::is_read_only(&m), ro);
+        prop_assert_eq!(mountinfo::is_read_only(&m), ro);
         prop_assert_eq!(&m.source, "/dev/sda1");
     }
 
     /// Decoding is the inverse of the kernel's escaping for any bytes.
     #[test]
     fn unescape_inverts_kernel_escape(path in proptest::collection::vec(any::<u8>(), 0..100)) {
-        prop_assert_eq!(filesystem::unescape(&kernel_escape(&path)), path);
+        prop_assert_eq!(mountinfo::unescape(&kernel_escape(&path)), path);
     }
 }
 
@@ -321,9 +322,9 @@ proptest! {
     #[test]
     fn hwmon_file_names_split(kind in "[a-z]{1,10}", num in 0u32..100_000, property in "[a-z0-9_]{1,12}") {
         let name = format!("{kind}{num}_{property}");
-        prop_assert_eq!(hwmon::explode_sensor_filename(&name), Some((kind.as_str(), i64::from(num), property.as_str())));
+        prop_assert_eq!(hwmon::sysfs::explode_sensor_filename(&name), Some((kind.as_str(), i64::from(num), property.as_str())));
         let bare = format!("{kind}{num}");
-        prop_assert_eq!(hwmon::explode_sensor_filename(&bare), Some((kind.as_str(), i64::from(num), "")));
+        prop_assert_eq!(hwmon::sysfs::explode_sensor_filename(&bare), Some((kind.as_str(), i64::from(num), "")));
     }
 
     /// Temperatures in millidegrees become degrees Celsius.
@@ -340,7 +341,7 @@ proptest! {
     /// Cleaned names only hold `[a-z0-9:_]`, never start or end with `_`.
     #[test]
     fn hwmon_clean_names_are_valid(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let name = hwmon::clean_metric_name(&raw);
+        let name = hwmon::sysfs::clean_metric_name(&raw);
         prop_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'_'), "{:?}", name);
         prop_assert!(!name.starts_with('_') && !name.ends_with('_'));
     }
@@ -358,18 +359,18 @@ proptest! {
 
     #[test]
     fn usb_attributes_round_trip(busnum in any::<u32>(), vendor in any::<u16>(), class in any::<u8>(), major in 1u8..0x20, minor in any::<u8>()) {
-        prop_assert_eq!(usb::parse_number(&format!("{busnum}\n")), Some(busnum.to_string()));
-        prop_assert_eq!(usb::parse_hex(&format!("{vendor:04X}\n"), 4), Some(format!("{vendor:04x}")));
-        prop_assert_eq!(usb::parse_hex(&format!("{class:02x}\n"), 2), Some(format!("{class:02x}")));
+        prop_assert_eq!(usb::sysfs::parse_number(&format!("{busnum}\n")), Some(busnum.to_string()));
+        prop_assert_eq!(usb::sysfs::parse_hex(&format!("{vendor:04X}\n"), 4), Some(format!("{vendor:04x}")));
+        prop_assert_eq!(usb::sysfs::parse_hex(&format!("{class:02x}\n"), 2), Some(format!("{class:02x}")));
         // bcdUSB as the kernel prints it: "%2x.%02x".
         let version = format!("{major:2x}.{minor:02x}\n");
-        prop_assert_eq!(usb::parse_version(&version), Some(version.trim().to_string()));
+        prop_assert_eq!(usb::sysfs::parse_version(&version), Some(version.trim().to_string()));
     }
 
     /// Device strings come out without control characters, trimmed and at most 128 characters.
     #[test]
     fn usb_strings_are_clean(raw in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let s = usb::clean_string(&raw);
+        let s = usb::sysfs::clean_string(&raw);
         prop_assert!(!s.chars().any(char::is_control), "{:?}", s);
         prop_assert_eq!(s.trim(), s.as_str());
         prop_assert!(s.chars().count() <= 128);
@@ -604,7 +605,7 @@ mod fuzz_regressions {
     fn usb_string_cut_at_a_blank_is_trimmed() {
         let mut raw = vec![b'a'; 127];
         raw.extend_from_slice(b" b");
-        let s = usb::clean_string(&raw);
+        let s = usb::sysfs::clean_string(&raw);
         assert_eq!(s, "a".repeat(127));
     }
 
@@ -618,7 +619,7 @@ mod fuzz_regressions {
         raw.extend([0xff; 49]);
         raw.extend(b"-.xga_ v\x00 :\x00");
         assert_eq!(raw.len(), 132);
-        let s = usb::clean_string(&raw);
+        let s = usb::sysfs::clean_string(&raw);
         assert_eq!(s.trim(), s);
         assert!(s.ends_with("-.xga_ v"), "{s:?}");
     }

@@ -1,4 +1,5 @@
-//! /proc/diskstats lines, udev database files and the `queue/rotational` attribute.
+//! /proc/diskstats lines, udev database files (and the numbers in them) and the
+//! `queue/rotational` attribute.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,7 +14,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(!stat.name.is_empty());
         }
     }
-    let _ = diskstats::parse_udev(&text);
+    for (key, value) in diskstats::parse_udev(&text) {
+        // The ATA gauges' values: a number, never an overflow turned into infinity.
+        if let Some(v) = diskstats::parse_float(&value) {
+            assert!(v.is_finite() || value.to_ascii_lowercase().contains("inf"), "{key}={value}");
+        }
+    }
     let label = diskstats::rotational_label(Some(&text));
     assert!(label == "0" || label == "1");
 });

@@ -2,7 +2,8 @@
 //! values through node_exporter's naming and scaling rules.
 //!
 //! Input: the first line is an attribute file name, the second a label, every further line a
-//! `property=value` pair of one sensor.
+//! `property=value` pair of one sensor. The same lines, read as "<base> <name> <hwmonN>", are
+//! the chips whose labels `disambiguate` makes.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -21,11 +22,30 @@ fuzz_target!(|data: &[u8]| {
     let file_name = lines.next().unwrap_or_default();
     let label = lines.next().unwrap_or_default();
 
-    let cleaned = hwmon::clean_metric_name(data);
+    // Chip labels: every line a chip, "<base> <name> <dir>"; the labels keep their chips' order,
+    // and a label is its base alone or the base with a suffix.
+    let chips: Vec<hwmon::sysfs::ChipNaming> = text
+        .split('\n')
+        .map(|line| {
+            let mut words = line.split(' ');
+            hwmon::sysfs::ChipNaming {
+                base: words.next().unwrap_or_default().to_string(),
+                human: words.next().map(str::to_string).filter(|h| !h.is_empty()),
+                dir_name: words.next().unwrap_or_default().to_string(),
+            }
+        })
+        .collect();
+    let labels = hwmon::sysfs::disambiguate(&chips);
+    assert_eq!(labels.len(), chips.len());
+    for (chip, label) in chips.iter().zip(&labels) {
+        assert!(label.starts_with(&chip.base), "{chip:?} {label}");
+    }
+
+    let cleaned = hwmon::sysfs::clean_metric_name(data);
     assert!(valid_name_part(&cleaned), "{cleaned:?}");
     assert!(!cleaned.starts_with('_') && !cleaned.ends_with('_'));
 
-    let kind = match hwmon::explode_sensor_filename(file_name) {
+    let kind = match hwmon::sysfs::explode_sensor_filename(file_name) {
         Some((kind, num, property)) => {
             assert!(!kind.is_empty() && num >= 0);
             assert!(file_name.starts_with(kind) && file_name.ends_with(property));

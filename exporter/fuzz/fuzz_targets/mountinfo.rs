@@ -2,16 +2,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sysmon_exporter::collector::filesystem;
+use sysmon_exporter::collector::filesystem::mountinfo;
 
 fuzz_target!(|data: &[u8]| {
     for line in data.split(|&b| b == b'\n') {
-        if let Ok(mount) = filesystem::parse_mountinfo_line(line) {
-            let _ = filesystem::is_read_only(&mount);
+        if let Ok(mount) = mountinfo::parse_mountinfo_line(line) {
+            let _ = mountinfo::is_read_only(&mount);
         }
     }
     // Decoding never grows a field, and text without a backslash is left as it is.
-    let decoded = filesystem::unescape(data);
+    let decoded = mountinfo::unescape(data);
     assert!(decoded.len() <= data.len());
     if !data.contains(&b'\\') {
         assert_eq!(decoded, data);

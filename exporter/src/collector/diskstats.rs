@@ -1,5 +1,6 @@
 //! `diskstats`: block device I/O statistics from `<procfs>/diskstats`, with node_exporter's
-//! device description metrics from udev's database (`<rootfs>/run/udev/data/b<major>:<minor>`)
+//! device description metrics from udev's database (`--path.udev.data`, default
+//! `/run/udev/data`, file `b<major>:<minor>`)
 //! and sysfs (`<sysfs>/block/<device>/queue/rotational`, `<sysfs>/block/<device>/slaves`).
 //!
 //! Names, units and labels follow node_exporter's `diskstats_linux.go`: sector counts become
@@ -8,6 +9,7 @@
 //! line carries those fields (kernels 4.18+ and 5.5+).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use super::filter::DeviceFilter;
 use super::{
@@ -27,44 +29,77 @@ pub const REGISTRATION: Registration = Registration {
 
 pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
+/// Where udev keeps its device database unless `--path.udev.data` says otherwise.
+pub const DEFAULT_UDEV_DATA: &str = "/run/udev/data";
+
 /// Flags of the `diskstats` collector.
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "diskstats_flags")]
 #[command(next_help_heading = "Collector diskstats")]
 pub struct Args {
-    /// Regexp of block devices to exclude (default excludes partitions, ram, loop and floppy devices).
-    #[arg(long = "collector.diskstats.device-exclude", value_name = "REGEX", default_value = DEFAULT_DEVICE_EXCLUDE, conflicts_with = "diskstats_device_include")]
-    pub device_exclude: String,
-    /// Regexp of block devices to include (replaces the exclusion).
+    /// Regexp of block devices to exclude [default: partitions, ram, zram, loop and floppy
+    /// devices: ^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$]. Giving both a non-empty
+    /// exclusion and a non-empty inclusion is an error.
+    #[arg(
+        long = "collector.diskstats.device-exclude",
+        value_name = "REGEX",
+        id = "diskstats_device_exclude"
+    )]
+    pub device_exclude: Option<String>,
+    /// Regexp of block devices to include (replaces the default exclusion).
     #[arg(
         long = "collector.diskstats.device-include",
         value_name = "REGEX",
         id = "diskstats_device_include"
     )]
     pub device_include: Option<String>,
+    /// udev's device database, for node_disk_info's labels and the udev-derived disk metrics
+    /// (read as given: not below --path.rootfs).
+    #[arg(
+        long = "path.udev.data",
+        value_name = "DIR",
+        id = "diskstats_udev_data",
+        default_value = DEFAULT_UDEV_DATA
+    )]
+    pub udev_data: PathBuf,
+}
+
+/// The device filter from the two flags, as node_exporter 1.12 builds it: the exclusion defaults
+/// to [`DEFAULT_DEVICE_EXCLUDE`] unless an inclusion is given, and only a non-empty exclusion
+/// together with a non-empty inclusion is refused (an empty value means "not set").
+pub fn device_filter(include: Option<&str>, exclude: Option<&str>) -> Result<DeviceFilter, String> {
+    const INCLUDE: &str = "--collector.diskstats.device-include";
+    const EXCLUDE: &str = "--collector.diskstats.device-exclude";
+    let include = include.filter(|p| !p.is_empty());
+    match (include, exclude) {
+        (Some(_), Some(e)) if !e.is_empty() => {
+            Err(format!("{EXCLUDE} and {INCLUDE} are mutually exclusive"))
+        }
+        (Some(_), _) => DeviceFilter::new((INCLUDE, include), (EXCLUDE, None)),
+        (None, exclude) => DeviceFilter::new(
+            (INCLUDE, None),
+            (EXCLUDE, Some(exclude.unwrap_or(DEFAULT_DEVICE_EXCLUDE))),
+        ),
+    }
 }
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     let args: Args = ctx.args()?;
-    let filter = DeviceFilter::include_replaces_exclude(
-        (
-            "--collector.diskstats.device-include",
-            args.device_include.as_deref(),
-        ),
-        (
-            "--collector.diskstats.device-exclude",
-            Some(&args.device_exclude),
-        ),
+    let filter = device_filter(
+        args.device_include.as_deref(),
+        args.device_exclude.as_deref(),
     )?;
     Ok(Box::new(DiskstatsCollector {
         roots: ctx.roots.clone(),
         filter,
+        udev_data: args.udev_data,
     }))
 }
 
 pub struct DiskstatsCollector {
     roots: Roots,
     filter: DeviceFilter,
+    udev_data: PathBuf,
 }
 
 /// One line of /proc/diskstats.
@@ -236,6 +271,16 @@ pub fn parse_udev(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// Go's strconv.ParseFloat for a udev property value: the text as it is (no blanks around it),
+/// and a number too large for an f64 is an error rather than infinity.
+pub fn parse_float(text: &str) -> Option<f64> {
+    let value = text.parse::<f64>().ok()?;
+    if value.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
+        return None;
+    }
+    Some(value)
+}
+
 /// node_disk_info's `rotational` label from the content of `queue/rotational`: "0" or "1", and
 /// "0" for anything else or a missing file, as node_exporter does.
 pub fn rotational_label(content: Option<&str>) -> &'static str {
@@ -269,8 +314,7 @@ impl DiskstatsCollector {
     /// /run/udev, a system without udev) or has no entry for the device.
     fn udev_properties(&self, stat: &DiskStat) -> HashMap<String, String> {
         let path = self
-            .roots
-            .root("/run/udev/data")
+            .udev_data
             .join(format!("b{}:{}", stat.major, stat.minor));
         match std::fs::read(&path) {
             Ok(bytes) => parse_udev(&String::from_utf8_lossy(&bytes)),
@@ -371,7 +415,7 @@ impl DiskstatsCollector {
         if !prop("ID_ATA").is_empty() {
             for (key, name, help) in ATA_GAUGES {
                 // node_exporter skips a property that is missing or not a number.
-                if let Some(value) = udev.get(key).and_then(|v| v.trim().parse::<f64>().ok()) {
+                if let Some(value) = udev.get(key).and_then(|v| parse_float(v)) {
                     out.gauge(name, help).sample(&[("device", dev)], value);
                 }
             }
@@ -458,11 +502,7 @@ mod tests {
 
     #[test]
     fn default_filter_excludes_partitions_and_virtual_devices() {
-        let f = DeviceFilter::include_replaces_exclude(
-            ("y", None),
-            ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
-        )
-        .unwrap();
+        let f = device_filter(None, None).unwrap();
         for ignored in [
             "nvme0n1p1",
             "sda1",
@@ -481,35 +521,151 @@ mod tests {
     }
 
     #[test]
-    fn include_replaces_exclude_and_empty_means_no_filter() {
-        let f = DeviceFilter::include_replaces_exclude(
-            ("y", Some("^sd")),
-            ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
-        )
-        .unwrap();
+    fn include_replaces_the_default_exclusion_and_empty_means_unset() {
+        let f = device_filter(Some("^sd"), None).unwrap();
         assert!(!f.ignored("sda1"));
         assert!(f.ignored("nvme0n1"));
-        let f = DeviceFilter::include_replaces_exclude(("y", None), ("x", Some(""))).unwrap();
+        // An empty exclusion keeps every device.
+        let f = device_filter(None, Some("")).unwrap();
         assert!(!f.ignored("loop0"));
-        let f = DeviceFilter::include_replaces_exclude(
-            ("y", Some("")),
-            ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
-        )
-        .unwrap();
+        // An empty inclusion is no inclusion: the default exclusion stays.
+        let f = device_filter(Some(""), None).unwrap();
         assert!(f.ignored("loop0"));
+        // node_exporter 1.12: only two non-empty values conflict.
+        let f = device_filter(Some("^sd"), Some("")).unwrap();
+        assert!(f.ignored("nvme0n1") && !f.ignored("sdb"));
+        let f = device_filter(Some(""), Some("^sd")).unwrap();
+        assert!(f.ignored("sdb") && !f.ignored("loop0"));
+        let err = device_filter(Some("^sd"), Some("^loop")).unwrap_err();
+        assert!(err.contains("mutually exclusive"), "{err}");
     }
 
     #[test]
     fn bad_regex_names_the_flag() {
-        let err = DeviceFilter::include_replaces_exclude(
-            ("y", None),
-            ("--collector.diskstats.device-exclude", Some("([")),
-        )
-        .unwrap_err();
+        let err = device_filter(None, Some("([")).unwrap_err();
         assert!(
             err.starts_with("--collector.diskstats.device-exclude"),
             "{err}"
         );
+        let err = device_filter(Some("(["), None).unwrap_err();
+        assert!(
+            err.starts_with("--collector.diskstats.device-include"),
+            "{err}"
+        );
+    }
+
+    /// Collects the server fixture with these flags.
+    fn collect_server(args: &[&str]) -> MetricSet {
+        let mut argv = vec!["sysmon-exporter".to_string()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let cli = crate::cli::parse_from(argv);
+        let roots = crate::collector::fixture_roots("server");
+        let collector = build(&BuildContext {
+            roots: &roots,
+            cli: &cli,
+            settings: &Default::default(),
+        })
+        .unwrap();
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        out
+    }
+
+    /// The samples of `name` as "k=v,..." strings (labels in the order they were given).
+    fn samples(set: &MetricSet, name: &str) -> Vec<String> {
+        set.get(name)
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .map(|s| {
+                        let labels: Vec<String> =
+                            s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        format!("{} {}", labels.join(","), s.value)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn udev_data_path_is_its_own_flag() {
+        let cli = crate::cli::parse_from(["sysmon-exporter"]);
+        let args: Args = BuildContext {
+            roots: &crate::collector::fixture_roots("server"),
+            cli: &cli,
+            settings: &Default::default(),
+        }
+        .args()
+        .unwrap();
+        assert_eq!(args.udev_data, PathBuf::from(DEFAULT_UDEV_DATA));
+
+        let udev = crate::collector::fixture_roots("server")
+            .rootfs
+            .join("run/udev/data");
+        let set = collect_server(&[&format!("--path.udev.data={}", udev.display())]);
+        let info = samples(&set, "node_disk_info");
+        let sda = concat!(
+            "device=sda,major=8,minor=0,model=SAMSUNG_MZ7L3960HCJR-00A07,",
+            "path=pci-0000:00:17.0-ata-1.0,revision=JXTC104Q,rotational=0,",
+            "serial=S662NE0T503112,wwn=0x5002538f4250a1b2 1"
+        );
+        assert!(info.contains(&sda.to_string()), "{info:#?}");
+        assert!(samples(&set, "node_disk_ata_write_cache_enabled")
+            .contains(&"device=sda 1".to_string()));
+        assert!(
+            samples(&set, "node_disk_ata_rotation_rate_rpm").contains(&"device=sda 0".to_string())
+        );
+
+        // The thin pool: its layer, the LVs it is made of, and what it backs.
+        let dm = samples(&set, "node_disk_device_mapper_info");
+        let tpool = concat!(
+            "device=dm-7,lv_layer=tpool,lv_name=pool0,name=vg0-pool0-tpool,",
+            "uuid=LVM-c3Rk9Lm2Qp7Wn4Xt8Yz1Bv6Hj0Fd5GshM3nB6vC9xZ2lK5jH8gF1dS4aP7oI0uY-tpool,",
+            "vg_name=vg0 1"
+        );
+        assert!(dm.contains(&tpool.to_string()), "{dm:#?}");
+        assert_eq!(dm.len(), 10);
+        let backing = samples(&set, "node_disk_device_mapper_backing_device_info");
+        for pair in [
+            ("dm-5", "md1"),
+            ("dm-7", "dm-5"),
+            ("dm-7", "dm-6"),
+            ("dm-9", "dm-7"),
+        ] {
+            let line = format!("backing_device={},device={} 1", pair.1, pair.0);
+            assert!(backing.contains(&line), "{line} in {backing:#?}");
+        }
+        assert!(samples(&set, "node_disk_filesystem_info").contains(
+            &"device=dm-9,type=xfs,usage=filesystem,uuid=5a7e3c9d-1f2b-4d6e-8a0c-3e5f7b9d1c05,version= 1"
+                .to_string()
+        ));
+
+        // Pointed elsewhere (no udev database there): the devices are still reported, without
+        // udev's labels and metrics.
+        let set = collect_server(&["--path.udev.data=/nonexistent/udev/data"]);
+        assert!(samples(&set, "node_disk_info").contains(
+            &"device=sda,major=8,minor=0,model=,path=,revision=,rotational=0,serial=,wwn= 1"
+                .to_string()
+        ));
+        assert!(set.get("node_disk_device_mapper_info").is_none());
+        assert!(set.get("node_disk_ata_rotation_rate_rpm").is_none());
+        assert_eq!(
+            set.get("node_disk_reads_completed_total")
+                .unwrap()
+                .samples
+                .len(),
+            samples(&collect_server(&[]), "node_disk_reads_completed_total").len()
+        );
+    }
+
+    #[test]
+    fn ata_values_parse_as_go_does() {
+        assert_eq!(parse_float("7200"), Some(7200.0));
+        assert_eq!(parse_float("0"), Some(0.0));
+        assert_eq!(parse_float(" 1"), None);
+        assert_eq!(parse_float("1e999"), None);
+        assert_eq!(parse_float("fast"), None);
+        assert_eq!(parse_float(""), None);
     }
 
     #[test]
@@ -523,9 +679,10 @@ mod tests {
         std::fs::create_dir_all(&roots.procfs).unwrap();
         std::fs::create_dir_all(roots.sys("block/sda/queue")).unwrap();
         std::fs::write(roots.sys("block/sda/queue/rotational"), "1\n").unwrap();
-        std::fs::create_dir_all(roots.root("/run/udev/data")).unwrap();
+        let udev_data = dir.path().join("udev");
+        std::fs::create_dir_all(&udev_data).unwrap();
         std::fs::write(
-            roots.root("/run/udev/data/b8:0"),
+            udev_data.join("b8:0"),
             "E:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=7200\nE:ID_ATA_WRITE_CACHE=oops\nE:ID_SERIAL_SHORT=ZL2ABC\nE:ID_SERIAL=long\n",
         )
         .unwrap();
@@ -536,11 +693,8 @@ mod tests {
         .unwrap();
         let collector = DiskstatsCollector {
             roots,
-            filter: DeviceFilter::include_replaces_exclude(
-                ("y", None),
-                ("x", Some(DEFAULT_DEVICE_EXCLUDE)),
-            )
-            .unwrap(),
+            filter: device_filter(None, None).unwrap(),
+            udev_data,
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();

@@ -71,12 +71,17 @@ pub fn get_text(url: &str, headers: &[(&str, &str)]) -> String {
     }
 }
 
-/// The arguments that point an exporter at a fixture machine.
+/// The arguments that point an exporter (sysmon or node_exporter) at a fixture machine: its
+/// procfs, sysfs and rootfs, and udev's database, which both read as given, not below the rootfs.
 pub fn root_args(root: &Path) -> Vec<String> {
     vec![
         format!("--path.procfs={}", root.join("proc").display()),
         format!("--path.sysfs={}", root.join("sys").display()),
         format!("--path.rootfs={}", root.join("rootfs").display()),
+        format!(
+            "--path.udev.data={}",
+            root.join("rootfs/run/udev/data").display()
+        ),
     ]
 }
 

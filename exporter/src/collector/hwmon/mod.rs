@@ -6,6 +6,11 @@
 //! (older drivers put their attributes on the parent device), and turned into
 //! `node_hwmon_<type>[_<property>]<unit suffix>{chip,sensor}` with the value scaled to base units.
 //!
+//! The `chip` label is node_exporter 1.12's: the parent device as `<its parent dir>_<its dir>`
+//! (`platform_coretemp_0`, `nvme_nvme0`, `ieee80211_phy0` for a Wi-Fi card, `thermal_thermal_zone0`),
+//! else the driver's `name`, else `hwmonN`; chips that share a parent device get a suffix
+//! (`sysfs::disambiguate`). `node_hwmon_chip_names` maps each label to the driver's name.
+//!
 //! Hand-parsed: procfs-core only covers /proc, and the naming rules are node_exporter's own.
 //!
 //! Reading a sensor fails routinely on real hardware (EIO or ENODATA from a sleeping disk or an
@@ -13,10 +18,12 @@
 //! `power1_model_number`, its `power1_accuracy` of "95.0%"). node_exporter skips such values
 //! silently, and so does this collector: only an unreadable chip directory is a failure.
 
+pub mod sysfs;
+
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::path::Path;
 
+use self::sysfs::{clean_metric_name, collect_sensor_files, disambiguate, ChipNaming};
 use super::filter::DeviceFilter;
 use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
 use crate::metrics::{MetricSet, MetricType};
@@ -36,10 +43,11 @@ pub const REGISTRATION: Registration = Registration {
 #[group(id = "hwmon_flags")]
 #[command(next_help_heading = "Collector hwmon")]
 pub struct Args {
-    /// Regexp of hwmon chips to include, matched against the `chip` label (e.g. platform_coretemp_0).
+    /// Regexp of hwmon chips to include, matched against the `chip` label as exported (e.g.
+    /// platform_coretemp_0, ieee80211_phy0).
     #[arg(long = "collector.hwmon.chip-include", value_name = "REGEX")]
     pub chip_include: Option<String>,
-    /// Regexp of hwmon chips to exclude, matched against the `chip` label.
+    /// Regexp of hwmon chips to exclude, matched against the `chip` label as exported.
     #[arg(long = "collector.hwmon.chip-exclude", value_name = "REGEX")]
     pub chip_exclude: Option<String>,
     /// Regexp of hwmon sensors to include, matched against "<chip>;<sensor>" (e.g. platform_coretemp_0;temp1).
@@ -49,28 +57,6 @@ pub struct Args {
     #[arg(long = "collector.hwmon.sensor-exclude", value_name = "REGEX")]
     pub sensor_exclude: Option<String>,
 }
-
-/// Sensor types node_exporter reads; files of any other type are ignored.
-const SENSOR_TYPES: &[&str] = &[
-    "vrm",
-    "beep_enable",
-    "update_interval",
-    "in",
-    "cpu",
-    "fan",
-    "pwm",
-    "temp",
-    "curr",
-    "power",
-    "energy",
-    "humidity",
-    "intrusion",
-    "freq",
-];
-
-/// sysfs attributes are at most a page long; reading once with a page-sized buffer is what the
-/// kernel serves in one go, and never spins on a driver that keeps answering EAGAIN.
-const MAX_ATTRIBUTE_BYTES: usize = 4096;
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     let args: Args = ctx.args()?;
@@ -121,13 +107,31 @@ impl Collector for HwmonCollector {
         };
         let mut out = Deduplicated::new(out);
         let mut last_error = None;
+        // First every chip's naming, then the labels: whether a label needs a suffix depends on
+        // the other chips (see `disambiguate`).
+        let mut dirs = Vec::with_capacity(entries.len());
+        let mut namings = Vec::with_capacity(entries.len());
         for entry in entries {
             let dir = entry.path();
             // Entries are symlinks to the device tree; follow them, skip dangling links and files.
             if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
                 continue;
             }
-            if let Err(e) = self.collect_chip(&dir, &mut out) {
+            match ChipNaming::read(&dir) {
+                Ok(naming) => {
+                    dirs.push(dir);
+                    namings.push(naming);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let labels = disambiguate(&namings);
+        for ((dir, naming), chip) in dirs.iter().zip(&namings).zip(&labels) {
+            // The chip filter sees the label as exported, suffix included.
+            if self.chips.ignored(chip) {
+                continue;
+            }
+            if let Err(e) = self.collect_chip(dir, chip, naming.human.as_deref(), &mut out) {
                 last_error = Some(e);
             }
         }
@@ -136,12 +140,13 @@ impl Collector for HwmonCollector {
 }
 
 impl HwmonCollector {
-    fn collect_chip(&self, dir: &Path, out: &mut Deduplicated) -> Result<(), CollectError> {
-        let chip = chip_label(dir)?;
-        if self.chips.ignored(&chip) {
-            return Ok(());
-        }
-
+    fn collect_chip(
+        &self,
+        dir: &Path,
+        chip: &str,
+        chip_name: Option<&str>,
+        out: &mut Deduplicated,
+    ) -> Result<(), CollectError> {
         let mut sensors = BTreeMap::new();
         collect_sensor_files(dir, &mut sensors)?;
         let device = dir.join("device");
@@ -149,12 +154,12 @@ impl HwmonCollector {
             collect_sensor_files(&device, &mut sensors)?;
         }
 
-        if let Some(chip_name) = human_chip_name(dir) {
+        if let Some(chip_name) = chip_name {
             out.add(
                 "node_hwmon_chip_names",
                 "Annotation metric for human-readable chip names",
                 MetricType::Gauge,
-                &[("chip", &chip), ("chip_name", &chip_name)],
+                &[("chip", chip), ("chip_name", chip_name)],
                 1.0,
             );
         }
@@ -169,7 +174,7 @@ impl HwmonCollector {
                     "node_hwmon_sensor_label",
                     "Label for given chip and sensor",
                     MetricType::Gauge,
-                    &[("chip", &chip), ("label", label), ("sensor", sensor)],
+                    &[("chip", chip), ("label", label), ("sensor", sensor)],
                     1.0,
                 );
             }
@@ -179,170 +184,13 @@ impl HwmonCollector {
                     &m.name,
                     &m.help,
                     m.kind,
-                    &[("chip", &chip), ("sensor", sensor)],
+                    &[("chip", chip), ("sensor", sensor)],
                     m.value,
                 );
             }
         }
         Ok(())
     }
-}
-
-/// The attribute files of one sensor (`temp1`, `fan2`, ...): property ("input", "max", "label",
-/// "" for a bare `pwm1`) to file content.
-#[derive(Debug, Default, PartialEq)]
-pub struct SensorData {
-    pub kind: &'static str,
-    pub props: BTreeMap<String, String>,
-}
-
-/// Splits an attribute file name into (type, number, property) as node_exporter's
-/// `^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$` does: the type is everything before
-/// the first digit (the whole name when there is none), the number the digits after it (0 when
-/// absent), and the property whatever follows the next underscore. Returns None for names the
-/// pattern rejects (`temp1input`, `temp1_`, a number too large for an i64).
-pub fn explode_sensor_filename(name: &str) -> Option<(&str, i64, &str)> {
-    let type_end = name
-        .find(|c: char| c.is_ascii_digit())
-        .unwrap_or(name.len());
-    if type_end == 0 {
-        return None;
-    }
-    let (kind, rest) = name.split_at(type_end);
-    let digits_end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    let (digits, rest) = rest.split_at(digits_end);
-    let num = if digits.is_empty() {
-        0
-    } else {
-        digits.parse::<i64>().ok()?
-    };
-    let property = match rest.strip_prefix('_') {
-        Some(p) if !p.is_empty() => p,
-        None if rest.is_empty() => "",
-        _ => return None,
-    };
-    Some((kind, num, property))
-}
-
-/// Reads every attribute of a known sensor type in `dir` into `sensors`, keyed by type and number
-/// ("temp1"). Attributes that cannot be read are left out; only an unreadable directory fails.
-fn collect_sensor_files(
-    dir: &Path,
-    sensors: &mut BTreeMap<String, SensorData>,
-) -> Result<(), CollectError> {
-    for entry in sorted_dir_entries(dir)? {
-        let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            continue;
-        };
-        let Some((kind, num, property)) = explode_sensor_filename(file_name) else {
-            continue;
-        };
-        let Some(kind) = SENSOR_TYPES.iter().copied().find(|t| *t == kind) else {
-            continue;
-        };
-        let Some(value) = read_attribute(&entry.path()) else {
-            continue;
-        };
-        let data = sensors.entry(format!("{kind}{num}")).or_default();
-        data.kind = kind;
-        data.props.insert(property.to_string(), value);
-    }
-    Ok(())
-}
-
-/// One attribute's content without surrounding newlines, invalid UTF-8 replaced; None when the
-/// read fails (a directory such as `power/`, EIO, ENODATA, EAGAIN, permission denied).
-fn read_attribute(path: &Path) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut buf = Vec::with_capacity(128);
-    file.take(MAX_ATTRIBUTE_BYTES as u64)
-        .read_to_end(&mut buf)
-        .ok()?;
-    let start = buf.iter().position(|&b| b != b'\n').unwrap_or(buf.len());
-    let end = buf
-        .iter()
-        .rposition(|&b| b != b'\n')
-        .map_or(start, |i| i + 1);
-    Some(to_valid_utf8(buf.get(start..end).unwrap_or_default()))
-}
-
-/// The `chip` label: stable across reboots, unlike the hwmonN number. In order of preference:
-/// the parent device as "<parent dir>_<device dir>" (`platform_coretemp_0`, `nvme_nvme0`,
-/// `thermal_thermal_zone0`), the driver's `name`, the hwmonN directory name.
-pub fn chip_label(dir: &Path) -> Result<String, CollectError> {
-    if let Ok(device) = std::fs::canonicalize(dir.join("device")) {
-        let dev_name = device
-            .file_name()
-            .map(|n| clean_metric_name(n.as_encoded_bytes()));
-        let dev_type = device
-            .parent()
-            .and_then(Path::file_name)
-            .map(|n| clean_metric_name(n.as_encoded_bytes()));
-        match (dev_type, dev_name) {
-            (Some(t), Some(n)) if !t.is_empty() && !n.is_empty() => return Ok(format!("{t}_{n}")),
-            (_, Some(n)) if !n.is_empty() => return Ok(n),
-            _ => {}
-        }
-    }
-    if let Some(name) = human_chip_name(dir) {
-        return Ok(name);
-    }
-    let real = std::fs::canonicalize(dir).map_err(|e| CollectError::io(dir, e))?;
-    real.file_name()
-        .map(|n| clean_metric_name(n.as_encoded_bytes()))
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            CollectError::Other(format!(
-                "could not derive a chip name for {}",
-                dir.display()
-            ))
-        })
-}
-
-/// The driver's name for the chip (`coretemp`, `nvme`, `nct6779`), from the chip's `name` file.
-fn human_chip_name(dir: &Path) -> Option<String> {
-    let raw = std::fs::read(dir.join("name")).ok()?;
-    Some(clean_metric_name(&raw)).filter(|n| !n.is_empty())
-}
-
-/// node_exporter's cleanMetricName: lower case, every character outside `[a-z0-9:_]` becomes
-/// `_` (each invalid UTF-8 byte too, as Go decodes them one by one), leading and trailing `_` trimmed.
-pub fn clean_metric_name(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for chunk in raw.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            // Go lowers rune by rune; the first char is what it gets (İ lowers to i).
-            let lower = c.to_lowercase().next().unwrap_or(c);
-            let keep = lower.is_ascii_lowercase()
-                || lower.is_ascii_digit()
-                || lower == ':'
-                || lower == '_';
-            out.push(if keep { lower } else { '_' });
-        }
-        out.extend(std::iter::repeat_n('_', chunk.invalid().len()));
-    }
-    out.trim_matches('_').to_string()
-}
-
-/// Go's strings.ToValidUTF8(s, "\u{FFFD}"): each run of invalid bytes becomes one replacement
-/// character (used for label values, which must be UTF-8).
-fn to_valid_utf8(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut in_invalid_run = false;
-    for chunk in raw.utf8_chunks() {
-        if !chunk.valid().is_empty() {
-            out.push_str(chunk.valid());
-            in_invalid_run = false;
-        }
-        if !chunk.invalid().is_empty() && !in_invalid_run {
-            out.push('\u{FFFD}');
-            in_invalid_run = true;
-        }
-    }
-    out
 }
 
 /// Go's strconv.ParseFloat(s, 64) for the values sysfs holds: no surrounding whitespace, and an
@@ -540,9 +388,11 @@ pub fn sensor_metrics(kind: &str, props: &BTreeMap<String, String>) -> Vec<Senso
     metrics
 }
 
-/// Adds samples, dropping any repeat of a series already added. Two hwmon directories can share a
-/// parent device and so a chip label; node_exporter's registry then keeps the first series and
-/// drops the rest, and a repeated series would make the exposition invalid.
+/// Adds samples, dropping any repeat of a series already added. Chips sharing a parent device get
+/// distinct labels (`sysfs::disambiguate`), but a suffixed label can still equal another chip's
+/// label (a chip named `platform_x_y` next to two `platform_x` chips, one named `y`); node_exporter's
+/// registry then keeps the first series and drops the rest, and a repeated series would make the
+/// exposition invalid.
 struct Deduplicated<'a> {
     out: &'a mut MetricSet,
     seen: HashSet<(String, Vec<String>)>,
@@ -578,93 +428,6 @@ impl<'a> Deduplicated<'a> {
 mod tests {
     use super::*;
     use crate::collector::fixture_roots;
-
-    #[test]
-    fn explodes_sensor_file_names_like_node_exporter() {
-        assert_eq!(
-            explode_sensor_filename("temp1_input"),
-            Some(("temp", 1, "input"))
-        );
-        assert_eq!(
-            explode_sensor_filename("temp10_crit_alarm"),
-            Some(("temp", 10, "crit_alarm"))
-        );
-        assert_eq!(explode_sensor_filename("pwm1"), Some(("pwm", 1, "")));
-        assert_eq!(
-            explode_sensor_filename("in0_input"),
-            Some(("in", 0, "input"))
-        );
-        assert_eq!(
-            explode_sensor_filename("temp01_max"),
-            Some(("temp", 1, "max"))
-        );
-        assert_eq!(
-            explode_sensor_filename("update_interval"),
-            Some(("update_interval", 0, ""))
-        );
-        assert_eq!(
-            explode_sensor_filename("beep_enable"),
-            Some(("beep_enable", 0, ""))
-        );
-        // No digit: the whole name is the type, as the greedy pattern makes it.
-        assert_eq!(
-            explode_sensor_filename("temp_input"),
-            Some(("temp_input", 0, ""))
-        );
-        assert_eq!(explode_sensor_filename("power"), Some(("power", 0, "")));
-        assert_eq!(
-            explode_sensor_filename("trip_point_0_temp"),
-            Some(("trip_point_", 0, "temp"))
-        );
-        assert_eq!(explode_sensor_filename("temp1input"), None);
-        assert_eq!(explode_sensor_filename("temp1_"), None);
-        assert_eq!(explode_sensor_filename("1temp"), None);
-        assert_eq!(explode_sensor_filename(""), None);
-        assert_eq!(
-            explode_sensor_filename("temp99999999999999999999_input"),
-            None
-        );
-    }
-
-    #[test]
-    fn cleans_names_like_node_exporter() {
-        assert_eq!(clean_metric_name(b"coretemp\n"), "coretemp");
-        assert_eq!(clean_metric_name(b"Package id 0"), "package_id_0");
-        assert_eq!(clean_metric_name(b"coretemp.0"), "coretemp_0");
-        assert_eq!(clean_metric_name(b"0000:00:06.0"), "0000:00:06_0");
-        assert_eq!(clean_metric_name(b"LNXSYBUS:00"), "lnxsybus:00");
-        assert_eq!(clean_metric_name(b"__--__"), "");
-        assert_eq!(clean_metric_name("Ünit".as_bytes()), "nit");
-        assert_eq!(clean_metric_name("KELVIN \u{212A}".as_bytes()), "kelvin_k");
-        assert_eq!(clean_metric_name(b"a\xff\xfeb"), "a__b");
-    }
-
-    #[test]
-    fn unreadable_attributes_are_left_out() {
-        let dir = tempfile::tempdir().unwrap();
-        // A read that fails (here EISDIR; on hardware EIO or ENODATA) drops only that attribute.
-        std::fs::create_dir(dir.path().join("temp1_input")).unwrap();
-        std::fs::create_dir(dir.path().join("power")).unwrap();
-        std::fs::write(dir.path().join("temp1_max"), "\n90000\n").unwrap();
-        std::fs::write(dir.path().join("temp1_label"), "CPU \n").unwrap();
-        std::fs::write(dir.path().join("name"), "k10temp\n").unwrap();
-        std::fs::write(dir.path().join("uevent"), "").unwrap();
-        let mut sensors = BTreeMap::new();
-        collect_sensor_files(dir.path(), &mut sensors).unwrap();
-        assert_eq!(sensors.len(), 1);
-        let temp1 = &sensors["temp1"];
-        assert_eq!(temp1.kind, "temp");
-        // Only newlines are trimmed, as node_exporter does.
-        assert_eq!(temp1.props, props(&[("max", "90000"), ("label", "CPU ")]));
-        assert!(collect_sensor_files(&dir.path().join("missing"), &mut sensors).is_err());
-    }
-
-    #[test]
-    fn valid_utf8_replaces_runs_once() {
-        assert_eq!(to_valid_utf8(b"Core 0"), "Core 0");
-        assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
-    }
-
     #[test]
     fn parses_floats_like_go() {
         assert_eq!(parse_float("48000"), Some(48000.0));
@@ -940,6 +703,171 @@ mod tests {
                 &[("chip", "nvme_nvme0"), ("chip_name", "nvme")]
             ),
             Some(1.0)
+        );
+    }
+
+    #[test]
+    fn wifi_chip_is_named_after_its_phy() {
+        let (set, result) = collect("laptop", &[]);
+        result.unwrap();
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_temp_celsius",
+                &[("chip", "ieee80211_phy0"), ("sensor", "temp1")]
+            ),
+            Some(41.0)
+        );
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_chip_names",
+                &[("chip", "ieee80211_phy0"), ("chip_name", "iwlwifi_1")]
+            ),
+            Some(1.0)
+        );
+    }
+
+    /// A sysfs tree where `asus-nb-wmi` has two hwmon devices and a Wi-Fi phy three (two of
+    /// them with the same name), next to a chip of its own.
+    fn colliding_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("sys");
+        let class = sys.join("class/hwmon");
+        std::fs::create_dir_all(&class).unwrap();
+        let chips: [(&str, &str, &str, &str); 6] = [
+            (
+                "hwmon0",
+                "platform/coretemp.0/hwmon",
+                "../../../coretemp.0",
+                "coretemp",
+            ),
+            (
+                "hwmon1",
+                "platform/asus-nb-wmi/hwmon",
+                "../../../asus-nb-wmi",
+                "asus",
+            ),
+            (
+                "hwmon2",
+                "platform/asus-nb-wmi/hwmon",
+                "../../../asus-nb-wmi",
+                "asus_custom_fan_curve",
+            ),
+            (
+                "hwmon3",
+                "pci0000:00/0000:00:1c.0/0000:02:00.0/ieee80211/phy0",
+                "../../phy0",
+                "mt7921_phy0",
+            ),
+            (
+                "hwmon4",
+                "pci0000:00/0000:00:1c.0/0000:02:00.0/ieee80211/phy0",
+                "../../phy0",
+                "mt7921_phy0",
+            ),
+            (
+                "hwmon5",
+                "pci0000:00/0000:00:1c.0/0000:02:00.0/ieee80211/phy0",
+                "../../phy0",
+                "mt7921_band2",
+            ),
+        ];
+        for (i, (hwmon, parent, device, name)) in chips.iter().enumerate() {
+            let real = sys.join("devices").join(parent).join(hwmon);
+            std::fs::create_dir_all(&real).unwrap();
+            std::os::unix::fs::symlink(device, real.join("device")).unwrap();
+            std::fs::write(real.join("name"), format!("{name}\n")).unwrap();
+            std::fs::write(real.join("temp1_input"), format!("{}000\n", 40 + i)).unwrap();
+            // Both asus hwmon devices have pwm1_enable: the series that collided in 1.11.
+            std::fs::write(real.join("pwm1_enable"), "2\n").unwrap();
+            std::os::unix::fs::symlink(&real, class.join(hwmon)).unwrap();
+        }
+        dir
+    }
+
+    fn collect_at(base: &Path, args: &[&str]) -> MetricSet {
+        let mut argv = vec!["sysmon-exporter"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::parse_from(argv);
+        let roots = Roots {
+            procfs: base.join("proc"),
+            sysfs: base.join("sys"),
+            rootfs: base.to_path_buf(),
+        };
+        let collector = build(&BuildContext {
+            roots: &roots,
+            cli: &cli,
+            settings: &Default::default(),
+        })
+        .unwrap();
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn chips_sharing_a_parent_device_get_distinct_labels() {
+        let tree = colliding_tree();
+        let set = collect_at(tree.path(), &[]);
+        let chip_names: Vec<(String, String)> = set
+            .get("node_hwmon_chip_names")
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| (s.labels[0].1.to_string(), s.labels[1].1.to_string()))
+            .collect();
+        let pair = |c: &str, n: &str| (c.to_string(), n.to_string());
+        assert_eq!(
+            chip_names,
+            [
+                pair("platform_coretemp_0", "coretemp"),
+                pair("platform_asus_nb_wmi_asus", "asus"),
+                pair(
+                    "platform_asus_nb_wmi_asus_custom_fan_curve",
+                    "asus_custom_fan_curve"
+                ),
+                pair("ieee80211_phy0_hwmon3", "mt7921_phy0"),
+                pair("ieee80211_phy0_hwmon4", "mt7921_phy0"),
+                pair("ieee80211_phy0_mt7921_band2", "mt7921_band2"),
+            ]
+        );
+        // Every chip's readings are there, none dropped as a repeat.
+        assert_eq!(set.get("node_hwmon_temp_celsius").unwrap().samples.len(), 6);
+        assert_eq!(set.get("node_hwmon_pwm_enable").unwrap().samples.len(), 6);
+        assert_eq!(
+            value(
+                &set,
+                "node_hwmon_temp_celsius",
+                &[("chip", "ieee80211_phy0_hwmon4"), ("sensor", "temp1")]
+            ),
+            Some(44.0)
+        );
+
+        // The filters match the label as exported, suffix included.
+        let set = collect_at(
+            tree.path(),
+            &[
+                "--collector.hwmon.chip-include",
+                "^platform_asus_nb_wmi_asus$|^ieee80211_phy0_",
+                "--collector.hwmon.sensor-exclude",
+                "^ieee80211_phy0_hwmon3;",
+            ],
+        );
+        let chips: Vec<&str> = set
+            .get("node_hwmon_temp_celsius")
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_ref())
+            .collect();
+        assert_eq!(
+            chips,
+            [
+                "platform_asus_nb_wmi_asus",
+                "ieee80211_phy0_hwmon4",
+                "ieee80211_phy0_mt7921_band2"
+            ]
         );
     }
 

@@ -1,0 +1,262 @@
+//! statfs on mount points, each call on its own thread under a timeout, remembering the mount
+//! points whose call hung ("stuck mounts") so that a hung mount costs one blocked thread, not one
+//! more per sample; and the `device_error` label for a failed call.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// What statfs says about one filesystem, in node_exporter's units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FsUsage {
+    pub size: f64,
+    pub free: f64,
+    pub avail: f64,
+    pub files: f64,
+    pub files_free: f64,
+}
+
+/// The statfs call, injectable so tests can make it fail or hang.
+pub type StatFn = Arc<dyn Fn(&Path) -> io::Result<FsUsage> + Send + Sync>;
+
+/// statvfs on `path`. Block counts are multiplied by `f_bsize`, as node_exporter does with
+/// statfs' `Bsize` (statvfs' `f_bsize` is that same field on Linux).
+pub fn statvfs_usage(path: &Path) -> io::Result<FsUsage> {
+    let s = rustix::fs::statvfs(path)?;
+    let bsize = s.f_bsize as f64;
+    Ok(FsUsage {
+        size: s.f_blocks as f64 * bsize,
+        free: s.f_bfree as f64 * bsize,
+        avail: s.f_bavail as f64 * bsize,
+        files: s.f_files as f64,
+        files_free: s.f_ffree as f64,
+    })
+}
+
+/// node_exporter's `device_error` label value for a mount whose statfs did not return in time.
+pub const TIMEOUT_ERROR: &str = "mountpoint timeout";
+
+/// The `device_error` label for a failed statfs: node_exporter puts Go's error text there, which
+/// for a system call is the C library's message starting in lower case
+/// ("no such file or directory", "permission denied").
+pub fn error_label(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.rsplit_once(" (os error ") {
+        Some((message, _)) if err.raw_os_error().is_some() => message,
+        _ => text.as_str(),
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Runs statfs calls on their own threads under a timeout and remembers the mount points whose
+/// call has not returned ("stuck"): those are reported as timed out, without a new call, until the
+/// hung call returns. At most one thread per stuck mount point is ever blocked.
+pub struct StatRunner {
+    stat: StatFn,
+    timeout: Duration,
+    stuck: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+enum Pending {
+    Stuck,
+    Failed(String),
+    Running(mpsc::Receiver<io::Result<FsUsage>>),
+}
+
+/// Locks the stuck set; a panic elsewhere while it was held leaves a usable set behind.
+fn lock(stuck: &Mutex<HashSet<PathBuf>>) -> MutexGuard<'_, HashSet<PathBuf>> {
+    stuck
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl StatRunner {
+    pub fn new(stat: StatFn, timeout: Duration) -> StatRunner {
+        StatRunner {
+            stat,
+            timeout,
+            stuck: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// statfs on every path, concurrently, all within one timeout. Each result is the usage or
+    /// the `device_error` label.
+    pub fn stat_all(&self, paths: &[PathBuf]) -> Vec<Result<FsUsage, String>> {
+        let deadline = Instant::now() + self.timeout;
+        let pending: Vec<Pending> = paths.iter().map(|p| self.start(p)).collect();
+        pending
+            .into_iter()
+            .zip(paths)
+            .map(|(pending, path)| self.finish(pending, path, deadline))
+            .collect()
+    }
+
+    /// How many mount points currently have a hung call.
+    pub fn stuck_count(&self) -> usize {
+        lock(&self.stuck).len()
+    }
+
+    fn start(&self, path: &Path) -> Pending {
+        if lock(&self.stuck).contains(path) {
+            return Pending::Stuck;
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        let stat = Arc::clone(&self.stat);
+        let stuck = Arc::clone(&self.stuck);
+        let path = path.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("statfs".to_string())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let result = stat(&path);
+                // Under the lock, so that the collector, which also checks for a result under
+                // the lock before marking the mount stuck, either gets this result or has
+                // already marked the mount and sees it unmarked here.
+                let mut stuck = lock(&stuck);
+                stuck.remove(&path);
+                // The collector has stopped listening when it gave up; nothing to do then.
+                let _ = tx.send(result);
+            });
+        match spawned {
+            Ok(_) => Pending::Running(rx),
+            Err(e) => Pending::Failed(error_label(&e)),
+        }
+    }
+
+    fn finish(&self, pending: Pending, path: &Path, deadline: Instant) -> Result<FsUsage, String> {
+        let rx = match pending {
+            Pending::Stuck => return Err(TIMEOUT_ERROR.to_string()),
+            Pending::Failed(label) => return Err(label),
+            Pending::Running(rx) => rx,
+        };
+        let result = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => {
+                let mut stuck = lock(&self.stuck);
+                match rx.try_recv() {
+                    Ok(result) => result,
+                    Err(_) => {
+                        stuck.insert(path.to_path_buf());
+                        return Err(TIMEOUT_ERROR.to_string());
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err("statfs thread ended without a result".to_string());
+            }
+        };
+        result.map_err(|e| error_label(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn error_labels_read_like_node_exporters() {
+        assert_eq!(
+            error_label(&io::Error::from_raw_os_error(2)),
+            "no such file or directory"
+        );
+        assert_eq!(
+            error_label(&io::Error::from_raw_os_error(13)),
+            "permission denied"
+        );
+        assert_eq!(
+            error_label(&io::Error::other("Boom (os error 1)")),
+            "boom (os error 1)"
+        );
+    }
+
+    fn usage(size: f64) -> FsUsage {
+        FsUsage {
+            size,
+            free: 1.0,
+            avail: 1.0,
+            files: 1.0,
+            files_free: 1.0,
+        }
+    }
+
+    /// A statfs that hangs on "/hang" until released, and counts its calls there.
+    struct Hanging {
+        runner: StatRunner,
+        release: mpsc::Sender<()>,
+        hang_calls: Arc<AtomicUsize>,
+    }
+
+    fn hanging_runner() -> Hanging {
+        let (release, wait) = mpsc::channel::<()>();
+        let wait = Mutex::new(wait);
+        let hang_calls = Arc::new(AtomicUsize::new(0));
+        let calls = Arc::clone(&hang_calls);
+        let stat: StatFn = Arc::new(move |path: &Path| {
+            if path == Path::new("/hang") {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let _ = wait.lock().unwrap().recv();
+                return Ok(usage(2.0));
+            }
+            if path == Path::new("/missing") {
+                return Err(io::Error::from_raw_os_error(2));
+            }
+            Ok(usage(1.0))
+        });
+        Hanging {
+            runner: StatRunner::new(stat, Duration::from_millis(250)),
+            release,
+            hang_calls,
+        }
+    }
+
+    #[test]
+    fn reports_results_and_errors() {
+        let h = hanging_runner();
+        let results = h
+            .runner
+            .stat_all(&[PathBuf::from("/ok"), PathBuf::from("/missing")]);
+        assert_eq!(results[0], Ok(usage(1.0)));
+        assert_eq!(results[1], Err("no such file or directory".to_string()));
+        assert_eq!(h.runner.stuck_count(), 0);
+    }
+
+    #[test]
+    fn hung_statfs_times_out_and_is_not_repeated_until_it_returns() {
+        let h = hanging_runner();
+        let paths = [PathBuf::from("/hang"), PathBuf::from("/ok")];
+
+        // The hung call does not hold back the others.
+        let first = h.runner.stat_all(&paths);
+        assert_eq!(first[0], Err(TIMEOUT_ERROR.to_string()));
+        assert_eq!(first[1], Ok(usage(1.0)));
+        assert_eq!(h.runner.stuck_count(), 1);
+
+        // While stuck: reported as timed out without another call (no second blocked thread).
+        let second = h.runner.stat_all(&paths);
+        assert_eq!(second[0], Err(TIMEOUT_ERROR.to_string()));
+        assert_eq!(second[1], Ok(usage(1.0)));
+        assert_eq!(h.hang_calls.load(Ordering::SeqCst), 1);
+
+        // Once the hung call returns, the mount is no longer stuck and is statted again.
+        h.release.send(()).unwrap();
+        for _ in 0..500 {
+            if h.runner.stuck_count() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(h.runner.stuck_count(), 0);
+        h.release.send(()).unwrap();
+        let third = h.runner.stat_all(&paths);
+        assert_eq!(third[0], Ok(usage(2.0)));
+        assert_eq!(h.hang_calls.load(Ordering::SeqCst), 2);
+    }
+}
