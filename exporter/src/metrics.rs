@@ -13,13 +13,18 @@ use std::fmt::Write as _;
 pub enum MetricType {
     Counter,
     Gauge,
+    /// node_exporter's `untyped` (vmstat fields): `# TYPE ... untyped` in the text format,
+    /// `unknown` in OpenMetrics, which has no `untyped`.
+    Untyped,
 }
 
 impl MetricType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
+    fn as_str(self, format: Format) -> &'static str {
+        match (self, format) {
+            (MetricType::Counter, _) => "counter",
+            (MetricType::Gauge, _) => "gauge",
+            (MetricType::Untyped, Format::Text) => "untyped",
+            (MetricType::Untyped, Format::OpenMetrics) => "unknown",
         }
     }
 }
@@ -127,7 +132,14 @@ pub fn encode(families: &[MetricFamily], format: Format, out: &mut String) {
             continue;
         }
         match format {
-            Format::Text => encode_family(fam, &fam.name, &fam.name, out, escape_help_text),
+            Format::Text => encode_family(
+                fam,
+                &fam.name,
+                &fam.name,
+                out,
+                escape_help_text,
+                Format::Text,
+            ),
             Format::OpenMetrics => {
                 // OpenMetrics names a counter family without its `_total` suffix, and every counter
                 // sample carries it.
@@ -136,9 +148,16 @@ pub fn encode(families: &[MetricFamily], format: Format, out: &mut String) {
                         Some(base) => (base.to_string(), fam.name.clone()),
                         None => (fam.name.clone(), format!("{}_total", fam.name)),
                     },
-                    MetricType::Gauge => (fam.name.clone(), fam.name.clone()),
+                    MetricType::Gauge | MetricType::Untyped => (fam.name.clone(), fam.name.clone()),
                 };
-                encode_family(fam, &family_name, &sample_name, out, escape_label_value);
+                encode_family(
+                    fam,
+                    &family_name,
+                    &sample_name,
+                    out,
+                    escape_label_value,
+                    Format::OpenMetrics,
+                );
             }
         }
     }
@@ -150,6 +169,7 @@ fn encode_family(
     sample_name: &str,
     out: &mut String,
     escape_help: fn(&str, &mut String),
+    format: Format,
 ) {
     out.push_str("# HELP ");
     out.push_str(family_name);
@@ -159,7 +179,7 @@ fn encode_family(
     out.push_str("# TYPE ");
     out.push_str(family_name);
     out.push(' ');
-    out.push_str(fam.kind.as_str());
+    out.push_str(fam.kind.as_str(format));
     out.push('\n');
     for s in &fam.samples {
         out.push_str(sample_name);
@@ -296,6 +316,19 @@ mod tests {
         let mut out = String::new();
         encode(&set.families, Format::Text, &mut out);
         assert!(out.is_empty(), "a family without samples is not announced");
+    }
+
+    #[test]
+    fn untyped_is_unknown_in_openmetrics() {
+        let mut set = MetricSet::new();
+        set.family("node_vmstat_pgfault", "Field.", MetricType::Untyped)
+            .sample(&[], 12.0);
+        let mut text = String::new();
+        encode(&set.families, Format::Text, &mut text);
+        assert!(text.contains("# TYPE node_vmstat_pgfault untyped\nnode_vmstat_pgfault 12\n"));
+        let mut om = String::new();
+        encode(&set.families, Format::OpenMetrics, &mut om);
+        assert!(om.contains("# TYPE node_vmstat_pgfault unknown\nnode_vmstat_pgfault 12\n"));
     }
 
     #[test]

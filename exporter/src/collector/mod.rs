@@ -12,20 +12,28 @@ use crate::metrics::MetricSet;
 
 pub mod cpu;
 pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
+pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
 pub mod pressure;
+pub mod processes;
+pub mod schedstat;
+pub mod selinux;
 pub mod stat;
 pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod usb;
+pub mod vmstat;
+pub mod watchdog;
 
 /// Why a collector failed this sample. The message ends up in the log and on the landing page;
 /// it should name the file and what was wrong with it.
@@ -141,19 +149,27 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
     diskstats::REGISTRATION,
+    entropy::REGISTRATION,
+    filefd::REGISTRATION,
     filesystem::REGISTRATION,
     hwmon::REGISTRATION,
+    kernel_hung::REGISTRATION,
     loadavg::REGISTRATION,
     meminfo::REGISTRATION,
     netclass::REGISTRATION,
     netdev::REGISTRATION,
     os::REGISTRATION,
     pressure::REGISTRATION,
+    processes::REGISTRATION,
+    schedstat::REGISTRATION,
+    selinux::REGISTRATION,
     stat::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
     uname::REGISTRATION,
     usb::REGISTRATION,
+    vmstat::REGISTRATION,
+    watchdog::REGISTRATION,
 ];
 
 /// Looks up a registration by name.
