@@ -80,8 +80,14 @@ mod tests {
             }
             .collect(&mut out)
             .unwrap();
-            assert_eq!(out.get("node_entropy_available_bits").unwrap().samples[0].value, avail);
-            assert_eq!(out.get("node_entropy_pool_size_bits").unwrap().samples[0].value, pool);
+            assert_eq!(
+                out.get("node_entropy_available_bits").unwrap().samples[0].value,
+                avail
+            );
+            assert_eq!(
+                out.get("node_entropy_pool_size_bits").unwrap().samples[0].value,
+                pool
+            );
         }
         // broken: entropy_avail is fine, poolsize is not.
         let mut out = MetricSet::new();

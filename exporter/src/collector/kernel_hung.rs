@@ -84,7 +84,11 @@ mod tests {
         };
         let mut out = MetricSet::new();
         c.collect(&mut out).unwrap();
-        assert_eq!(out.sample_count(), 0, "no file on kernels before 6.13: no data");
+        assert_eq!(
+            out.sample_count(),
+            0,
+            "no file on kernels before 6.13: no data"
+        );
 
         std::fs::write(kernel.join("hung_task_detect_count"), "3\n").unwrap();
         c.collect(&mut out).unwrap();

@@ -73,10 +73,12 @@ pub fn parse_stat(text: &str) -> Result<TaskStat<'_>, String> {
             return Err(format!("field {n}: expected an integer, found {f:?}"));
         }
     }
-    let threads = fields.next().ok_or("expected at least 20 fields, found 19")?;
-    let num_threads = threads
-        .parse::<u64>()
-        .map_err(|_| format!("field 20 (num_threads): expected an unsigned integer, found {threads:?}"))?;
+    let threads = fields
+        .next()
+        .ok_or("expected at least 20 fields, found 19")?;
+    let num_threads = threads.parse::<u64>().map_err(|_| {
+        format!("field 20 (num_threads): expected an unsigned integer, found {threads:?}")
+    })?;
     Ok(TaskStat { state, num_threads })
 }
 
@@ -94,7 +96,11 @@ fn numeric_entries(dir: &Path) -> std::io::Result<Vec<u32>> {
     let mut ids = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if let Some(id) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+        if let Some(id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        {
             ids.push(id);
         }
     }
@@ -262,8 +268,14 @@ mod tests {
         assert!(c.pids >= 8, "{c:?}");
         assert!(c.threads > c.pids, "{c:?}");
         let threads_by_state: u64 = c.thread_states.values().sum();
-        assert_eq!(threads_by_state, c.threads, "every thread has a task file: {c:?}");
-        assert!(c.states.contains_key("Z") && c.states.contains_key("I"), "{c:?}");
+        assert_eq!(
+            threads_by_state, c.threads,
+            "every thread has a task file: {c:?}"
+        );
+        assert!(
+            c.states.contains_key("Z") && c.states.contains_key("I"),
+            "{c:?}"
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@
 
 use std::io::ErrorKind;
 
-use super::{malformed_lines, read_string, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    malformed_lines, read_string, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -146,8 +148,10 @@ mod tests {
 
     #[test]
     fn parses_cpu_lines() {
-        let c = parse_cpu_line("cpu3 0 0 7265018 2811490 4020612 1660325 2480137201452 512342110948 4385316")
-            .unwrap();
+        let c = parse_cpu_line(
+            "cpu3 0 0 7265018 2811490 4020612 1660325 2480137201452 512342110948 4385316",
+        )
+        .unwrap();
         assert_eq!(
             c,
             CpuSched {
@@ -174,7 +178,9 @@ mod tests {
         }
         // The leftmost match wins, wherever it starts.
         assert_eq!(
-            parse_cpu_line("x cpu 1 cpu12 1 2 3 4 5 6 7 8 9").unwrap().cpu,
+            parse_cpu_line("x cpu 1 cpu12 1 2 3 4 5 6 7 8 9")
+                .unwrap()
+                .cpu,
             "12"
         );
     }
@@ -190,7 +196,13 @@ mod tests {
         let running = out.get("node_schedstat_running_seconds_total").unwrap();
         assert_eq!(running.samples.len(), 8);
         assert!(running.samples.iter().all(|s| s.value > 1000.0));
-        assert_eq!(out.get("node_schedstat_timeslices_total").unwrap().samples.len(), 8);
+        assert_eq!(
+            out.get("node_schedstat_timeslices_total")
+                .unwrap()
+                .samples
+                .len(),
+            8
+        );
     }
 
     #[test]

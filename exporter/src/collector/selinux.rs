@@ -112,10 +112,7 @@ pub fn selinuxfs_mount(line: &[u8]) -> Option<(PathBuf, bool)> {
     let read_only = ro(options) || ro(super_options);
     use std::os::unix::ffi::OsStrExt;
     let path = super::filesystem::unescape(mount_point);
-    Some((
-        PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
-        read_only,
-    ))
+    Some((PathBuf::from(std::ffi::OsStr::from_bytes(&path)), read_only))
 }
 
 impl SelinuxCollector {
@@ -287,8 +284,8 @@ mod tests {
         .unwrap();
         assert_eq!(p, Path::new("/sys/fs/selinux"));
         assert!(!ro);
-        let (_, ro) = selinuxfs_mount(b"40 30 0:20 / /selinux ro,relatime - selinuxfs selinuxfs rw")
-            .unwrap();
+        let (_, ro) =
+            selinuxfs_mount(b"40 30 0:20 / /selinux ro,relatime - selinuxfs selinuxfs rw").unwrap();
         assert!(ro);
         assert!(selinuxfs_mount(b"22 1 0:21 / /proc rw - proc proc rw").is_none());
         assert!(selinuxfs_mount(b" - selinuxfs ").is_none());
@@ -340,12 +337,20 @@ mod tests {
         // Without selinuxfs in /proc/filesystems the mount table is not searched.
         let (out, _) = collect(roots.clone());
         assert_eq!(value(&out, "node_selinux_enabled"), Some(0.0));
-        std::fs::write(root.join("proc/filesystems"), "nodev\tsysfs\nnodev\tselinuxfs\n").unwrap();
+        std::fs::write(
+            root.join("proc/filesystems"),
+            "nodev\tsysfs\nnodev\tselinuxfs\n",
+        )
+        .unwrap();
         let (out, r) = collect(roots.clone());
         r.unwrap();
         assert_eq!(value(&out, "node_selinux_enabled"), Some(1.0));
         assert_eq!(value(&out, "node_selinux_current_mode"), Some(1.0));
-        assert_eq!(value(&out, "node_selinux_config_mode"), Some(-1.0), "no config file");
+        assert_eq!(
+            value(&out, "node_selinux_config_mode"),
+            Some(-1.0),
+            "no config file"
+        );
         // No policy loaded yet: our context is "kernel".
         std::fs::create_dir_all(root.join("proc/self/attr")).unwrap();
         std::fs::write(root.join("proc/self/attr/current"), "kernel\0").unwrap();

@@ -28,7 +28,8 @@ pub const REGISTRATION: Registration = Registration {
 /// swapping in and out, and page faults.
 pub const DEFAULT_FIELDS: &str = r"^(oom_kill|pgpg|pswp|pg.*fault).*";
 
-/// Flags of the `vmstat` collector.
+// Flags of the `vmstat` collector (a plain comment: a doc comment here would become the
+// command's about text through clap's derive).
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "vmstat_flags")]
 #[command(next_help_heading = "Collector vmstat")]
@@ -160,7 +161,12 @@ mod tests {
         ] {
             assert!(re.is_match(yes), "{yes}");
         }
-        for no in ["nr_free_pages", "pgfree", "thp_fault_alloc", "workingset_refault_anon"] {
+        for no in [
+            "nr_free_pages",
+            "pgfree",
+            "thp_fault_alloc",
+            "workingset_refault_anon",
+        ] {
             assert!(!re.is_match(no), "{no}");
         }
     }

@@ -21,7 +21,9 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::{sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -169,7 +171,10 @@ pub fn read_device(path: &Path, name: &str) -> Result<Watchdog, CollectError> {
     for (slot, (file, _, _)) in wd.numbers.iter_mut().zip(NUMBERS) {
         if let Some(text) = read_attr(&dir, file)? {
             *slot = Some(parse_int(&text).ok_or_else(|| {
-                CollectError::parse(path.join(file), format!("expected an integer, found {text:?}"))
+                CollectError::parse(
+                    path.join(file),
+                    format!("expected an integer, found {text:?}"),
+                )
             })?);
         }
     }
@@ -289,9 +294,18 @@ mod tests {
         let info = out.get("node_watchdog_info").unwrap();
         assert_eq!(info.samples.len(), 1);
         let labels = &info.samples[0].labels;
-        assert!(labels.contains(&("identity", "iTCO_wdt".to_string())), "{labels:?}");
-        assert!(labels.contains(&("pretimeout_governor", String::new())), "{labels:?}");
-        assert_eq!(out.get("node_watchdog_timeout_seconds").unwrap().samples[0].value, 30.0);
+        assert!(
+            labels.contains(&("identity", "iTCO_wdt".to_string())),
+            "{labels:?}"
+        );
+        assert!(
+            labels.contains(&("pretimeout_governor", String::new())),
+            "{labels:?}"
+        );
+        assert_eq!(
+            out.get("node_watchdog_timeout_seconds").unwrap().samples[0].value,
+            30.0
+        );
         assert!(out.get("node_watchdog_pretimeout_seconds").is_none());
     }
 
@@ -300,7 +314,13 @@ mod tests {
         let (out, r) = collect("server");
         r.unwrap();
         assert_eq!(out.get("node_watchdog_info").unwrap().samples.len(), 2);
-        assert_eq!(out.get("node_watchdog_pretimeout_seconds").unwrap().samples.len(), 1);
+        assert_eq!(
+            out.get("node_watchdog_pretimeout_seconds")
+                .unwrap()
+                .samples
+                .len(),
+            1
+        );
         let (out, r) = collect("vm");
         r.unwrap();
         assert_eq!(out.sample_count(), 0);
@@ -310,7 +330,10 @@ mod tests {
     fn broken_publishes_good_devices_and_fails() {
         let (out, r) = collect("broken");
         let err = r.unwrap_err().to_string();
-        assert!(err.contains("watchdog1") && err.contains("timeout"), "{err}");
+        assert!(
+            err.contains("watchdog1") && err.contains("timeout"),
+            "{err}"
+        );
         assert_eq!(out.get("node_watchdog_info").unwrap().samples.len(), 1);
     }
 
