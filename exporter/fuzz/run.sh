@@ -132,6 +132,23 @@ build_corpus() {
         ;;
     loadavg) seed "$fixtures"/*/proc/loadavg ;;
     pressure) seed "$fixtures"/*/proc/pressure/* ;;
+    vmstat) seed "$fixtures"/*/proc/vmstat ;;
+    filefd) seed "$fixtures"/*/proc/sys/fs/file-nr ;;
+    entropy) seed "$fixtures"/*/proc/sys/kernel/random/entropy_avail "$fixtures"/*/proc/sys/kernel/random/poolsize ;;
+    schedstat) seed "$fixtures"/*/proc/schedstat ;;
+    kernel_hung) seed "$fixtures"/*/proc/sys/kernel/hung_task_detect_count "$fixtures"/*/proc/sys/kernel/pid_max ;;
+    watchdog)
+        mapfile -t files < <(find -L "$fixtures" -path '*/class/watchdog/*' -type f)
+        seed "${files[@]}"
+        ;;
+    selinux)
+        mapfile -t files < <(find "$fixtures" \( -path '*/fs/selinux/enforce' -o -path '*/etc/selinux/config' -o -name mountinfo \) -type f)
+        seed "${files[@]}"
+        ;;
+    proc_pid_stat)
+        mapfile -t files < <(find "$fixtures" -path '*/proc/[0-9]*' -name stat -type f)
+        seed "${files[@]}"
+        ;;
     config_toml) cp "$exporter/sysmon.toml" "$corpus/shipped-sysmon.toml" ;;
     esac
     return 0

@@ -16,9 +16,12 @@ pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
+pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
@@ -26,6 +29,9 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod processes;
+pub mod schedstat;
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -35,6 +41,8 @@ pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod usb;
+pub mod vmstat;
+pub mod watchdog;
 
 /// Why a collector failed this sample. The message ends up in the log and on the landing page;
 /// it should name the file and what was wrong with it.
@@ -159,8 +167,11 @@ pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
+    entropy::REGISTRATION,
+    filefd::REGISTRATION,
     filesystem::REGISTRATION,
     hwmon::REGISTRATION,
+    kernel_hung::REGISTRATION,
     loadavg::REGISTRATION,
     meminfo::REGISTRATION,
     netclass::REGISTRATION,
@@ -168,6 +179,9 @@ pub const REGISTRY: &[Registration] = &[
     netstat::REGISTRATION,
     os::REGISTRATION,
     pressure::REGISTRATION,
+    processes::REGISTRATION,
+    schedstat::REGISTRATION,
+    selinux::REGISTRATION,
     sockstat::REGISTRATION,
     softnet::REGISTRATION,
     stat::REGISTRATION,
@@ -177,6 +191,8 @@ pub const REGISTRY: &[Registration] = &[
     udp_queues::REGISTRATION,
     uname::REGISTRATION,
     usb::REGISTRATION,
+    vmstat::REGISTRATION,
+    watchdog::REGISTRATION,
 ];
 
 /// Looks up a registration by name.

@@ -52,6 +52,7 @@ pub struct Args {
     /// Regexp of the fields (`<Protocol>_<Field>`) to export, unanchored.
     #[arg(
         long = "collector.netstat.fields",
+        id = "netstat_fields",
         value_name = "REGEX",
         default_value = DEFAULT_FIELDS
     )]
