@@ -22,12 +22,25 @@ use crate::collector::REGISTRY;
 )]
 pub struct Cli {
     /// Address to listen on for the web interface and telemetry (":10101" means every interface).
+    /// Repeatable: the exporter listens on each address given.
     #[arg(
         long = "web.listen-address",
         default_value = ":10101",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        action = ArgAction::Append
     )]
-    pub listen_address: String,
+    pub listen_addresses: Vec<String>,
+
+    /// Use the listening sockets systemd passes (socket activation: LISTEN_FDS, LISTEN_PID)
+    /// instead of --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
+
+    /// Leave out the metrics about the exporter process itself (process_* and
+    /// sysmon_exporter_sample_duration_seconds); sysmon_exporter_build_info stays, as
+    /// node_exporter keeps its build info.
+    #[arg(long = "web.disable-exporter-metrics")]
+    pub disable_exporter_metrics: bool,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]
@@ -115,6 +128,11 @@ pub struct Cli {
     /// [`BuildContext::args`](crate::collector::BuildContext::args)).
     #[arg(skip)]
     pub matches: ArgMatches,
+
+    /// One line per node_exporter flag given that has no effect in sysmon, for the log at start
+    /// (filled in by [`parse_from`]; see [`crate::compat`]).
+    #[arg(skip)]
+    pub compat_warnings: Vec<String>,
 }
 
 /// What to do instead of running the exporter.
@@ -140,8 +158,9 @@ fn parse_telemetry_path(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches and
-/// every collector's own flags.
+/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches,
+/// every collector's own flags, and then node_exporter's flags that sysmon accepts without acting
+/// on them ([`crate::compat`], added only where no flag of sysmon's own has the name).
 pub fn command() -> Command {
     let mut cmd = Cli::command();
     for reg in REGISTRY {
@@ -171,7 +190,7 @@ pub fn command() -> Command {
                     .help(format!("Disable the {} collector.", reg.name)),
             );
     }
-    cmd
+    crate::compat::augment(cmd)
 }
 
 /// Parses arguments; on bad usage clap prints what was expected and exits with status 2.
@@ -204,6 +223,7 @@ fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
         })
         .map(|reg| reg.name)
         .collect();
+    cli.compat_warnings = crate::compat::check(matches)?;
     Ok(cli)
 }
 
@@ -220,7 +240,7 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(cli.enabled_collectors, defaults);
-        assert_eq!(cli.listen_address, ":10101");
+        assert_eq!(cli.listen_addresses, vec![":10101"]);
         assert_eq!(cli.telemetry_path, "/metrics");
     }
 

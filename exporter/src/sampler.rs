@@ -55,11 +55,18 @@ impl Snapshot {
     /// The snapshot served before the first sample completes: no collector output, only the
     /// exporter's own metrics, so `/metrics` answers from the first moment.
     pub fn empty() -> Snapshot {
+        Snapshot::initial(true)
+    }
+
+    /// As [`Snapshot::empty`], with or without the exporter's own runtime metrics
+    /// (`--web.disable-exporter-metrics`).
+    pub fn initial(exporter_metrics: bool) -> Snapshot {
         Snapshot::assemble(
             Vec::new(),
             &MetricSet::new(),
             Duration::ZERO,
             Instant::now(),
+            exporter_metrics,
         )
     }
 
@@ -68,8 +75,9 @@ impl Snapshot {
         hook: &MetricSet,
         cycle: Duration,
         started: Instant,
+        exporter_metrics: bool,
     ) -> Snapshot {
-        let exporter = self_metrics::collect(cycle);
+        let exporter = self_metrics::collect(cycle, exporter_metrics);
         let mut exporter_text = String::new();
         metrics::encode(&exporter.families, Format::Text, &mut exporter_text);
         let mut exporter_openmetrics = String::new();
@@ -239,6 +247,8 @@ pub struct Sampler {
     slots: Vec<Slot>,
     timeout: Duration,
     hook: Option<Box<dyn SampleHook>>,
+    /// Publish the exporter's own runtime metrics (off with `--web.disable-exporter-metrics`).
+    exporter_metrics: bool,
 }
 
 impl Sampler {
@@ -247,7 +257,14 @@ impl Sampler {
             slots,
             timeout,
             hook: None,
+            exporter_metrics: true,
         }
+    }
+
+    /// Whether snapshots carry the exporter's own runtime metrics (`process_*`, sample duration).
+    pub fn with_exporter_metrics(mut self, on: bool) -> Sampler {
+        self.exporter_metrics = on;
+        self
     }
 
     /// Sets the hook run after every sample.
@@ -327,13 +344,20 @@ impl Sampler {
         }
         let hook_metrics = self.run_hook(sets).await;
         // Assembling encodes and concatenates the whole body: off the runtime workers too.
+        let exporter_metrics = self.exporter_metrics;
         let assembled = tokio::task::spawn_blocking(move || {
-            Snapshot::assemble(outcomes, &hook_metrics, started.elapsed(), started)
+            Snapshot::assemble(
+                outcomes,
+                &hook_metrics,
+                started.elapsed(),
+                started,
+                exporter_metrics,
+            )
         })
         .await;
         assembled.unwrap_or_else(|e| {
             tracing::error!(error = %e, "assembling the snapshot failed");
-            Snapshot::empty()
+            Snapshot::initial(exporter_metrics)
         })
     }
 

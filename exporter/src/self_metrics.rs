@@ -12,13 +12,19 @@ pub const REVISION: &str = env!("SYSMON_GIT_REVISION");
 pub const RUSTC: &str = env!("SYSMON_RUSTC_VERSION");
 
 /// The exporter's metrics; `cycle` is how long the sample they are published with took.
-pub fn collect(cycle: std::time::Duration) -> MetricSet {
+///
+/// `runtime` false (`--web.disable-exporter-metrics`) leaves out what describes the exporter's
+/// own running (`process_*`, `sysmon_exporter_sample_duration_seconds`), as node_exporter drops
+/// its `process_*`, `go_*` and `promhttp_*`; the build info stays, as node_exporter's does.
+pub fn collect(cycle: std::time::Duration, runtime: bool) -> MetricSet {
     let mut set = MetricSet::new();
-    set.gauge(
-        "sysmon_exporter_sample_duration_seconds",
-        "How long the last sample of every enabled collector took, from start to publication.",
-    )
-    .sample(&[], cycle.as_secs_f64());
+    if runtime {
+        set.gauge(
+            "sysmon_exporter_sample_duration_seconds",
+            "How long the last sample of every enabled collector took, from start to publication.",
+        )
+        .sample(&[], cycle.as_secs_f64());
+    }
     set.gauge(
         "sysmon_exporter_build_info",
         "A metric with a constant '1' value labeled by version, revision and rustc from which sysmon-exporter was built.",
@@ -26,7 +32,9 @@ pub fn collect(cycle: std::time::Duration) -> MetricSet {
     .sample(&[("version", VERSION), ("revision", REVISION), ("rustc", RUSTC)], 1.0);
     // A process whose /proc/self cannot be read still exports build info; the process metrics
     // are simply absent, as client libraries do on platforms without procfs.
-    let _ = process_metrics(&mut set);
+    if runtime {
+        let _ = process_metrics(&mut set);
+    }
     set
 }
 
@@ -87,7 +95,7 @@ fn process_metrics(set: &mut MetricSet) -> Result<(), procfs::ProcError> {
 mod tests {
     #[test]
     fn build_info_and_process_metrics_are_present() {
-        let set = super::collect(std::time::Duration::from_millis(3));
+        let set = super::collect(std::time::Duration::from_millis(3), true);
         let info = set.get("sysmon_exporter_build_info").unwrap();
         assert_eq!(
             info.samples[0].labels[0],
@@ -100,5 +108,12 @@ mod tests {
             "resident memory of a test binary is more than 100 kB: {rss}"
         );
         assert!(set.get("process_open_fds").unwrap().samples[0].value >= 3.0);
+    }
+
+    #[test]
+    fn without_runtime_metrics_only_build_info_is_left() {
+        let set = super::collect(std::time::Duration::from_millis(3), false);
+        let names: Vec<&str> = set.families.iter().map(|f| f.name.as_ref()).collect();
+        assert_eq!(names, vec!["sysmon_exporter_build_info"]);
     }
 }

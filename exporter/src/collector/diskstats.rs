@@ -31,7 +31,8 @@ pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme
 #[command(next_help_heading = "Collector diskstats")]
 pub struct Args {
     /// Regexp of block devices to exclude (default excludes partitions, ram, loop and floppy devices).
-    #[arg(long = "collector.diskstats.device-exclude", value_name = "REGEX", default_value = DEFAULT_DEVICE_EXCLUDE, conflicts_with = "diskstats_device_include")]
+    // `ignored-devices` is node_exporter's deprecated spelling, still parsed by 1.12.
+    #[arg(long = "collector.diskstats.device-exclude", alias = "collector.diskstats.ignored-devices", value_name = "REGEX", default_value = DEFAULT_DEVICE_EXCLUDE, conflicts_with = "diskstats_device_include")]
     pub device_exclude: String,
     /// Regexp of block devices to include (replaces the exclusion).
     #[arg(
