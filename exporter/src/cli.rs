@@ -48,7 +48,7 @@ pub struct Cli {
 
     /// Web configuration file in the Prometheus exporter-toolkit's format (TLS, bcrypt basic auth,
     /// security headers); the same file works for node_exporter. See docs/security.md.
-    #[arg(long = "web.config.file", value_name = "FILE")]
+    #[arg(long = "web.config.file", value_name = "FILE", value_parser = parse_path_allow_empty)]
     pub web_config_file: Option<PathBuf>,
 
     /// Maximum number of requests answered at once; more get 503 at once (0 = unlimited).
@@ -148,6 +148,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("expected a duration such as 2s or 500ms ({e})"))
 }
 
+/// A path that may be empty (clap's own path parser refuses an empty value).
+fn parse_path_allow_empty(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') || s == "/" || s == "/health" || s.starts_with("/api/") {
         return Err(
@@ -223,6 +228,15 @@ fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
         })
         .map(|reg| reg.name)
         .collect();
+    // node_exporter reads an empty --web.config.file (a unit's `--web.config.file=${VAR}` with
+    // the variable unset) as "no file".
+    if cli
+        .web_config_file
+        .as_ref()
+        .is_some_and(|f| f.as_os_str().is_empty())
+    {
+        cli.web_config_file = None;
+    }
     cli.compat_warnings = crate::compat::check(matches)?;
     Ok(cli)
 }
