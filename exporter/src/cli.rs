@@ -168,6 +168,10 @@ fn parse_telemetry_path(s: &str) -> Result<String, String> {
 /// on them ([`crate::compat`], added only where no flag of sysmon's own has the name).
 pub fn command() -> Command {
     let mut cmd = Cli::command();
+    // A collector's `Args` doc comment would become the command's about text when its flags are
+    // added: keep the exporter's own.
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
     for reg in REGISTRY {
         cmd = (reg.flags)(cmd);
         let on = format!("collector.{}", reg.name);
@@ -195,6 +199,13 @@ pub fn command() -> Command {
                     .help(format!("Disable the {} collector.", reg.name)),
             );
     }
+    if let Some(about) = about {
+        cmd = cmd.about(about);
+    }
+    cmd = match long_about {
+        Some(long) => cmd.long_about(long),
+        None => cmd.long_about(None),
+    };
     crate::compat::augment(cmd)
 }
 
@@ -265,6 +276,37 @@ mod tests {
         let cli = try_parse(&["x", "--no-collector.cpu"]).unwrap();
         assert!(!cli.enabled_collectors.contains(&"cpu"));
         assert!(cli.enabled_collectors.contains(&"meminfo"));
+    }
+
+    #[test]
+    fn help_keeps_the_exporter_about_and_hides_compatibility_flags() {
+        let help = command().render_help().to_string();
+        assert!(
+            help.starts_with("Prometheus exporter for Linux hosts"),
+            "{help}"
+        );
+        assert!(help.contains("--web.disable-exporter-metrics"));
+        assert!(
+            !help.contains("--runtime.gomaxprocs"),
+            "inert flags are hidden"
+        );
+        assert!(
+            !help.contains("--no-collector.disable-defaults"),
+            "negations are hidden"
+        );
+    }
+
+    #[test]
+    fn listen_address_repeats_and_empty_web_config_means_none() {
+        let cli = try_parse(&[
+            "x",
+            "--web.listen-address=127.0.0.1:1",
+            "--web.listen-address=[::1]:2",
+            "--web.config.file=",
+        ])
+        .unwrap();
+        assert_eq!(cli.listen_addresses, vec!["127.0.0.1:1", "[::1]:2"]);
+        assert!(cli.web_config_file.is_none());
     }
 
     #[test]

@@ -316,7 +316,10 @@ pub fn augment(mut cmd: Command) -> Command {
             .long(flag.long)
             .hide(true)
             .help_heading(HEADING)
-            .help(format!("Accepted for node_exporter compatibility; {}.", flag.reason));
+            .help(format!(
+                "Accepted for node_exporter compatibility; {}.",
+                flag.reason
+            ));
         let arg = match flag.takes {
             Takes::Switch { .. } => arg.action(ArgAction::SetTrue),
             Takes::Value(placeholder) => arg
@@ -380,6 +383,21 @@ pub fn add_negations(mut cmd: Command) -> Command {
     cmd
 }
 
+/// The entries of [`FLAGS`] that `cmd` holds as accept-only flags (those no sysmon flag has
+/// replaced yet): the list the README documents.
+pub fn inert_flags(cmd: &Command) -> Vec<&'static CompatFlag> {
+    FLAGS
+        .iter()
+        .filter(|f| {
+            cmd.get_arguments().any(|a| {
+                a.get_id().as_str() == f.long
+                    && a.get_long() == Some(f.long)
+                    && a.get_help_heading() == Some(HEADING)
+            })
+        })
+        .collect()
+}
+
 /// What the compatibility flags given on a command line amount to: a usage error for a collector
 /// sysmon cannot enable, else one warning line per flag that has no effect.
 pub fn check(matches: &ArgMatches) -> Result<Vec<String>, clap::Error> {
@@ -411,8 +429,9 @@ pub fn check(matches: &ArgMatches) -> Result<Vec<String>, clap::Error> {
                         format!("--no-{}", flag.long)
                     }
                 }),
-            Takes::Value(_) | Takes::Values(_) => given_value(matches, flag.long)
-                .then(|| format!("--{}", flag.long)),
+            Takes::Value(_) | Takes::Values(_) => {
+                given_value(matches, flag.long).then(|| format!("--{}", flag.long))
+            }
         };
         if let Some(given) = given {
             warnings.push(format!(
@@ -441,10 +460,8 @@ pub fn reason(flag: &CompatFlag) -> String {
 /// A switch's value when it was given on the command line (`None` when absent, or when this
 /// compatibility flag was not added because a real one took its name).
 fn given_switch(matches: &ArgMatches, id: &str) -> Option<bool> {
-    let from_command_line = matches!(
-        matches.try_contains_id(id),
-        Ok(true)
-    ) && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let from_command_line = matches!(matches.try_contains_id(id), Ok(true))
+        && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
     if !from_command_line {
         return None;
     }
@@ -556,8 +573,12 @@ mod tests {
         assert!(cli.compat_warnings[0].starts_with("--collector.netdev.netlink "));
         assert!(cli.compat_warnings[1].contains("GOMAXPROCS"));
         // What sysmon does anyway is not worth a line.
-        let cli = try_parse(&["x", "--no-collector.netdev.netlink", "--collector.cpu.guest"])
-            .unwrap();
+        let cli = try_parse(&[
+            "x",
+            "--no-collector.netdev.netlink",
+            "--collector.cpu.guest",
+        ])
+        .unwrap();
         assert!(cli.compat_warnings.is_empty(), "{:?}", cli.compat_warnings);
     }
 
@@ -585,11 +606,19 @@ mod tests {
 
     #[test]
     fn negations_override_and_the_last_wins() {
-        let cli = try_parse(&["x", "--collector.disable-defaults", "--no-collector.disable-defaults"])
-            .unwrap();
+        let cli = try_parse(&[
+            "x",
+            "--collector.disable-defaults",
+            "--no-collector.disable-defaults",
+        ])
+        .unwrap();
         assert!(!cli.disable_defaults);
-        let cli = try_parse(&["x", "--no-collector.disable-defaults", "--collector.disable-defaults"])
-            .unwrap();
+        let cli = try_parse(&[
+            "x",
+            "--no-collector.disable-defaults",
+            "--collector.disable-defaults",
+        ])
+        .unwrap();
         assert!(cli.disable_defaults);
     }
 }

@@ -66,14 +66,23 @@ fn unquote(v: &str) -> String {
 /// from its name (a valid regular expression for the filter flags).
 fn plausible(flag: &HelpFlag) -> String {
     let shown = flag.value.as_deref().unwrap_or("");
-    let placeholder = shown.chars().all(|c| c.is_ascii_uppercase() || "._-".contains(c));
+    let placeholder = shown
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || "._-".contains(c));
     if !shown.is_empty() && !placeholder {
         return shown.to_string();
     }
     let n = flag.name.as_str();
-    if ["include", "exclude", "ignored", "fields", "whitelist", "blacklist"]
-        .iter()
-        .any(|k| n.contains(k))
+    if [
+        "include",
+        "exclude",
+        "ignored",
+        "fields",
+        "whitelist",
+        "blacklist",
+    ]
+    .iter()
+    .any(|k| n.contains(k))
     {
         "^(eth[0-9]+|sd[a-z])$".to_string()
     } else if n.ends_with(".url") {
@@ -191,7 +200,10 @@ fn enabling_a_collector_sysmon_lacks_exits_with_status_2() {
 
     let (code, err) = run_to_exit(&["--web.systemd-socket"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("--web.systemd-socket") && err.contains("LISTEN_PID"), "{err}");
+    assert!(
+        err.contains("--web.systemd-socket") && err.contains("LISTEN_PID"),
+        "{err}"
+    );
 }
 
 /// A running exporter started by the test with its stderr kept.
@@ -293,12 +305,7 @@ fn debian_unit_command_line_starts_and_serves() {
     for port in [a, b] {
         let body = common::get_text(&format!("http://127.0.0.1:{port}/metrics"), &[]);
         let series = parse_exposition(&body);
-        let names = |prefix: &str| {
-            series
-                .keys()
-                .filter(|k| k.name.starts_with(prefix))
-                .count()
-        };
+        let names = |prefix: &str| series.keys().filter(|k| k.name.starts_with(prefix)).count();
         assert!(names("node_cpu_seconds_total") > 0, "{port}: {body}");
         assert_eq!(names("sysmon_exporter_build_info"), 1);
         // --web.disable-exporter-metrics: the exporter's own runtime metrics are gone.
@@ -311,16 +318,24 @@ fn debian_unit_command_line_starts_and_serves() {
             .filter_map(|k| k.labels.iter().find(|(l, _)| l == "device"))
             .map(|(_, v)| v.as_str())
             .collect();
-        assert!(devices.contains(&"lo") && !devices.contains(&"docker0"), "{devices:?}");
+        assert!(
+            devices.contains(&"lo") && !devices.contains(&"docker0"),
+            "{devices:?}"
+        );
         let mounts: Vec<&str> = series
             .keys()
             .filter(|k| k.name == "node_filesystem_size_bytes")
             .filter_map(|k| k.labels.iter().find(|(l, _)| l == "mountpoint"))
             .map(|(_, v)| v.as_str())
             .collect();
-        assert!(mounts.contains(&"/") && mounts.contains(&"/home"), "{mounts:?}");
         assert!(
-            !mounts.iter().any(|m| m.starts_with("/run") || m.starts_with("/media")),
+            mounts.contains(&"/") && mounts.contains(&"/home"),
+            "{mounts:?}"
+        );
+        assert!(
+            !mounts
+                .iter()
+                .any(|m| m.starts_with("/run") || m.starts_with("/media")),
             "{mounts:?}"
         );
     }
@@ -388,5 +403,42 @@ fn systemd_socket_activation() {
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", unused)).is_err(),
         "--web.listen-address is not bound under socket activation"
+    );
+}
+
+/// The README's table of flags accepted without effect lists exactly the ones this build accepts
+/// without effect: a collector or option implemented later takes its flag out of the table.
+#[test]
+fn readme_lists_every_flag_accepted_without_effect() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme
+        .find("<!-- compat-inert-flags")
+        .expect("README has the compat-inert-flags table");
+    let listed: std::collections::BTreeSet<String> = readme[start..]
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .flat_map(|row| {
+            let first = row.trim_start_matches('|').split('|').next().unwrap_or("");
+            first
+                .split('`')
+                .filter(|t| t.starts_with("--"))
+                .map(|t| t.trim_start_matches("--").to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let inert: std::collections::BTreeSet<String> =
+        compat::inert_flags(&sysmon_exporter::cli::command())
+            .iter()
+            .map(|f| f.long.to_string())
+            .collect();
+    let missing: Vec<_> = inert.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&inert).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "README's table of flags without effect: add {missing:?}, remove {stale:?} (now real flags)"
     );
 }

@@ -25,9 +25,11 @@ fn listeners_from(
     own_pid: u32,
 ) -> Result<Vec<std::net::TcpListener>, String> {
     let (Some(pid), Some(fds)) = (listen_pid, listen_fds) else {
-        return Err("no socket activation file descriptors found (LISTEN_PID and LISTEN_FDS are \
+        return Err(
+            "no socket activation file descriptors found (LISTEN_PID and LISTEN_FDS are \
                     not set: is the exporter started by a .socket unit?)"
-            .to_string());
+                .to_string(),
+        );
     };
     let pid: u32 = pid
         .trim()
