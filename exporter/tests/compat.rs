@@ -132,8 +132,7 @@ fn every_flag_of_debian_node_exporter_help_is_accepted() {
         }
         if name == "version" {
             let err = sysmon_exporter::cli::try_parse(&["sysmon-exporter", "--version"])
-                .err()
-                .expect("--version prints the version");
+                .expect_err("--version prints the version");
             assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
             continue;
         }
