@@ -22,12 +22,25 @@ use crate::collector::REGISTRY;
 )]
 pub struct Cli {
     /// Address to listen on for the web interface and telemetry (":10101" means every interface).
+    /// Repeatable: the exporter listens on each address given.
     #[arg(
         long = "web.listen-address",
         default_value = ":10101",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        action = ArgAction::Append
     )]
-    pub listen_address: String,
+    pub listen_addresses: Vec<String>,
+
+    /// Use the listening sockets systemd passes (socket activation: LISTEN_FDS, LISTEN_PID)
+    /// instead of --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
+
+    /// Leave out the metrics about the exporter process itself (process_* and
+    /// sysmon_exporter_sample_duration_seconds); sysmon_exporter_build_info stays, as
+    /// node_exporter keeps its build info.
+    #[arg(long = "web.disable-exporter-metrics")]
+    pub disable_exporter_metrics: bool,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]
@@ -35,7 +48,7 @@ pub struct Cli {
 
     /// Web configuration file in the Prometheus exporter-toolkit's format (TLS, bcrypt basic auth,
     /// security headers); the same file works for node_exporter. See docs/security.md.
-    #[arg(long = "web.config.file", value_name = "FILE")]
+    #[arg(long = "web.config.file", value_name = "FILE", value_parser = parse_path_allow_empty)]
     pub web_config_file: Option<PathBuf>,
 
     /// Maximum number of requests answered at once; more get 503 at once (0 = unlimited).
@@ -120,6 +133,11 @@ pub struct Cli {
     /// [`BuildContext::args`](crate::collector::BuildContext::args)).
     #[arg(skip)]
     pub matches: ArgMatches,
+
+    /// One line per node_exporter flag given that has no effect in sysmon, for the log at start
+    /// (filled in by [`parse_from`]; see [`crate::compat`]).
+    #[arg(skip)]
+    pub compat_warnings: Vec<String>,
 }
 
 /// What to do instead of running the exporter.
@@ -135,6 +153,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("expected a duration such as 2s or 500ms ({e})"))
 }
 
+/// A path that may be empty (clap's own path parser refuses an empty value).
+fn parse_path_allow_empty(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') || s == "/" || s == "/health" || s.starts_with("/api/") {
         return Err(
@@ -145,10 +168,15 @@ fn parse_telemetry_path(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches and
-/// every collector's own flags.
+/// The command with the generated `--collector.<name>` / `--no-collector.<name>` switches,
+/// every collector's own flags, and then node_exporter's flags that sysmon accepts without acting
+/// on them ([`crate::compat`], added only where no flag of sysmon's own has the name).
 pub fn command() -> Command {
     let mut cmd = Cli::command();
+    // A collector's `Args` doc comment would become the command's about text when its flags are
+    // added: keep the exporter's own.
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
     for reg in REGISTRY {
         cmd = (reg.flags)(cmd);
         let on = format!("collector.{}", reg.name);
@@ -176,7 +204,14 @@ pub fn command() -> Command {
                     .help(format!("Disable the {} collector.", reg.name)),
             );
     }
-    cmd
+    if let Some(about) = about {
+        cmd = cmd.about(about);
+    }
+    cmd = match long_about {
+        Some(long) => cmd.long_about(long),
+        None => cmd.long_about(None),
+    };
+    crate::compat::augment(cmd)
 }
 
 /// Parses arguments; on bad usage clap prints what was expected and exits with status 2.
@@ -209,6 +244,16 @@ fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
         })
         .map(|reg| reg.name)
         .collect();
+    // node_exporter reads an empty --web.config.file (a unit's `--web.config.file=${VAR}` with
+    // the variable unset) as "no file".
+    if cli
+        .web_config_file
+        .as_ref()
+        .is_some_and(|f| f.as_os_str().is_empty())
+    {
+        cli.web_config_file = None;
+    }
+    cli.compat_warnings = crate::compat::check(matches)?;
     Ok(cli)
 }
 
@@ -225,7 +270,7 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(cli.enabled_collectors, defaults);
-        assert_eq!(cli.listen_address, ":10101");
+        assert_eq!(cli.listen_addresses, vec![":10101"]);
         assert_eq!(cli.telemetry_path, "/metrics");
     }
 
@@ -236,6 +281,37 @@ mod tests {
         let cli = try_parse(&["x", "--no-collector.cpu"]).unwrap();
         assert!(!cli.enabled_collectors.contains(&"cpu"));
         assert!(cli.enabled_collectors.contains(&"meminfo"));
+    }
+
+    #[test]
+    fn help_keeps_the_exporter_about_and_hides_compatibility_flags() {
+        let help = command().render_help().to_string();
+        assert!(
+            help.starts_with("Prometheus exporter for Linux hosts"),
+            "{help}"
+        );
+        assert!(help.contains("--web.disable-exporter-metrics"));
+        assert!(
+            !help.contains("--runtime.gomaxprocs"),
+            "inert flags are hidden"
+        );
+        assert!(
+            !help.contains("--no-collector.disable-defaults"),
+            "negations are hidden"
+        );
+    }
+
+    #[test]
+    fn listen_address_repeats_and_empty_web_config_means_none() {
+        let cli = try_parse(&[
+            "x",
+            "--web.listen-address=127.0.0.1:1",
+            "--web.listen-address=[::1]:2",
+            "--web.config.file=",
+        ])
+        .unwrap();
+        assert_eq!(cli.listen_addresses, vec!["127.0.0.1:1", "[::1]:2"]);
+        assert!(cli.web_config_file.is_none());
     }
 
     #[test]

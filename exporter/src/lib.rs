@@ -7,6 +7,7 @@
 pub mod anomaly;
 pub mod cli;
 pub mod collector;
+pub mod compat;
 pub mod config;
 pub mod logging;
 pub mod metrics;

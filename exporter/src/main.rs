@@ -21,6 +21,9 @@ const EXIT_USAGE: u8 = 2;
 fn main() -> ExitCode {
     let cli = cli::parse_from(std::env::args_os());
     logging::init(&cli.log_level, &cli.log_format);
+    for warning in &cli.compat_warnings {
+        tracing::warn!("{warning}");
+    }
 
     let overrides = overrides_of(&cli);
     let settings = match config::load(cli.config_file.as_deref(), &overrides) {
@@ -40,10 +43,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let addr = match parse_listen_address(&cli.listen_address) {
-        Ok(a) => a,
+    let listen = match listen_plan(&cli) {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("sysmon-exporter: --web.listen-address: {e}");
+            eprintln!("sysmon-exporter: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -84,7 +87,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli, settings, addr, slots, store, web))
+    runtime.block_on(run(cli, settings, listen, slots, store, web))
 }
 
 fn web_limits(cli: &Cli) -> web::Limits {
@@ -124,6 +127,31 @@ fn build_collectors(cli: &Cli, settings: &config::Settings) -> Result<Vec<Slot>,
         .collect()
 }
 
+/// Where to accept connections: the addresses to bind, or the sockets systemd passed.
+enum Listen {
+    Bind(Vec<SocketAddr>),
+    Activated(Vec<std::net::TcpListener>),
+}
+
+/// `--web.systemd-socket` takes systemd's sockets (and ignores `--web.listen-address`, as
+/// node_exporter does); otherwise every `--web.listen-address` is bound. Checked before anything
+/// starts: an unusable address or missing sockets are usage errors.
+fn listen_plan(cli: &Cli) -> Result<Listen, String> {
+    if cli.systemd_socket {
+        return web::activation::listeners()
+            .map(Listen::Activated)
+            .map_err(|e| format!("--web.systemd-socket: {e}"));
+    }
+    let mut addrs = Vec::with_capacity(cli.listen_addresses.len());
+    for a in &cli.listen_addresses {
+        let addr = parse_listen_address(a).map_err(|e| format!("--web.listen-address: {e}"))?;
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    Ok(Listen::Bind(addrs))
+}
+
 /// node_exporter's address syntax: ":10101" listens on every interface, "host:port" on one.
 fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
     let with_host = if s.starts_with(':') {
@@ -147,26 +175,52 @@ async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     }
 }
 
+/// Binds (or adopts) every listener; the first failure stops the start.
+async fn listeners(listen: Listen) -> Result<Vec<tokio::net::TcpListener>, String> {
+    let mut out = Vec::new();
+    match listen {
+        Listen::Bind(addrs) => {
+            for addr in addrs {
+                let l = bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                out.push(l);
+            }
+        }
+        Listen::Activated(sockets) => {
+            for s in sockets {
+                let l = tokio::net::TcpListener::from_std(s)
+                    .map_err(|e| format!("cannot use a socket systemd passed: {e}"))?;
+                out.push(l);
+            }
+        }
+    }
+    Ok(out)
+}
+
 async fn run(
     cli: Cli,
     settings: config::Settings,
-    addr: SocketAddr,
+    listen: Listen,
     slots: Vec<Slot>,
     store: Arc<Store>,
     web: web::Web,
 ) -> ExitCode {
-    let listener = match bind(addr).await {
+    let listeners = match listeners(listen).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(address = %addr, error = %e, "cannot listen");
+            tracing::error!(error = %e, "cannot listen");
             return ExitCode::FAILURE;
         }
     };
-    let local = listener
-        .local_addr()
+    let local = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
         .map(|a| a.to_string())
-        .unwrap_or_default();
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
+        .collect::<Vec<_>>()
+        .join(",");
+    let exporter_metrics = !cli.disable_exporter_metrics;
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::initial(exporter_metrics)));
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // The anomaly engine continues the anomalies that were active at the last stop and numbers
@@ -177,7 +231,8 @@ async fn run(
     let hook = AnomalyHook::new(engine, store.clone(), Arc::clone(&reload));
     let sampler = Sampler::new(slots, settings.collector_timeout)
         .with_slow_interval(settings.slow_interval)
-        .with_hook(Box::new(hook));
+        .with_hook(Box::new(hook))
+        .with_exporter_metrics(exporter_metrics);
     if let Some(file) = cli.config_file.clone() {
         tokio::spawn(reload_on_sighup(file, overrides_of(&cli), reload));
     }
@@ -205,7 +260,7 @@ async fn run(
         basic_auth = web.basic_auth(),
         "listening"
     );
-    let serve = web.serve(listener, server::router(state), stop_rx.clone());
+    let serve = web.serve(listeners, server::router(state), stop_rx.clone());
     let server_task = tokio::spawn(serve);
 
     wait_for_signal().await;

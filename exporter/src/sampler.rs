@@ -140,6 +140,9 @@ pub struct Snapshot {
     /// How long the whole sample took, from start to publication.
     pub cycle_duration: Duration,
     pub cpu: CpuAccount,
+    /// Whether the exporter's own runtime metrics are published (`--web.disable-exporter-metrics`
+    /// turns them off).
+    exporter_metrics: bool,
     /// Metrics of the sample hook (the anomaly engine).
     hook: MetricSet,
     full: [OnceLock<Bytes>; 2],
@@ -150,7 +153,13 @@ impl Snapshot {
     /// The snapshot served before the first sample completes: no collector output, only the
     /// exporter's own metrics, so `/metrics` answers from the first moment.
     pub fn empty() -> Snapshot {
+        Snapshot::initial(true)
+    }
+
+    /// As [`Snapshot::empty`], with or without the exporter's own runtime metrics.
+    pub fn initial(exporter_metrics: bool) -> Snapshot {
         Snapshot {
+            exporter_metrics,
             taken_at: SystemTime::UNIX_EPOCH,
             published: Instant::now(),
             collectors: Vec::new(),
@@ -200,7 +209,7 @@ impl Snapshot {
         metrics::encode(&self.hook.families, format, &mut out);
         let mut meta = MetricSet::new();
         self.scrape_metrics(&kept, &mut meta);
-        self_metrics::collect(&mut meta);
+        self_metrics::collect(&mut meta, self.exporter_metrics);
         metrics::encode(&meta.families, format, &mut out);
         if format == Format::OpenMetrics {
             out.push_str("# EOF\n");
@@ -225,6 +234,10 @@ impl Snapshot {
         );
         for c in kept {
             success.sample(&[("collector", c.name)], if c.success { 1.0 } else { 0.0 });
+        }
+        if !self.exporter_metrics {
+            // node_exporter keeps its per-collector series and drops its own runtime metrics.
+            return;
         }
         let cpu = meta.counter(
             "sysmon_collector_cpu_seconds_total",
@@ -486,6 +499,8 @@ pub struct Sampler {
     slow_interval: Duration,
     hook: Option<Box<dyn SampleHook>>,
     hook_cpu: Duration,
+    /// Publish the exporter's own runtime metrics (off with `--web.disable-exporter-metrics`).
+    exporter_metrics: bool,
 }
 
 impl Sampler {
@@ -498,7 +513,15 @@ impl Sampler {
             slow_interval: Duration::ZERO,
             hook: None,
             hook_cpu: Duration::ZERO,
+            exporter_metrics: true,
         }
+    }
+
+    /// Whether snapshots carry the exporter's own runtime metrics (`process_*`, CPU accounting,
+    /// sample duration).
+    pub fn with_exporter_metrics(mut self, on: bool) -> Sampler {
+        self.exporter_metrics = on;
+        self
     }
 
     pub fn with_slow_interval(mut self, slow_interval: Duration) -> Sampler {
@@ -558,6 +581,7 @@ impl Sampler {
                 anomaly: self.hook_cpu,
             },
             collectors,
+            exporter_metrics: self.exporter_metrics,
             hook,
             full: Default::default(),
             full_gzip: Default::default(),

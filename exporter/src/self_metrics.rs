@@ -11,9 +11,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("SYSMON_GIT_REVISION");
 pub const RUSTC: &str = env!("SYSMON_RUSTC_VERSION");
 
-/// Adds the exporter's build info and process metrics to `set`. Read when a scrape asks, not
-/// every sample.
-pub fn collect(set: &mut MetricSet) {
+/// Adds the exporter's build info and, with `process`, its process metrics to `set`. Read when a
+/// scrape asks, not every sample. (`--web.disable-exporter-metrics` drops the process metrics and
+/// keeps the build info, as node_exporter keeps its own.)
+pub fn collect(set: &mut MetricSet, process: bool) {
     set.gauge(
         "sysmon_exporter_build_info",
         "A metric with a constant '1' value labeled by version, revision and rustc from which sysmon-exporter was built.",
@@ -21,7 +22,9 @@ pub fn collect(set: &mut MetricSet) {
     .sample(&[("version", VERSION), ("revision", REVISION), ("rustc", RUSTC)], 1.0);
     // A process whose /proc/self cannot be read still exports build info; the process metrics
     // are simply absent, as client libraries do on platforms without procfs.
-    let _ = process_metrics(set);
+    if process {
+        let _ = process_metrics(set);
+    }
 }
 
 fn process_metrics(set: &mut MetricSet) -> Result<(), procfs::ProcError> {
@@ -82,7 +85,7 @@ mod tests {
     #[test]
     fn build_info_and_process_metrics_are_present() {
         let mut set = crate::metrics::MetricSet::new();
-        super::collect(&mut set);
+        super::collect(&mut set, true);
         let info = set.get("sysmon_exporter_build_info").unwrap();
         assert_eq!(
             info.samples[0].labels[0],
@@ -95,5 +98,13 @@ mod tests {
             "resident memory of a test binary is more than 100 kB: {rss}"
         );
         assert!(set.get("process_open_fds").unwrap().samples[0].value >= 3.0);
+    }
+
+    #[test]
+    fn without_runtime_metrics_only_build_info_is_left() {
+        let mut set = crate::metrics::MetricSet::new();
+        super::collect(&mut set, false);
+        let names: Vec<&str> = set.families.iter().map(|f| f.name.as_ref()).collect();
+        assert_eq!(names, vec!["sysmon_exporter_build_info"]);
     }
 }

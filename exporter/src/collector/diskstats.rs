@@ -42,6 +42,8 @@ pub struct Args {
     /// exclusion and a non-empty inclusion is an error.
     #[arg(
         long = "collector.diskstats.device-exclude",
+        // `ignored-devices` is node_exporter's deprecated spelling, still parsed by 1.12.
+        alias = "collector.diskstats.ignored-devices",
         value_name = "REGEX",
         id = "diskstats_device_exclude"
     )]

@@ -51,16 +51,20 @@ pub const REGISTRATION: Registration = Registration {
 #[command(next_help_heading = "Collector netdev")]
 pub struct Args {
     /// Regexp of network interfaces to include (mutually exclusive with device-exclude).
+    // `device-whitelist` is node_exporter's deprecated spelling, still parsed by 1.12.
     #[arg(
         long = "collector.netdev.device-include",
         id = "netdev_device_include",
+        alias = "collector.netdev.device-whitelist",
         value_name = "REGEX",
         conflicts_with = "netdev_device_exclude"
     )]
     pub device_include: Option<String>,
     /// Regexp of network interfaces to exclude (mutually exclusive with device-include).
+    // `device-blacklist` is node_exporter's deprecated spelling, still parsed by 1.12.
     #[arg(
         long = "collector.netdev.device-exclude",
+        alias = "collector.netdev.device-blacklist",
         value_name = "REGEX",
         id = "netdev_device_exclude"
     )]

@@ -12,6 +12,7 @@
 //! so at the cap the connection idle for longest is closed to make room (as nginx reuses keep-alive
 //! connections), and only when every connection is busy answering a request is a new one refused.
 
+pub mod activation;
 pub mod auth;
 pub mod config;
 pub mod limits;
@@ -153,11 +154,13 @@ impl Web {
         app
     }
 
-    /// Serves `app` on `listener` until `stop` turns true, then closes every connection (open
-    /// streams must be ended by their owner) and waits for them a few seconds at most.
+    /// Serves `app` on every listener (each `--web.listen-address`, or the sockets systemd
+    /// passed) until `stop` turns true, then closes every connection (open streams must be ended
+    /// by their owner) and waits for them a few seconds at most. The connection cap and limits are
+    /// shared by all listeners.
     pub async fn serve(
         self,
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         app: Router,
         mut stop: watch::Receiver<bool>,
     ) -> io::Result<()> {
@@ -168,10 +171,11 @@ impl Web {
             tls: self.tls,
             limits: self.limits,
         });
+        let mut next = 0usize;
         loop {
             let accepted = tokio::select! {
                 _ = stop.changed() => break,
-                a = listener.accept() => a,
+                a = accept_any(&listeners, &mut next) => a,
             };
             let (tcp, _peer) = match accepted {
                 Ok(a) => a,
@@ -197,7 +201,7 @@ impl Web {
                 drop(permit);
             });
         }
-        drop(listener);
+        drop(listeners);
         conns.close_all();
         // Busy connections finish their response (bounded by their grace period).
         let deadline = Instant::now() + CLOSE_GRACE_BUSY + Duration::from_secs(1);
@@ -206,6 +210,26 @@ impl Web {
         }
         Ok(())
     }
+}
+
+/// The next connection on any of `listeners`, polling them round-robin from `next` so a busy one
+/// cannot starve the others. With no listeners, waits forever (until the caller's stop).
+async fn accept_any(
+    listeners: &[TcpListener],
+    next: &mut usize,
+) -> io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    std::future::poll_fn(|cx| {
+        let n = listeners.len();
+        for i in 0..n {
+            let k = (*next + i) % n;
+            if let Poll::Ready(r) = listeners[k].poll_accept(cx) {
+                *next = (k + 1) % n;
+                return Poll::Ready(r);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 struct ConnContext {

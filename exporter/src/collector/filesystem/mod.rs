@@ -46,7 +46,8 @@ pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|co
 #[command(next_help_heading = "Collector filesystem")]
 pub struct Args {
     /// Regexp of mount points to exclude.
-    #[arg(long = "collector.filesystem.mount-points-exclude", value_name = "REGEX", default_value = DEFAULT_MOUNT_POINTS_EXCLUDE, conflicts_with = "filesystem_mount_points_include")]
+    // `ignored-mount-points` is node_exporter's deprecated spelling, still parsed by 1.12.
+    #[arg(long = "collector.filesystem.mount-points-exclude", alias = "collector.filesystem.ignored-mount-points", value_name = "REGEX", default_value = DEFAULT_MOUNT_POINTS_EXCLUDE, conflicts_with = "filesystem_mount_points_include")]
     pub mount_points_exclude: String,
     /// Regexp of mount points to include (replaces the exclusion).
     #[arg(
@@ -56,7 +57,8 @@ pub struct Args {
     )]
     pub mount_points_include: Option<String>,
     /// Regexp of filesystem types to exclude.
-    #[arg(long = "collector.filesystem.fs-types-exclude", value_name = "REGEX", default_value = DEFAULT_FS_TYPES_EXCLUDE, conflicts_with = "filesystem_fs_types_include")]
+    // `ignored-fs-types` is node_exporter's deprecated spelling, still parsed by 1.12.
+    #[arg(long = "collector.filesystem.fs-types-exclude", alias = "collector.filesystem.ignored-fs-types", value_name = "REGEX", default_value = DEFAULT_FS_TYPES_EXCLUDE, conflicts_with = "filesystem_fs_types_include")]
     pub fs_types_exclude: String,
     /// Regexp of filesystem types to include (replaces the exclusion).
     #[arg(
