@@ -121,6 +121,30 @@ ACTIVE_MAPPING = [
 ]
 
 
+SYNC_MAPPING = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"color": "red", "index": 0, "text": "not synchronised"},
+            "1": {"color": "green", "index": 1, "text": "synchronised"},
+        },
+    }
+]
+
+
+def dashed(regex):
+    """An override drawing the series whose name matches `regex` as a dashed line without fill:
+    a limit or a scale drawn with the values it bounds."""
+    return {"matcher": {"id": "byRegexp", "options": regex},
+            "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                           {"id": "custom.fillOpacity", "value": 0}]}
+
+
+def rate(name, *extra):
+    """rate() of a counter over the dashboard's rate interval."""
+    return "rate(%s[%s])" % (m(name, *extra), RATE)
+
+
 def panel(kind, title, description, unit, targets, w, h, options, defaults=None, overrides=None,
           transformations=None):
     refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -810,11 +834,7 @@ def host():
                     target(m("node_load15"), "{{instance}} load15"),
                     target("count by (instance) (%s)"
                            % m("node_cpu_seconds_total", 'mode="idle"'), "{{instance}} CPUs")],
-                   decimals=2,
-                   overrides=[{"matcher": {"id": "byRegexp", "options": ".* CPUs"},
-                               "properties": [{"id": "custom.lineStyle",
-                                               "value": {"fill": "dash", "dash": [10, 10]}},
-                                              {"id": "custom.fillOpacity", "value": 0}]}]),
+                   decimals=2, overrides=[dashed(".* CPUs")]),
         timeseries("Pressure stall", "Pressure stall information: share of time some task "
                    "waited for CPU, memory or I/O (Linux PSI). No series on kernels without PSI.",
                    "percentunit",
@@ -844,6 +864,25 @@ def host():
               [target("1 - %s / %s" % (m("node_memory_MemAvailable_bytes"),
                                        m("node_memory_MemTotal_bytes")), "{{instance}} memory"),
                target(swap_used_ratio, "{{instance}} swap")]),
+        row("Memory paging"),
+        timeseries("Major page faults", "Page faults per second that had to read the page from "
+                   "disk or swap before the program could go on (pgmajfault in /proc/vmstat). A "
+                   "sustained rate in the hundreds means the host is short of memory for what "
+                   "runs (the SysmonMajorPageFaultsHigh alert fires above 500 a second for 15 "
+                   "minutes).", "cps",
+                   [target(rate("node_vmstat_pgmajfault"), "{{instance}} major faults")], w=8),
+        timeseries("Swap in and out", "Pages per second read back from swap (up) and written "
+                   "out to swap (down), from pswpin and pswpout in /proc/vmstat (4 KiB pages on "
+                   "x86-64). Steady traffic both ways is thrashing. No swap, flat at zero.", "cps",
+                   [target(rate("node_vmstat_pswpin"), "{{instance}} swapped in"),
+                    target("-" + rate("node_vmstat_pswpout"), "{{instance}} swapped out")],
+                   w=8, minimum=None),
+        timeseries("Paging I/O", "Bytes per second the kernel read from (up) and wrote to "
+                   "(down) block devices for the page cache and swap: pgpgin and pgpgout of "
+                   "/proc/vmstat, which count KiB.", "Bps",
+                   [target("%s * 1024" % rate("node_vmstat_pgpgin"), "{{instance}} paged in"),
+                    target("-%s * 1024" % rate("node_vmstat_pgpgout"), "{{instance}} paged out")],
+                   w=8, minimum=None),
         row("Temperature sensors"),
         timeseries("Temperatures", "Every hwmon temperature sensor (chip, sensor and its label "
                    "when the driver gives one) and every thermal zone. Virtual machines usually "
@@ -911,6 +950,87 @@ def host():
                     target("rate(%s[%s])"
                            % (m("node_network_transmit_drop_total", 'device!="lo"'), RATE),
                            "{{instance}} {{device}} transmit drops")]),
+        row("Network stack"),
+        timeseries("TCP connections", "TCP connections established now (CurrEstab of "
+                   "/proc/net/snmp), TCP sockets in use, in TIME-WAIT and orphaned (closed by "
+                   "their program, still held by the kernel), from /proc/net/sockstat. "
+                   "Per-state counts of every state need the tcpstat collector.", "none",
+                   [target(m("node_netstat_Tcp_CurrEstab"), "{{instance}} established"),
+                    target(m("node_sockstat_TCP_inuse"), "{{instance}} in use"),
+                    target(m("node_sockstat_TCP_tw"), "{{instance}} time-wait"),
+                    target(m("node_sockstat_TCP_orphan"), "{{instance}} orphaned")],
+                   w=8, decimals=0),
+        timeseries("TCP retransmits", "TCP segments retransmitted per second, SYNs "
+                   "retransmitted (connections slow to open) and retransmission timeouts, against "
+                   "segments sent. More than about 1 % of segments sent means loss or "
+                   "congestion on the path.", "pps",
+                   [target(rate("node_netstat_Tcp_RetransSegs"), "{{instance}} retransmitted"),
+                    target(rate("node_netstat_TcpExt_TCPSynRetrans"),
+                           "{{instance}} SYN retransmitted"),
+                    target(rate("node_netstat_TcpExt_TCPTimeouts"), "{{instance}} timeouts"),
+                    target(rate("node_netstat_Tcp_OutSegs"), "{{instance}} sent")],
+                   w=8, overrides=[dashed(".* sent")]),
+        timeseries("TCP listen queue overflows", "Connections per second dropped because a "
+                   "listening socket's accept queue was full (ListenOverflows) and all SYNs "
+                   "dropped at listening sockets (ListenDrops): a service that does not accept "
+                   "connections as fast as they arrive, or a backlog set too small.", "cps",
+                   [target(rate("node_netstat_TcpExt_ListenOverflows"),
+                           "{{instance}} overflows"),
+                    target(rate("node_netstat_TcpExt_ListenDrops"), "{{instance}} drops")],
+                   w=8),
+        timeseries("UDP errors", "UDP datagrams per second lost on receive (InErrors), for want "
+                   "of receive buffer (RcvbufErrors) or send buffer (SndbufErrors), and received "
+                   "for a port nobody listens on (NoPorts), from /proc/net/snmp.", "pps",
+                   [target(rate("node_netstat_Udp_InErrors"), "{{instance}} receive errors"),
+                    target(rate("node_netstat_Udp_RcvbufErrors"),
+                           "{{instance}} receive buffer full"),
+                    target(rate("node_netstat_Udp_SndbufErrors"), "{{instance}} send buffer full"),
+                    target(rate("node_netstat_Udp_NoPorts"), "{{instance}} no port")], w=8),
+        timeseries("Sockets in use", "Sockets of every kind the kernel holds (sockets used), "
+                   "TCP sockets allocated and UDP sockets in use, from /proc/net/sockstat.",
+                   "none",
+                   [target(m("node_sockstat_sockets_used"), "{{instance}} all sockets"),
+                    target(m("node_sockstat_TCP_alloc"), "{{instance}} TCP allocated"),
+                    target(m("node_sockstat_UDP_inuse"), "{{instance}} UDP in use")],
+                   w=8, decimals=0),
+        timeseries("Conntrack entries and limit", "Flows in the netfilter connection tracking "
+                   "table and its limit (nf_conntrack_max, dashed). When it is full the kernel "
+                   "drops new connections; SysmonConntrackTableNearlyFull fires above 80 %. No "
+                   "series on hosts without the conntrack module.", "none",
+                   [target(m("node_nf_conntrack_entries"), "{{instance}} entries"),
+                    target(m("node_nf_conntrack_entries_limit"), "{{instance}} limit")],
+                   w=8, decimals=0, overrides=[dashed(".* limit")]),
+        row("Time synchronisation"),
+        stat("Clock synchronised", "Whether the kernel says a time daemon (chrony, ntpd, "
+             "systemd-timesyncd) keeps its clock synchronised (node_timex_sync_status, the "
+             "STA_UNSYNC flag); SysmonClockNotSynchronising fires after 10 minutes without.",
+             "none", [target(m("node_timex_sync_status"), "{{instance}}")], h=8,
+             mappings=SYNC_MAPPING, steps=thresholds("red", 1, "green"), color_mode="background"),
+        timeseries("Clock offset", "The clock's offset from its time source, as the time daemon "
+                   "last gave it to the kernel (ntpd, systemd-timesyncd; chrony leaves it at 0). "
+                   "SysmonClockSkew fires beyond 50 ms either way.", "s",
+                   [target(m("node_timex_offset_seconds"), "{{instance}} offset")],
+                   w=10, minimum=None),
+        timeseries("Maximum clock error", "The kernel's bound on the clock's error: set by the "
+                   "time daemon while it synchronises, growing by 0.5 ms a second when nobody "
+                   "does, up to 16 s (unsynchronised); and the daemon's estimated error.", "s",
+                   [target(m("node_timex_maxerror_seconds"), "{{instance}} maximum error"),
+                    target(m("node_timex_estimated_error_seconds"),
+                           "{{instance}} estimated error")], w=10),
+        row("File descriptors"),
+        timeseries("File descriptors allocated", "File handles allocated system-wide (first "
+                   "field of /proc/sys/fs/file-nr): open files, sockets, pipes of every "
+                   "process. A steady climb is a leak.", "none",
+                   [target(m("node_filefd_allocated"), "{{instance}} allocated")], decimals=0),
+        gauge("File descriptors used", "File handles allocated as a share of the kernel's "
+              "system-wide limit (fs.file-max); SysmonFileDescriptorsNearLimit fires above "
+              "80 %. On most 64-bit systems the limit is so large that this stays at 0 %.",
+              "percentunit",
+              [target("%s / (%s > 0)" % (m("node_filefd_allocated"), m("node_filefd_maximum")),
+                      "{{instance}}")]),
+        stat("File descriptor limit", "The kernel's system-wide limit on file handles "
+             "(fs.file-max, third field of /proc/sys/fs/file-nr).", "short",
+             [target(m("node_filefd_maximum"), "{{instance}}")], w=6, h=8),
         row("USB"),
         usb_devices,
         stat("USB devices per bus", "USB devices attached to each bus, its root hub included.",
@@ -938,8 +1058,9 @@ def host():
     return dashboard(
         "sysmon-host",
         "sysmon / Host",
-        "One host in detail: CPU, load, memory and swap, temperatures with their limits, "
-        "filesystems, disk and network I/O, USB devices and errors, and its anomalies. Pick the "
+        "One host in detail: CPU, load, memory, swap and paging, temperatures with their "
+        "limits, filesystems, disk and network I/O, the TCP/UDP stack and conntrack, clock "
+        "synchronisation, file descriptors, USB devices and errors, and its anomalies. Pick the "
         "host in the Instance variable (several may be picked).",
         panels,
     )

@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_yaml_ng::Value;
 use sysmon_stack_tests::{repo_root, tool};
 
-/// The alerts every part of the stack agreed on (names fixed in the design).
-const ALERTS: [&str; 7] = [
+/// The alerts every part of the stack agreed on (names fixed in the design), in file order.
+const ALERTS: [&str; 15] = [
     "SysmonAnomaly",
     "SysmonExporterDown",
     "SysmonCollectorFailing",
@@ -32,6 +32,14 @@ const ALERTS: [&str; 7] = [
     "SysmonFilesystemFillingIn4h",
     "SysmonTemperatureNearCritical",
     "SysmonUsbErrorsRising",
+    "SysmonConntrackTableNearlyFull",
+    "SysmonFileDescriptorsNearLimit",
+    "SysmonClockNotSynchronising",
+    "SysmonClockSkew",
+    "SysmonMajorPageFaultsHigh",
+    "SysmonTextfileScrapeError",
+    "SysmonNetworkReceiveErrors",
+    "SysmonNetworkTransmitErrors",
 ];
 
 /// The recording rules the dashboards and sysmon-top use.
@@ -757,7 +765,7 @@ fn assert_route(config: &str, labels: &[&str], receiver: &str) {
 
 #[test]
 fn alertmanager_routes_each_severity_to_its_receiver() {
-    let cases: [(&str, &[&str], &str); 14] = [
+    let cases: [(&str, &[&str], &str); 16] = [
         (
             "alertmanager.yml",
             &[
@@ -786,6 +794,27 @@ fn alertmanager_routes_each_severity_to_its_receiver() {
                 "rule=adaptive_cpu",
             ],
             "webhook-info",
+        ),
+        // The host-resource alerts are warnings, whatever their category.
+        (
+            "alertmanager.yml",
+            &[
+                "alertname=SysmonConntrackTableNearlyFull",
+                "severity=warning",
+                "category=network",
+                "subject=conntrack",
+            ],
+            "webhook-warning",
+        ),
+        (
+            "alertmanager.yml",
+            &[
+                "alertname=SysmonClockNotSynchronising",
+                "severity=warning",
+                "category=time",
+                "subject=clock",
+            ],
+            "webhook-warning",
         ),
         // No severity, or one nobody routes: the default receiver still gets it.
         ("alertmanager.yml", &["alertname=SomethingElse"], "webhook"),
@@ -1094,7 +1123,7 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
     }
 
     // (alertname, severity, category, subject, instance, rule): whether it must be held back.
-    let alerts: [(&str, &str, &str, &str, &str, &str, bool); 9] = [
+    let alerts: [(&str, &str, &str, &str, &str, &str, bool); 13] = [
         (
             "SysmonFilesystemFillingIn4h",
             "critical",
@@ -1159,6 +1188,44 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
             "host",
             "host-a:10101",
             "memory_jump",
+            false,
+        ),
+        // memory_high (critical) holds back the thrashing it causes on that host, not on another.
+        (
+            "SysmonAnomaly",
+            "critical",
+            "memory",
+            "host",
+            "host-d:10101",
+            "memory_high",
+            false,
+        ),
+        (
+            "SysmonMajorPageFaultsHigh",
+            "warning",
+            "memory",
+            "host",
+            "host-d:10101",
+            "",
+            true,
+        ),
+        (
+            "SysmonMajorPageFaultsHigh",
+            "warning",
+            "memory",
+            "host",
+            "host-b:10101",
+            "",
+            false,
+        ),
+        // A clock warning shares no category with the critical anomaly of its host.
+        (
+            "SysmonClockSkew",
+            "warning",
+            "time",
+            "clock",
+            "host-d:10101",
+            "",
             false,
         ),
         // Info is never held back; an exporter that is down does not hide collector warnings.

@@ -122,6 +122,51 @@ pub fn rate(v: Option<f64>) -> String {
     }
 }
 
+/// A count with a decimal unit, compact (`214`, `12.8k`, `262k`, `9.2E`): three significant
+/// digits at most, or `-`.
+pub fn count(v: Option<f64>) -> String {
+    let Some(x) = v.filter(|x| x.is_finite()) else {
+        return "-".into();
+    };
+    let units = ["", "k", "M", "G", "T", "P", "E"];
+    let mut x = x;
+    let mut i = 0;
+    while x.abs() >= 1000.0 && i + 1 < units.len() {
+        x /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{x:.0}")
+    } else if x.abs() < 100.0 {
+        format!("{x:.1}{}", units[i])
+    } else {
+        format!("{x:.0}{}", units[i])
+    }
+}
+
+/// A short time span in seconds with its sign and a fitting unit (`+0.4 ms`, `-120 ms`,
+/// `+1.25 s`), or `-`; `signed` false leaves the sign out (for bounds such as a maximum error).
+pub fn span(v: Option<f64>, signed: bool) -> String {
+    let Some(x) = v.filter(|x| x.is_finite()) else {
+        return "-".into();
+    };
+    let sign = match (signed, x < 0.0) {
+        (false, _) => "",
+        (true, true) => "-",
+        (true, false) => "+",
+    };
+    let a = x.abs();
+    if a >= 1.0 {
+        format!("{sign}{a:.2} s")
+    } else if a >= 0.01 {
+        format!("{sign}{:.0} ms", a * 1e3)
+    } else if a >= 0.001 {
+        format!("{sign}{:.1} ms", a * 1e3)
+    } else {
+        format!("{sign}{:.0} µs", a * 1e6)
+    }
+}
+
 /// A temperature in °C, or `-`.
 pub fn celsius(v: Option<f64>) -> String {
     match v {
@@ -241,6 +286,22 @@ pub fn bar(ratio: f64, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_and_spans() {
+        assert_eq!(count(Some(214.0)), "214");
+        assert_eq!(count(Some(12832.0)), "12.8k");
+        assert_eq!(count(Some(262144.0)), "262k");
+        assert_eq!(count(Some(9_223_372_036_854_775_807.0)), "9.2E");
+        assert_eq!(count(None), "-");
+        assert_eq!(count(Some(f64::NAN)), "-");
+        assert_eq!(span(Some(0.0004), true), "+400 µs");
+        assert_eq!(span(Some(-0.12), true), "-120 ms");
+        assert_eq!(span(Some(0.0034), true), "+3.4 ms");
+        assert_eq!(span(Some(16.0), false), "16.00 s");
+        assert_eq!(span(Some(-2.5), false), "2.50 s");
+        assert_eq!(span(None, true), "-");
+    }
 
     #[test]
     fn durations_parse_like_prometheus() {

@@ -413,6 +413,42 @@ pub struct UsbErrorRow {
     pub recent: f64,
 }
 
+/// A kernel resource with a limit: file handles against fs.file-max, conntrack entries against
+/// nf_conntrack_max.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    pub used: f64,
+    /// `None` when the limit is not reported.
+    pub limit: Option<f64>,
+}
+
+impl Usage {
+    /// Share of the limit used; `None` without a (positive) limit.
+    pub fn ratio(&self) -> Option<f64> {
+        self.limit.filter(|l| *l > 0.0).map(|l| self.used / l)
+    }
+}
+
+/// Whether the kernel says a time daemon keeps its clock synchronised (`node_timex_sync_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClockSync {
+    /// No timex data for the host (collector off, plain exporter without it, not scraped yet).
+    #[default]
+    Unknown,
+    Synced,
+    NotSynced,
+}
+
+/// The kernel clock's discipline, from the timex collector.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Clock {
+    pub sync: ClockSync,
+    /// Offset from the time source, seconds (sign kept).
+    pub offset: Option<f64>,
+    /// The kernel's bound on the clock's error, seconds.
+    pub max_error: Option<f64>,
+}
+
 /// An anomaly from the exporter's rules (`sysmon_anomaly_active`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anomaly {
@@ -482,6 +518,11 @@ pub struct HostDetail {
     pub swap_free: Option<f64>,
     pub sensors: Vec<Sensor>,
     pub filesystems: Vec<Filesystem>,
+    /// File handles allocated against fs.file-max; `None` when not reported.
+    pub file_descriptors: Option<Usage>,
+    /// Connection tracking entries against nf_conntrack_max; `None` when not reported.
+    pub conntrack: Option<Usage>,
+    pub clock: Clock,
     pub usb: Vec<UsbDevice>,
     pub usb_orphan_errors: Vec<UsbErrorRow>,
     pub anomalies_active: Vec<Anomaly>,
@@ -704,6 +745,43 @@ pub fn build_host(instance: &str, res: &Instants<HostQuery>) -> HostDetail {
         .into_values()
         .filter(|f| f.size.is_finite() && f.avail.is_finite())
         .collect();
+
+    // Kernel limits: a figure without its count is not reported; a count without its limit is
+    // shown without a share.
+    let (mut fd, mut fd_max, mut ct, mut ct_max) = (None, None, None, None);
+    for s in get(HostQuery::Limits) {
+        let v = finite(s.v);
+        match name(s).as_str() {
+            "node_filefd_allocated" => fd = v,
+            "node_filefd_maximum" => fd_max = v,
+            "node_nf_conntrack_entries" => ct = v,
+            "node_nf_conntrack_entries_limit" => ct_max = v,
+            _ => {}
+        }
+    }
+    d.file_descriptors = fd.map(|used| Usage {
+        used,
+        limit: fd_max,
+    });
+    d.conntrack = ct.map(|used| Usage {
+        used,
+        limit: ct_max,
+    });
+    for s in get(HostQuery::Clock) {
+        let v = finite(s.v);
+        match name(s).as_str() {
+            "node_timex_sync_status" => {
+                d.clock.sync = match v {
+                    Some(x) if x >= 1.0 => ClockSync::Synced,
+                    Some(_) => ClockSync::NotSynced,
+                    None => ClockSync::Unknown,
+                }
+            }
+            "node_timex_offset_seconds" => d.clock.offset = v,
+            "node_timex_maxerror_seconds" => d.clock.max_error = v,
+            _ => {}
+        }
+    }
 
     // USB devices, with the errors counted on their port.
     let mut errs: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
@@ -1360,5 +1438,73 @@ mod tests {
         let h = build_history(&r);
         assert_eq!(h.cpu, vec![(1.0, 0.5), (3.0, 0.25)]);
         assert!(h.mem.is_empty());
+    }
+
+    #[test]
+    fn host_limits_and_clock_present_absent_and_partial() {
+        let mut r = Instants::new();
+        r.insert(
+            HostQuery::Limits,
+            vec![
+                sample(&[("__name__", "node_filefd_allocated")], 12832.0),
+                sample(
+                    &[("__name__", "node_filefd_maximum")],
+                    9_223_372_036_854_775_807.0,
+                ),
+                // Conntrack count without its limit: shown, without a share.
+                sample(&[("__name__", "node_nf_conntrack_entries")], 214.0),
+            ],
+        );
+        r.insert(
+            HostQuery::Clock,
+            vec![
+                sample(&[("__name__", "node_timex_sync_status")], 0.0),
+                sample(&[("__name__", "node_timex_offset_seconds")], -0.0123),
+                sample(&[("__name__", "node_timex_maxerror_seconds")], 16.0),
+            ],
+        );
+        let d = build_host("h:1", &r);
+        let fd = d.file_descriptors.unwrap();
+        assert_eq!(fd.used, 12832.0);
+        assert!(fd.ratio().unwrap() < 1e-12);
+        let ct = d.conntrack.unwrap();
+        assert_eq!((ct.used, ct.limit, ct.ratio()), (214.0, None, None));
+        assert_eq!(d.clock.sync, ClockSync::NotSynced);
+        assert_eq!(d.clock.offset, Some(-0.0123));
+        assert_eq!(d.clock.max_error, Some(16.0));
+
+        // Nothing reported: unknown, not zero and not unsynchronised.
+        let d = build_host("h:1", &Instants::new());
+        assert_eq!(d.file_descriptors, None);
+        assert_eq!(d.conntrack, None);
+        assert_eq!(d.clock, Clock::default());
+        assert_eq!(d.clock.sync, ClockSync::Unknown);
+
+        // A limit of 0 gives no share; a NaN status is unknown; synced is 1.
+        let mut r = Instants::new();
+        r.insert(
+            HostQuery::Limits,
+            vec![
+                sample(&[("__name__", "node_nf_conntrack_entries")], 5.0),
+                sample(&[("__name__", "node_nf_conntrack_entries_limit")], 0.0),
+                sample(&[("__name__", "node_filefd_maximum")], 100.0),
+            ],
+        );
+        r.insert(
+            HostQuery::Clock,
+            vec![sample(&[("__name__", "node_timex_sync_status")], f64::NAN)],
+        );
+        let d = build_host("h:1", &r);
+        assert_eq!(d.conntrack.unwrap().ratio(), None);
+        assert_eq!(
+            d.file_descriptors, None,
+            "a limit without a count is not reported"
+        );
+        assert_eq!(d.clock.sync, ClockSync::Unknown);
+        r.insert(
+            HostQuery::Clock,
+            vec![sample(&[("__name__", "node_timex_sync_status")], 1.0)],
+        );
+        assert_eq!(build_host("h:1", &r).clock.sync, ClockSync::Synced);
     }
 }

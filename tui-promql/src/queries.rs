@@ -101,6 +101,8 @@ pub enum HostQuery {
     Memory,
     Temps,
     Filesystems,
+    Limits,
+    Clock,
     UsbDevices,
     UsbErrors,
     UsbErrorsRecent,
@@ -109,12 +111,14 @@ pub enum HostQuery {
 }
 
 impl HostQuery {
-    pub const ALL: [HostQuery; 10] = [
+    pub const ALL: [HostQuery; 12] = [
         HostQuery::Info,
         HostQuery::Cores,
         HostQuery::Memory,
         HostQuery::Temps,
         HostQuery::Filesystems,
+        HostQuery::Limits,
+        HostQuery::Clock,
         HostQuery::UsbDevices,
         HostQuery::UsbErrors,
         HostQuery::UsbErrorsRecent,
@@ -281,6 +285,17 @@ impl Queries {
             HostQuery::Filesystems => format!(
                 "{{__name__=~\"node_filesystem_size_bytes|node_filesystem_avail_bytes|node_filesystem_readonly\",{i},{FS_FILTER}}}"
             ),
+            // Each figure with its limit, in one answer; a host without the filefd or conntrack
+            // collector (or without the conntrack module) simply lacks the pair, which the view
+            // shows as not reported rather than as zero.
+            HostQuery::Limits => format!(
+                "{{__name__=~\"node_filefd_allocated|node_filefd_maximum|node_nf_conntrack_entries|node_nf_conntrack_entries_limit\",{i}}}"
+            ),
+            // The kernel's clock discipline (timex collector): no answer means unknown, not
+            // unsynchronised.
+            HostQuery::Clock => format!(
+                "{{__name__=~\"node_timex_sync_status|node_timex_offset_seconds|node_timex_maxerror_seconds\",{i}}}"
+            ),
             HostQuery::UsbDevices => format!("sysmon_usb_device_info{{{i}}}"),
             HostQuery::UsbErrors => {
                 format!("sum by (port, kind) (sysmon_usb_errors_total{{{i}}})")
@@ -405,6 +420,16 @@ mod tests {
         assert_eq!(
             s,
             "sum by (port, kind) (increase(sysmon_usb_errors_total{job=\"node\",instance=\"h:9100\"}[1h]))"
+        );
+        let l = q.host(HostQuery::Limits, "h:9100", Duration::from_secs(3600));
+        assert_eq!(
+            l,
+            "{__name__=~\"node_filefd_allocated|node_filefd_maximum|node_nf_conntrack_entries|node_nf_conntrack_entries_limit\",job=\"node\",instance=\"h:9100\"}"
+        );
+        let c = q.host(HostQuery::Clock, "h:9100", Duration::from_secs(3600));
+        assert!(
+            c.starts_with("{__name__=~\"node_timex_sync_status|node_timex_offset_seconds|node_timex_maxerror_seconds\",job=\"node\""),
+            "{c}"
         );
         let h = q.history(HistoryQuery::Cpu, "h:9100", Duration::from_secs(300));
         assert!(h.contains("[10m]"), "{h}");

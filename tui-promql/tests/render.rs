@@ -523,6 +523,29 @@ fn host_results(instance: &str) -> Instants<HostQuery> {
         ],
     );
     r.insert(
+        HostQuery::Limits,
+        vec![
+            s(&[("__name__", "node_filefd_allocated")], 12832.0),
+            s(
+                &[("__name__", "node_filefd_maximum")],
+                9_223_372_036_854_775_807.0,
+            ),
+            s(&[("__name__", "node_nf_conntrack_entries")], 1840.0),
+            s(
+                &[("__name__", "node_nf_conntrack_entries_limit")],
+                262_144.0,
+            ),
+        ],
+    );
+    r.insert(
+        HostQuery::Clock,
+        vec![
+            s(&[("__name__", "node_timex_sync_status")], 1.0),
+            s(&[("__name__", "node_timex_offset_seconds")], 0.000412),
+            s(&[("__name__", "node_timex_maxerror_seconds")], 0.0134),
+        ],
+    );
+    r.insert(
         HostQuery::UsbDevices,
         vec![s(
             &[
@@ -657,6 +680,90 @@ fn host_view_shows_cpu_memory_sensors_filesystems_usb_anomalies() {
         "{an}"
     );
     row_with(&lines, "Anomalies: 1 active, 0 recent (1h)");
+    // Kernel limits and the clock, all well within bounds: green.
+    row_with(&lines, "Limits and clock");
+    let (fy, fd) = row_with(&lines, "file descriptors");
+    assert!(fd.contains("0.0%  12.8k of 9.2E (fs.file-max)"), "{fd}");
+    let x = col(fd, "0.0%").unwrap() as u16;
+    assert_eq!(buf[(x, fy as u16)].fg, Color::Green);
+    let (_, ct) = row_with(&lines, "conntrack");
+    assert!(ct.contains("0.7%  1.8k of 262k (nf_conntrack_max)"), "{ct}");
+    let (cy, clock) = row_with(&lines, "   clock ");
+    assert!(
+        clock.contains("synchronised · offset +412 µs · max error 13 ms"),
+        "{clock}"
+    );
+    let x = col(clock, "synchronised").unwrap() as u16;
+    assert_eq!(buf[(x, cy as u16)].fg, Color::Green);
+}
+
+#[test]
+fn host_view_limits_near_full_and_clock_not_synchronised() {
+    let mut a = with_fleet(false);
+    let mut r = host_results("10.0.0.1:10101");
+    r.insert(
+        HostQuery::Limits,
+        vec![
+            // fs.file-max lowered to 100000, 85 % taken: warning.
+            s(&[("__name__", "node_filefd_allocated")], 85_000.0),
+            s(&[("__name__", "node_filefd_maximum")], 100_000.0),
+            // Conntrack 96 % full: critical.
+            s(&[("__name__", "node_nf_conntrack_entries")], 62_915.0),
+            s(&[("__name__", "node_nf_conntrack_entries_limit")], 65_536.0),
+        ],
+    );
+    r.insert(
+        HostQuery::Clock,
+        vec![
+            s(&[("__name__", "node_timex_sync_status")], 0.0),
+            s(&[("__name__", "node_timex_offset_seconds")], -0.12),
+            s(&[("__name__", "node_timex_maxerror_seconds")], 16.0),
+        ],
+    );
+    open_host(&mut a, "10.0.0.1:10101", r, Some(history()));
+    let (lines, buf) = draw(&a, 160, 44);
+    let (fy, fd) = row_with(&lines, "file descriptors");
+    assert!(fd.contains("85.0%  85.0k of 100k (fs.file-max)"), "{fd}");
+    let x = col(fd, "85.0%").unwrap() as u16;
+    assert_eq!(buf[(x, fy as u16)].fg, Color::Yellow);
+    // The bar is filled to the share.
+    assert!(fd.contains("███"), "{fd}");
+    let (cy, ct) = row_with(&lines, "conntrack");
+    assert!(
+        ct.contains("96.0%  62.9k of 65.5k (nf_conntrack_max)"),
+        "{ct}"
+    );
+    let x = col(ct, "96.0%").unwrap() as u16;
+    assert_eq!(buf[(x, cy as u16)].fg, Color::Red);
+    let (ky, clock) = row_with(&lines, "   clock ");
+    assert!(
+        clock.contains("NOT synchronised · offset -120 ms · max error 16.00 s"),
+        "{clock}"
+    );
+    let x = col(clock, "NOT synchronised").unwrap() as u16;
+    assert_eq!(buf[(x, ky as u16)].fg, Color::Red);
+    // An offset beyond 50 ms either way is a warning of its own.
+    let x = col(clock, "offset -120 ms").unwrap() as u16;
+    assert_eq!(buf[(x, ky as u16)].fg, Color::Yellow);
+
+    // Without colour the states stay readable: the words carry the meaning.
+    let mut a = with_fleet(true);
+    let mut r = host_results("10.0.0.1:10101");
+    r.insert(
+        HostQuery::Clock,
+        vec![s(&[("__name__", "node_timex_sync_status")], 0.0)],
+    );
+    open_host(&mut a, "10.0.0.1:10101", r, Some(history()));
+    let (lines, buf) = draw(&a, 160, 44);
+    let (ky, clock) = row_with(&lines, "   clock ");
+    assert!(
+        clock
+            .trim_end()
+            .ends_with("clock            NOT synchronised"),
+        "{clock}"
+    );
+    let x = col(clock, "NOT").unwrap() as u16;
+    assert!(buf[(x, ky as u16)].modifier.contains(Modifier::BOLD));
 }
 
 #[test]
@@ -685,6 +792,14 @@ fn host_view_host_down_and_no_sensors() {
     row_with(&lines, "no filesystems reported");
     row_with(&lines, "no USB devices reported");
     row_with(&lines, "none in this range");
+    // No timex, filefd or conntrack series: said so, never shown as 0 % or as unsynchronised.
+    let (_, fd) = row_with(&lines, "file descriptors");
+    assert!(fd.contains("not reported (no filefd collector?)"), "{fd}");
+    let (_, ct) = row_with(&lines, "conntrack");
+    assert!(ct.contains("not reported (no conntrack module?)"), "{ct}");
+    let (_, clock) = row_with(&lines, "   clock ");
+    assert!(clock.contains("sync unknown (no timex data)"), "{clock}");
+    assert!(!clock.contains("offset"), "{clock}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Host view: CPU (history and per-core bars), memory and swap, temperatures against their own
-//! limits, filesystems, disk and network history, USB devices with their errors, anomalies.
+//! limits, filesystems, disk and network history, file descriptors and conntrack against their
+//! limits, the clock's synchronisation, USB devices with their errors, anomalies.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -11,7 +12,7 @@ use ratatui::Frame;
 use super::{bar_line, thresholds as th, trunc, Theme};
 use crate::app::App;
 use crate::fmt;
-use crate::model::{Anomaly, HostDetail, HostHistory};
+use crate::model::{Anomaly, ClockSync, HostDetail, HostHistory, Usage};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(instance) = app.host.instance.as_deref() else {
@@ -391,6 +392,70 @@ fn anomaly_line<'a>(a: &Anomaly, theme: Theme) -> Line<'a> {
     ])
 }
 
+/// Width of the names in the limits and clock lines.
+const LIMIT_NAME_W: usize = 16;
+
+/// One kernel resource against its limit: a bar and the share when the limit is known, the count
+/// alone when it is not, and `absent` when the host does not report it.
+fn usage_line<'a>(
+    name: &str,
+    u: Option<Usage>,
+    limit_name: &str,
+    absent: &str,
+    bar_w: usize,
+    theme: Theme,
+) -> Line<'a> {
+    let label = Span::raw(format!("   {name:<LIMIT_NAME_W$} "));
+    let Some(u) = u else {
+        return Line::from(vec![label, Span::styled(absent.to_string(), theme.dim())]);
+    };
+    let r = u.ratio();
+    let style = theme.level(r, th::LIMIT.0, th::LIMIT.1);
+    let of = match u.limit {
+        Some(l) => format!(
+            "  {} of {} ({limit_name})",
+            fmt::count(Some(u.used)),
+            fmt::count(Some(l))
+        ),
+        None => format!("  {} ({limit_name} not reported)", fmt::count(Some(u.used))),
+    };
+    Line::from(vec![
+        label,
+        Span::styled(fmt::bar(r.unwrap_or(0.0), bar_w), style),
+        Span::styled(format!(" {:>6}", fmt::pct(r)), style),
+        Span::styled(of, theme.dim()),
+    ])
+}
+
+/// The clock: synchronised or not (unknown without timex data), its offset and maximum error.
+fn clock_line<'a>(d: &HostDetail, theme: Theme) -> Line<'a> {
+    let c = d.clock;
+    let mut spans = vec![Span::raw(format!("   {:<LIMIT_NAME_W$} ", "clock"))];
+    spans.push(match c.sync {
+        ClockSync::Synced => Span::styled("synchronised", theme.good()),
+        ClockSync::NotSynced => Span::styled("NOT synchronised", theme.bad()),
+        ClockSync::Unknown => Span::styled("sync unknown (no timex data)", theme.dim()),
+    });
+    if let Some(o) = c.offset {
+        let style = if o.abs() > th::CLOCK_OFFSET {
+            theme.warn()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(
+            format!(" · offset {}", fmt::span(Some(o), true)),
+            style,
+        ));
+    }
+    if let Some(e) = c.max_error {
+        spans.push(Span::styled(
+            format!(" · max error {}", fmt::span(Some(e), false)),
+            theme.dim(),
+        ));
+    }
+    Line::from(spans)
+}
+
 /// The scrollable lists: (left column, right column).
 fn list_lines<'a>(
     d: &HostDetail,
@@ -491,6 +556,26 @@ fn list_lines<'a>(
     }
 
     let mut right = Vec::new();
+    right.push(heading("Limits and clock", theme));
+    let lbar = col_w.saturating_sub(64).clamp(4, 16);
+    right.push(usage_line(
+        "file descriptors",
+        d.file_descriptors,
+        "fs.file-max",
+        "not reported (no filefd collector?)",
+        lbar,
+        theme,
+    ));
+    right.push(usage_line(
+        "conntrack",
+        d.conntrack,
+        "nf_conntrack_max",
+        "not reported (no conntrack module?)",
+        lbar,
+        theme,
+    ));
+    right.push(clock_line(d, theme));
+    right.push(Line::from(""));
     right.push(heading(&format!("USB devices ({})", d.usb.len()), theme));
     if d.usb.is_empty() {
         right.push(Line::from(Span::styled(

@@ -141,6 +141,10 @@ pub mod thresholds {
     pub const FS: (f64, f64) = (0.8, 0.9);
     pub const LOAD: (f64, f64) = (1.0, 1.5);
     pub const TEMP: (f64, f64) = (70.0, 85.0);
+    /// File handles and conntrack entries against their limits (the alerts fire at 80 %).
+    pub const LIMIT: (f64, f64) = (0.8, 0.95);
+    /// Clock offset either way, seconds (SysmonClockSkew's bound).
+    pub const CLOCK_OFFSET: f64 = 0.05;
 }
 
 /// Draws one frame.
