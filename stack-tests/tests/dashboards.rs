@@ -9,7 +9,6 @@
 //! * Every panel query, with the variables substituted as Grafana does, runs against a real
 //!   Prometheus that scrapes real exporters on fixture trees (a small fleet of sysmon-exporters and
 //!   one plain node_exporter), and returns data, except the few listed in [`MAY_BE_EMPTY`]
-//!   (and, for the sysmon job only, those reading metrics of [`SYSMON_PENDING`] collectors).
 //!
 //! Grafana itself is not in Debian, so it is not run: the JSON model is checked here instead.
 
@@ -37,20 +36,6 @@ const MAY_BE_EMPTY: &[(&str, &str, &str)] = &[(
     "an alert fires only after its `for:` (30 s for SysmonAnomaly, minutes for the others); this \
      test does not wait for that (the end-to-end test follows an alert to Alertmanager)",
 )];
-
-/// Metrics the host dashboard shows that sysmon-exporter does not export yet: (metric name
-/// prefix, node_exporter collector). Until a collector is in sysmon, a query reading its metrics
-/// may return nothing for the sysmon job; it must still return data for the node_exporter job.
-/// Once sysmon exports a prefix, the test fails until its line is removed here, so every panel is
-/// then required to show data from sysmon too.
-const SYSMON_PENDING: &[(&str, &str)] = &[
-    ("node_netstat_", "netstat"),
-    ("node_sockstat_", "sockstat"),
-    ("node_nf_conntrack_", "conntrack"),
-    ("node_vmstat_", "vmstat"),
-    ("node_timex_", "timex"),
-    ("node_filefd_", "filefd"),
-];
 
 /// Grafana unit ids the dashboards may use (a subset of Grafana's valueFormats categories).
 const UNITS: &[&str] = &[
@@ -1030,72 +1015,6 @@ fn add_mounts_file(root: &Path) {
     std::fs::write(root.join("proc/1/mounts"), mounts).unwrap();
 }
 
-/// Files of the laptop that the host dashboard's network stack, paging, time and file
-/// descriptor panels read (paths under `proc/`), written from proc(5) and the kernel's
-/// Documentation/networking/proc_net_tcp.rst, Documentation/admin-guide/sysctl/fs.rst and
-/// netfilter/nf_conntrack-sysctl.rst for an 8-CPU, 16 GB laptop running a few services behind a
-/// firewall. [`add_stack_files`] writes each only where the fixture tree has none, so once the
-/// fixture machines carry these files (the collectors of [`SYSMON_PENDING`]), theirs are used.
-const STACK_FILES: &[(&str, &str)] = &[
-    (
-        "net/netstat",
-        "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops \
-         TCPTimeouts TCPSynRetrans TCPOFOQueue\n\
-         TcpExt: 0 0 0 12 14 2043 311 5120\n\
-         IpExt: InNoRoutes InTruncatedPkts InOctets OutOctets\n\
-         IpExt: 0 0 8812093411 1204719044\n",
-    ),
-    (
-        "net/snmp",
-        "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams \
-         InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes\n\
-         Ip: 2 64 7243114 0 0 0 0 0 7239841 4112030 12 40\n\
-         Icmp: InMsgs InErrors InCsumErrors OutMsgs OutErrors\n\
-         Icmp: 1893 2 0 2211 0\n\
-         Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails \
-         EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n\
-         Tcp: 1 200 120000 -1 48211 1930 2207 1431 27 6981442 3954017 8134 3 9012 0\n\
-         Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors \
-         InCsumErrors IgnoredMulti MemErrors\n\
-         Udp: 251384 1204 7 149920 7 0 0 3311 0\n",
-    ),
-    (
-        "net/sockstat",
-        "sockets: used 1187\n\
-         TCP: inuse 31 orphan 0 tw 17 alloc 44 mem 9\n\
-         UDP: inuse 11 mem 4\n\
-         UDPLITE: inuse 0\n\
-         RAW: inuse 1\n\
-         FRAG: inuse 0 memory 0\n",
-    ),
-    ("sys/net/netfilter/nf_conntrack_count", "214\n"),
-    ("sys/net/netfilter/nf_conntrack_max", "262144\n"),
-    ("sys/fs/file-nr", "12832\t0\t9223372036854775807\n"),
-    (
-        "vmstat",
-        "nr_free_pages 1722346\n\
-         pgpgin 18733412\n\
-         pgpgout 40121876\n\
-         pswpin 1712\n\
-         pswpout 52331\n\
-         pgfault 201337145\n\
-         pgmajfault 91228\n\
-         oom_kill 0\n",
-    ),
-];
-
-/// Writes the [`STACK_FILES`] the tree lacks (node_exporter reads them; sysmon's collectors of
-/// them do too once they exist).
-fn add_stack_files(root: &Path) {
-    for (path, text) in STACK_FILES {
-        let path = root.join("proc").join(path);
-        if !path.exists() {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, text).unwrap();
-        }
-    }
-}
-
 impl BusyLaptop {
     fn new() -> BusyLaptop {
         let dir = tempfile::tempdir().unwrap();
@@ -1373,8 +1292,6 @@ struct Query {
     instant: bool,
     /// Every metric it reads is sysmon's own (or ALERTS): nothing on a node_exporter host.
     sysmon_only: bool,
-    /// The metric names it reads.
-    metrics: Vec<String>,
 }
 
 fn all_queries() -> Vec<Query> {
@@ -1399,7 +1316,6 @@ fn all_queries() -> Vec<Query> {
                     expr,
                     instant: q["instant"] == true,
                     sysmon_only,
-                    metrics: names,
                 });
             }
         }
@@ -1440,7 +1356,6 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     }
     let dead = format!("127.0.0.1:{}", free_port());
     add_mounts_file(&laptop.root);
-    add_stack_files(&laptop.root);
     let (node, node_port) = start_node_exporter(&laptop.root);
     procs.push(node);
     let node_target = format!("127.0.0.1:{node_port}");
@@ -1535,17 +1450,11 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
             .iter()
             .find(|(uid, panel, _)| *uid == q.dashboard && *panel == q.panel)
             .map(|(_, _, why)| *why);
-        // A metric sysmon does not export yet: the node_exporter pass below must show it.
-        let not_in_sysmon = SYSMON_PENDING
-            .iter()
-            .any(|(prefix, _)| q.metrics.iter().any(|n| n.starts_with(prefix)));
         pending.push(Pending {
             q,
             pass: "sysmon",
             expr: substitute(&q.expr, "sysmon", &sysmon_instance),
-            may_be_empty: allowed.or(not_in_sysmon.then_some(
-                "reads metrics of a collector sysmon-exporter does not have yet (SYSMON_PENDING)",
-            )),
+            may_be_empty: allowed,
         });
         // node_exporter hosts: every panel that reads node_exporter's metrics must show them.
         if !q.sysmon_only {
@@ -1612,26 +1521,6 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         pending = still;
         std::thread::sleep(Duration::from_secs(2));
     };
-    // SYSMON_PENDING lists only collectors sysmon really lacks: once sysmon exports a prefix,
-    // its panels must show sysmon's data like every other.
-    let now_exported: Vec<String> = SYSMON_PENDING
-        .iter()
-        .filter(|(prefix, _)| {
-            let expr = format!("count({{__name__=~\"{prefix}.+\",job=\"sysmon\"}})");
-            match prom.query(&expr, true) {
-                Ok(Answer::Data) => true,
-                Ok(Answer::Empty) => false,
-                Err(e) => panic!("{expr}: {e}"),
-            }
-        })
-        .map(|(prefix, collector)| format!("{prefix}* (collector {collector})"))
-        .collect();
-    assert!(
-        now_exported.is_empty(),
-        "sysmon-exporter now exports {now_exported:?}: remove these from SYSMON_PENDING in \
-         stack-tests/tests/dashboards.rs, so that the panels reading them must show sysmon's data"
-    );
-
     // The values make sense: the fleet table puts the dead exporter first (badness 10 or more),
     // then the laptop with its active anomalies (1 or more per anomaly), then the quiet hosts
     // (their highest utilisation, 0-1); the laptop's CPU is the 60 % the test drives it at, and its USB
