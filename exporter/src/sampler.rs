@@ -4,6 +4,7 @@
 //! The cost of the exporter is set by the interval, not by the number of scrapers: `/metrics` only
 //! copies the latest snapshot's bytes.
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -165,6 +166,22 @@ impl Snapshot {
     }
 }
 
+/// Names the exporter serves besides the collectors' families: the per-collector scrape metrics
+/// and its own process and build metrics.
+fn reserved_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<String> = vec![
+            "node_scrape_collector_duration_seconds".to_string(),
+            "node_scrape_collector_success".to_string(),
+        ];
+        for fam in self_metrics::collect(Duration::ZERO).families {
+            names.extend(fam.exposition_names().into_iter().map(|n| n.into_owned()));
+        }
+        names
+    })
+}
+
 /// gzip at a fast level: metrics text compresses ~10x even at level 1, and CPU is what we save.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(
@@ -197,6 +214,8 @@ impl Encoded {
 pub struct Slot {
     pub name: &'static str,
     collector: Arc<dyn Collector>,
+    /// The collector's families come from outside the exporter ([`Collector::foreign_families`]).
+    foreign: bool,
     /// Set while a run is in flight. A run that outlives its timeout keeps it set, and the
     /// collector is skipped (and reported failed) until that run returns, so a hung read never
     /// piles up threads.
@@ -208,6 +227,7 @@ impl Slot {
     pub fn new(name: &'static str, collector: Box<dyn Collector>) -> Slot {
         Slot {
             name,
+            foreign: collector.foreign_families(),
             collector: Arc::from(collector),
             busy: Arc::new(AtomicBool::new(false)),
             last_success: None,
@@ -239,6 +259,8 @@ pub struct Sampler {
     slots: Vec<Slot>,
     timeout: Duration,
     hook: Option<Box<dyn SampleHook>>,
+    /// Foreign families already logged as clashing, so a lasting clash is logged once.
+    clashes_logged: HashSet<String>,
 }
 
 impl Sampler {
@@ -247,6 +269,7 @@ impl Sampler {
             slots,
             timeout,
             hook: None,
+            clashes_logged: HashSet::new(),
         }
     }
 
@@ -325,6 +348,9 @@ impl Sampler {
             });
             sets.push((slot.name, set));
         }
+        if self.slots.iter().any(|s| s.foreign) {
+            self.drop_foreign_clashes(&mut outcomes, &mut sets);
+        }
         let hook_metrics = self.run_hook(sets).await;
         // Assembling encodes and concatenates the whole body: off the runtime workers too.
         let assembled = tokio::task::spawn_blocking(move || {
@@ -335,6 +361,51 @@ impl Sampler {
             tracing::error!(error = %e, "assembling the snapshot failed");
             Snapshot::empty()
         })
+    }
+
+    /// Drops the families of foreign collectors whose names the exporter's own families take (in
+    /// either format, see [`metrics::MetricFamily::exposition_names`]), or that are under the
+    /// exporter's `sysmon_` prefix, and re-encodes that collector when it lost one.
+    fn drop_foreign_clashes(
+        &mut self,
+        outcomes: &mut [CollectorOutcome],
+        sets: &mut [(&'static str, MetricSet)],
+    ) {
+        let mut taken: HashSet<String> = reserved_names().iter().cloned().collect();
+        for ((_, set), slot) in sets.iter().zip(&self.slots) {
+            if !slot.foreign {
+                for fam in &set.families {
+                    taken.extend(fam.exposition_names().into_iter().map(|n| n.into_owned()));
+                }
+            }
+        }
+        for ((outcome, (_, set)), slot) in outcomes.iter_mut().zip(sets.iter_mut()).zip(&self.slots)
+        {
+            if !slot.foreign {
+                continue;
+            }
+            let before = set.families.len();
+            set.families.retain(|fam| {
+                let clash = fam.name.starts_with("sysmon_")
+                    || fam
+                        .exposition_names()
+                        .iter()
+                        .any(|n| taken.contains(n.as_ref()));
+                if clash && self.clashes_logged.insert(fam.name.clone()) {
+                    tracing::warn!(
+                        collector = slot.name,
+                        family = %fam.name,
+                        "family dropped: the exporter exports a family of that name itself"
+                    );
+                }
+                !clash
+            });
+            if set.families.len() != before {
+                let encoded = Encoded::of(set);
+                outcome.text = encoded.text;
+                outcome.openmetrics = encoded.openmetrics;
+            }
+        }
     }
 
     /// Runs the hook on the collectors' output. The hook may block (the anomaly journal syncs to
