@@ -383,10 +383,16 @@ fn merge(files: &[(String, &FileData)], problems: &mut Vec<(String, String)>) ->
                     let first = &building[i].file_family;
                     if first.kind != fam.kind || first.help != fam.help {
                         error = true;
+                        // node_exporter names the file in the generated HELP unless the file had
+                        // a HELP text of its own that differs.
+                        if first.help.is_none() || fam.help.is_none() || first.help == fam.help {
+                            building[i].files.push(file.clone());
+                        }
+                        let first = &building[i].file_family;
                         problems.push((
                             file.clone(),
                             format!(
-                                "metric family {:?} is a {} with HELP {:?} here but a {} with HELP {:?} in {}; dropped from this file",
+                                "metric family {:?} has type {} and HELP {:?} here but type {} and HELP {:?} in {}; dropped from this file",
                                 fam.name,
                                 type_name(fam.kind),
                                 fam.help.as_deref().unwrap_or(""),
@@ -412,7 +418,7 @@ fn merge(files: &[(String, &FileData)], problems: &mut Vec<(String, String)>) ->
                         problems.push((
                             file.clone(),
                             format!(
-                                "metric family {:?} ({}) clashes with {other:?} in the exposition; dropped",
+                                "metric family {:?} (type {}) clashes with {other:?} in the exposition; dropped",
                                 fam.name,
                                 type_name(fam.kind)
                             ),
