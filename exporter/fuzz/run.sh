@@ -111,6 +111,7 @@ build_corpus() {
         ;;
     loadavg) seed "$fixtures"/*/proc/loadavg ;;
     pressure) seed "$fixtures"/*/proc/pressure/* ;;
+    textfile) mapfile -t files < <(find "$fixtures" -path '*/textfile/*' -name '*.prom' -type f) && seed "${files[@]}" ;;
     config_toml) cp "$exporter/sysmon.toml" "$corpus/shipped-sysmon.toml" ;;
     esac
     return 0

@@ -27,6 +27,8 @@ const MASKED_VALUES: &[&str] = &[
     "node_filesystem_files",
     "node_filesystem_files_free",
     "sysmon_config_last_reload_success_timestamp_seconds",
+    // When git checked the fixture's text files out.
+    "node_textfile_mtime_seconds",
 ];
 
 /// Families whose label values describe the build or the test host rather than the fixture.
@@ -40,6 +42,9 @@ const MASKED_LABELS: &[&str] = &[
 
 fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    // The textfile collector names its files by path (the `file` label, generated HELP texts):
+    // the same wherever the repository is checked out.
+    let text = text.replace(env!("CARGO_MANIFEST_DIR"), "<exporter>");
     for line in text.lines() {
         if line.starts_with('#') {
             out.push_str(line);

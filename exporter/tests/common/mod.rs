@@ -71,12 +71,20 @@ pub fn get_text(url: &str, headers: &[(&str, &str)]) -> String {
     }
 }
 
-/// The arguments that point an exporter at a fixture machine.
+/// The arguments that point an exporter at a fixture machine. The textfile collector reads the
+/// machine's `textfile/` directory, or nothing when it has none (never the test host's own
+/// `/var/lib/prometheus/node-exporter`, which both exporters would otherwise default to).
 pub fn root_args(root: &Path) -> Vec<String> {
+    let textfile = root.join("textfile");
     vec![
         format!("--path.procfs={}", root.join("proc").display()),
         format!("--path.sysfs={}", root.join("sys").display()),
         format!("--path.rootfs={}", root.join("rootfs").display()),
+        if textfile.is_dir() {
+            format!("--collector.textfile.directory={}", textfile.display())
+        } else {
+            "--collector.textfile.directory=".to_string()
+        },
     ]
 }
 

@@ -260,6 +260,14 @@ fn parse_file(buf: &[u8]) -> Result<FileData, String> {
     Ok(FileData { families, series })
 }
 
+/// What the collector serves for one file alone: the file parsed, checked (no timestamps) and
+/// merged as if it were the only one. Public for the fuzz target.
+pub fn families_of_file(buf: &[u8]) -> Result<Vec<MetricFamily>, String> {
+    let data = parse_file(buf)?;
+    let (families, _) = merge(&[("f.prom".to_string(), &data)], &mut Vec::new());
+    Ok(families)
+}
+
 /// One parsed family as client_golang's constant metrics present it: every series has every label
 /// name of the family (missing ones empty), labels sorted by name, quantiles and buckets sorted by
 /// bound with the last of two equal bounds kept, a `+Inf` bucket holding the count when the file

@@ -811,4 +811,198 @@ mod tests {
             .contains("more than 10"));
         assert!(parse(text.as_bytes(), 11).is_ok());
     }
+
+    mod properties {
+        use super::super::*;
+        use crate::metrics::{encode, Format, MetricFamily, Part, Sample};
+        use proptest::prelude::*;
+
+        fn cases(n: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases: n,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn value() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                4 => -1e300f64..1e300,
+                2 => (-1_000_000i64..1_000_000).prop_map(|v| v as f64),
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+            ]
+        }
+
+        fn same(a: f64, b: f64) -> bool {
+            a == b || (a.is_nan() && b.is_nan())
+        }
+
+        #[derive(Debug, Clone)]
+        enum Generated {
+            Single(MetricType, Vec<f64>),
+            Histogram(Vec<(Vec<f64>, Vec<u64>, f64, u64)>),
+            Summary(Vec<(Vec<(f64, f64)>, f64, u64)>),
+        }
+
+        fn generated() -> impl Strategy<Value = Generated> {
+            let kind = prop_oneof![
+                Just(MetricType::Counter),
+                Just(MetricType::Gauge),
+                Just(MetricType::Untyped)
+            ];
+            let bounds = proptest::collection::btree_set(-1_000_000i64..1_000_000, 0..6)
+                .prop_map(|s| s.into_iter().map(|b| b as f64 / 1000.0).collect::<Vec<_>>());
+            let quantiles = proptest::collection::btree_set(0u32..=1000, 0..5);
+            prop_oneof![
+                (kind, proptest::collection::vec(value(), 1..4))
+                    .prop_map(|(k, v)| Generated::Single(k, v)),
+                proptest::collection::vec(
+                    (bounds, proptest::collection::vec(0u64..1 << 50, 6), -1e12f64..1e12, 0u64..1 << 50),
+                    1..3
+                )
+                .prop_map(|h| Generated::Histogram(
+                    h.into_iter()
+                        .map(|(b, c, s, n)| {
+                            let c = c[..b.len()].to_vec();
+                            (b, c, s, n)
+                        })
+                        .collect()
+                )),
+                proptest::collection::vec(
+                    (quantiles, proptest::collection::vec(value(), 5), -1e12f64..1e12, 0u64..1 << 50),
+                    1..3
+                )
+                .prop_map(|m| Generated::Summary(
+                    m.into_iter()
+                        .map(|(q, v, s, n)| {
+                            (q.into_iter().zip(v).map(|(q, v)| (q as f64 / 1000.0, v)).collect(), s, n)
+                        })
+                        .collect()
+                )),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(cases(400))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = parse(&data, 50);
+            }
+
+            #[test]
+            fn exposition_shaped_text_never_panics(
+                text in proptest::string::string_regex(
+                    r#"(# (HELP|TYPE) |[a-z_]{1,4}(_sum|_count|_bucket)?|\{|\}|=|"|,|\\|le|quantile| |\t|\n|[0-9.e+-]{1,4}|NaN|Inf|summary|histogram|gauge|counter){0,60}"#
+                ).unwrap()
+            ) {
+                if let Ok(families) = parse(text.as_bytes(), 1000) {
+                    for f in &families {
+                        prop_assert!(!f.metrics.is_empty());
+                        prop_assert!(!f.name.is_empty());
+                    }
+                }
+            }
+
+            /// Families encoded by the exporter's own encoder parse back to the same values,
+            /// labels (with every escape) and HELP.
+            #[test]
+            fn encoded_families_parse_back(
+                families in proptest::collection::vec(
+                    (
+                        "[a-z][a-z0-9_:]{0,8}",
+                        proptest::option::of("[A-Za-z0-9][A-Za-z0-9 .,\\\n\"é{}]{0,20}"),
+                        proptest::collection::btree_set("l_[a-z0-9_]{0,5}", 0..3),
+                        proptest::collection::vec("[a-z0-9 \"\\\n{}=,é#]{0,8}", 3),
+                        generated(),
+                    ),
+                    1..5,
+                )
+            ) {
+                let mut encoded = Vec::new();
+                for (i, (name, help, label_names, label_values, g)) in families.iter().enumerate() {
+                    let name = format!("{name}_f{i}");
+                    let labels_of = |series: usize| {
+                        let mut l: Vec<(crate::metrics::LabelName, String)> = label_names
+                            .iter()
+                            .zip(label_values.iter())
+                            .map(|(k, v)| (k.clone().into(), v.clone()))
+                            .collect();
+                        l.push(("id".into(), series.to_string()));
+                        l
+                    };
+                    let sample = |series: usize, part: Part, value: f64| Sample {
+                        labels: labels_of(series),
+                        value,
+                        part,
+                    };
+                    let (kind, samples) = match g {
+                        Generated::Single(kind, values) => (
+                            *kind,
+                            values.iter().enumerate().map(|(i, v)| sample(i, Part::Value, *v)).collect::<Vec<_>>(),
+                        ),
+                        Generated::Histogram(h) => (MetricType::Histogram, h.iter().enumerate().flat_map(|(i, (b, c, s, n))| {
+                            b.iter().zip(c).map(move |(b, c)| sample(i, Part::Bucket(*b), *c as f64))
+                                .chain([sample(i, Part::Sum, *s), sample(i, Part::Count, *n as f64)])
+                        }).collect()),
+                        Generated::Summary(m) => (MetricType::Summary, m.iter().enumerate().flat_map(|(i, (q, s, n))| {
+                            q.iter().map(move |(q, v)| sample(i, Part::Quantile(*q), *v))
+                                .chain([sample(i, Part::Sum, *s), sample(i, Part::Count, *n as f64)])
+                        }).collect()),
+                    };
+                    encoded.push(MetricFamily {
+                        name,
+                        help: help.clone().unwrap_or_default(),
+                        kind,
+                        samples,
+                    });
+                }
+                let mut text = String::new();
+                encode(&encoded, Format::Text, &mut text);
+                let parsed = parse(text.as_bytes(), 10_000).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+                prop_assert_eq!(parsed.len(), families.len(), "{}", text);
+                for ((p, e), (_, help, _, _, g)) in parsed.iter().zip(&encoded).zip(&families) {
+                    prop_assert_eq!(&p.name, &e.name);
+                    prop_assert_eq!(p.kind, e.kind);
+                    prop_assert_eq!(p.help.as_deref(), help.as_deref().filter(|h| !h.is_empty()));
+                    for (i, m) in p.metrics.iter().enumerate() {
+                        let want = &e.samples.iter().find(|s| s.labels.last().map(|l| l.1.as_str()) == Some(&i.to_string())).unwrap().labels;
+                        let got: Vec<(String, String)> = want.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                        prop_assert_eq!(&m.labels, &got);
+                        prop_assert_eq!(m.timestamp_ms, None);
+                    }
+                    match (g, &p.metrics[..]) {
+                        (Generated::Single(_, values), metrics) => {
+                            prop_assert_eq!(values.len(), metrics.len());
+                            for (v, m) in values.iter().zip(metrics) {
+                                prop_assert!(same(*v, m.single().unwrap()), "{} {:?}", v, m);
+                            }
+                        }
+                        (Generated::Histogram(h), metrics) => {
+                            prop_assert_eq!(h.len(), metrics.len());
+                            for ((b, c, s, n), m) in h.iter().zip(metrics) {
+                                let buckets: Vec<(f64, u64)> = b.iter().copied().zip(c.iter().copied()).collect();
+                                prop_assert_eq!(&m.value, &Value::Histogram { count: *n, sum: *s, buckets });
+                            }
+                        }
+                        (Generated::Summary(q), metrics) => {
+                            prop_assert_eq!(q.len(), metrics.len());
+                            for ((q, s, n), m) in q.iter().zip(metrics) {
+                                let Value::Summary { count, sum, quantiles } = &m.value else {
+                                    return Err(TestCaseError::fail("not a summary"));
+                                };
+                                prop_assert_eq!((*count, *sum), (*n, *s));
+                                prop_assert_eq!(quantiles.len(), q.len());
+                                for ((qa, va), (qb, vb)) in quantiles.iter().zip(q) {
+                                    prop_assert!(qa == qb && same(*va, *vb));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
