@@ -561,7 +561,10 @@ ctxt 99
         assert_eq!(seconds.samples.len(), 8);
         assert_eq!(
             seconds.samples[0].labels,
-            vec![("cpu".into(), "1".to_string()), ("mode".into(), "user".to_string())]
+            vec![
+                ("cpu".into(), "1".to_string()),
+                ("mode".into(), "user".to_string())
+            ]
         );
         assert_eq!(seconds.samples[0].value, 2.5);
         assert_eq!(seconds.samples[3].value, 10.0);

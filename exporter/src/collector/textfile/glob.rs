@@ -70,9 +70,7 @@ fn matches_tokens(tokens: &[Token], name: &[char]) -> bool {
         Some((Token::Star, rest)) => {
             // The longest run first; `*` never crosses a `/`.
             let limit = name.iter().position(|&c| c == '/').unwrap_or(name.len());
-            (0..=limit)
-                .rev()
-                .any(|n| matches_tokens(rest, &name[n..]))
+            (0..=limit).rev().any(|n| matches_tokens(rest, &name[n..]))
         }
         Some((token, rest)) => {
             let Some((&c, name_rest)) = name.split_first() else {
@@ -261,9 +259,15 @@ mod tests {
             glob(&format!("{root}/*/x")).unwrap(),
             [format!("{root}/a2/x")]
         );
-        assert_eq!(glob(&format!("{root}/nothing*")).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            glob(&format!("{root}/nothing*")).unwrap(),
+            Vec::<String>::new()
+        );
         assert_eq!(glob(&format!("{root}/c")).unwrap(), [format!("{root}/c")]);
-        assert_eq!(glob(&format!("{root}/missing")).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            glob(&format!("{root}/missing")).unwrap(),
+            Vec::<String>::new()
+        );
         assert_eq!(glob(&format!("{root}/[")), Err(BadPattern));
     }
 }

@@ -95,7 +95,10 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     let args: Args = ctx.args()?;
     let default_dir = ctx.cli.matches.value_source("textfile_directory")
         == Some(clap::parser::ValueSource::DefaultValue);
-    Ok(Box::new(TextfileCollector::new(args.directory, default_dir)))
+    Ok(Box::new(TextfileCollector::new(
+        args.directory,
+        default_dir,
+    )))
 }
 
 pub const MTIME_METRIC: &str = "node_textfile_mtime_seconds";
@@ -146,9 +149,12 @@ struct FileData {
     series: usize,
 }
 
+/// A file's parse result (or why it could not be used), shared by the cache and a sample.
+type Parsed = Arc<Result<FileData, String>>;
+
 struct Cached {
     stamp: Stamp,
-    data: Arc<Result<FileData, String>>,
+    data: Parsed,
 }
 
 /// The merged output of the last sample, reused while no file changed.
@@ -196,16 +202,26 @@ impl TextfileCollector {
 }
 
 /// Logs `problem` for `key` unless it is what was logged for it last time.
-fn complain(seen: &mut HashMap<String, String>, now: &mut HashSet<String>, key: &str, problem: &str) {
+fn complain(
+    seen: &mut HashMap<String, String>,
+    now: &mut HashSet<String>,
+    key: &str,
+    problem: &str,
+) {
     now.insert(key.to_string());
     if seen.get(key).map(String::as_str) != Some(problem) {
-        tracing::warn!(collector = "textfile", file = key, error = problem, "textfile problem");
+        tracing::warn!(
+            collector = "textfile",
+            file = key,
+            error = problem,
+            "textfile problem"
+        );
         seen.insert(key.to_string(), problem.to_string());
     }
 }
 
 /// Opens and, unless the cached version is the same, reads and parses one file.
-fn load(path: &Path, cache: &HashMap<PathBuf, Cached>) -> Result<(Stamp, Arc<Result<FileData, String>>), String> {
+fn load(path: &Path, cache: &HashMap<PathBuf, Cached>) -> Result<(Stamp, Parsed), String> {
     // O_NONBLOCK: opening a FIFO named *.prom must not wait for a writer.
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -239,7 +255,10 @@ fn load(path: &Path, cache: &HashMap<PathBuf, Cached>) -> Result<(Stamp, Arc<Res
 }
 
 fn too_big() -> String {
-    format!("larger than the {} MiB limit of a text file", MAX_FILE_BYTES >> 20)
+    format!(
+        "larger than the {} MiB limit of a text file",
+        MAX_FILE_BYTES >> 20
+    )
 }
 
 /// Parses a file and turns it into families as node_exporter serves them.
@@ -375,7 +394,10 @@ struct Building {
 
 /// Merges the files' families. Returns the families (sorted by name) and whether a conflict made
 /// part of a file unusable; the conflicts are logged through `problems`.
-fn merge(files: &[(String, &FileData)], problems: &mut Vec<(String, String)>) -> (Vec<MetricFamily>, bool) {
+fn merge(
+    files: &[(String, &FileData)],
+    problems: &mut Vec<(String, String)>,
+) -> (Vec<MetricFamily>, bool) {
     let mut error = false;
     let mut building: Vec<Building> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -511,7 +533,7 @@ impl Collector for TextfileCollector {
         let state = &mut *state;
         let mut error = false;
         let mut complained = HashSet::new();
-        let mut read: Vec<(String, Stamp, Arc<Result<FileData, String>>)> = Vec::new();
+        let mut read: Vec<(String, Stamp, Parsed)> = Vec::new();
         let mut series_budget = MAX_SERIES;
         let mut files_seen: HashMap<PathBuf, Cached> = HashMap::new();
         for dir in self.directories() {

@@ -492,7 +492,9 @@ impl Parser {
                 })?;
                 if special {
                     bound = parse_go_float(value.as_bytes()).ok_or_else(|| {
-                        self.error(format!("expected float as value for {label:?}, got {value:?}"))
+                        self.error(format!(
+                            "expected float as value for {label:?}, got {value:?}"
+                        ))
                     })?;
                 } else {
                     labels.push((label.to_string(), value));
@@ -505,9 +507,9 @@ impl Parser {
                         break;
                     }
                     _ => {
-                        return Err(self.error(format!(
-                            "unexpected end of label set of metric {name:?}"
-                        )))
+                        return Err(
+                            self.error(format!("unexpected end of label set of metric {name:?}"))
+                        )
                     }
                 }
             }
@@ -525,13 +527,13 @@ impl Parser {
                 .filter(|t| !t.starts_with('+') || t.len() > 1)
                 .and_then(|t| t.parse::<i64>().ok())
                 .ok_or_else(|| {
-                    self.error(format!("expected integer as timestamp, got {}", show(token)))
+                    self.error(format!(
+                        "expected integer as timestamp, got {}",
+                        show(token)
+                    ))
                 })?;
             if !after.is_empty() {
-                return Err(self.error(format!(
-                    "spurious string after timestamp: {}",
-                    show(after)
-                )));
+                return Err(self.error(format!("spurious string after timestamp: {}", show(after))));
             }
             Some(ts)
         };
@@ -576,9 +578,10 @@ impl Parser {
                     metric.timestamp_ms = timestamp;
                 }
                 match (&mut metric.value, role) {
-                    (Value::Summary { count: c, .. } | Value::Histogram { count: c, .. }, Role::Count) => {
-                        *c = count(value)
-                    }
+                    (
+                        Value::Summary { count: c, .. } | Value::Histogram { count: c, .. },
+                        Role::Count,
+                    ) => *c = count(value),
                     (Value::Summary { sum, .. } | Value::Histogram { sum, .. }, Role::Sum) => {
                         *sum = value
                     }
@@ -624,11 +627,13 @@ mod tests {
 
     #[test]
     fn help_type_and_samples() {
-        let f = ok("# HELP apt_upgrades_pending Apt packages pending updates by origin.\n\
+        let f = ok(
+            "# HELP apt_upgrades_pending Apt packages pending updates by origin.\n\
                     # TYPE apt_upgrades_pending gauge\n\
                     apt_upgrades_pending{origin=\"Debian:bookworm/stable\",arch=\"amd64\"} 41\n\
                     apt_upgrades_pending{origin=\"\",arch=\"all\"} 0\n\
-                    node_reboot_required 0\n");
+                    node_reboot_required 0\n",
+        );
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].name, "apt_upgrades_pending");
         assert_eq!(
@@ -654,7 +659,9 @@ mod tests {
         assert_eq!(f[0].help.as_deref(), Some("a\\b\nc\"d"));
         assert_eq!(f[0].metrics[0].labels[0].1, "x\\y\"z\nw");
         assert!(err("e{v=\"\\t\"} 1\n").message.contains("invalid escape"));
-        assert!(err("# HELP e \\t\ne 1\n").message.contains("invalid escape"));
+        assert!(err("# HELP e \\t\ne 1\n")
+            .message
+            .contains("invalid escape"));
         assert!(err("e{v=\"open} 1\n").message.contains("not closed"));
         assert!(err_bytes(b"e{v=\"\xff\"} 1\n").message.contains("UTF-8"));
         // Invalid UTF-8 in HELP is replaced, in a comment ignored.
@@ -680,7 +687,9 @@ mod tests {
         }
         assert!(parse_go_float(b"NaN").unwrap().is_nan());
         assert!(parse_go_float(b"nan").unwrap().is_nan());
-        for bad in ["", "-NaN", "0x10", "0x1p3", "1_000", "1e400", "one", "1\r", "1,5"] {
+        for bad in [
+            "", "-NaN", "0x10", "0x1p3", "1_000", "1e400", "one", "1\r", "1,5",
+        ] {
             assert_eq!(parse_go_float(bad.as_bytes()), None, "{bad}");
         }
     }
@@ -699,10 +708,13 @@ mod tests {
     #[test]
     fn line_structure() {
         assert!(err("nonl 1").message.contains("end of input"));
-        assert!(err("# comment without newline").message.contains("end of input"));
+        assert!(err("# comment without newline")
+            .message
+            .contains("end of input"));
         assert!(ok("a 1\n  \t").len() == 1, "a blank last line is fine");
         assert!(err("crlf 1\r\n").message.contains("float"));
-        let f = ok("\n  \tlead{a=\"1\",} 1\nempty{} 2\ntab\t3\nsp  { a = \"b\" }  4\nnosp{a=\"b\"}5\n");
+        let f =
+            ok("\n  \tlead{a=\"1\",} 1\nempty{} 2\ntab\t3\nsp  { a = \"b\" }  4\nnosp{a=\"b\"}5\n");
         assert_eq!(f.len(), 5);
         assert_eq!(f[3].metrics[0].labels[0], ("a".into(), "b".into()));
         assert_eq!(f[4].metrics[0].single(), Some(5.0));
@@ -714,18 +726,32 @@ mod tests {
 
     #[test]
     fn type_and_help_rules() {
-        assert!(err("# HELP a x\n# HELP a y\na 1\n").message.contains("second HELP"));
-        assert!(err("# TYPE a gauge\n# TYPE a gauge\n").message.contains("second TYPE"));
-        assert!(err("a 1\n# TYPE a gauge\n").message.contains("after samples"));
-        assert!(err("# TYPE a gauges\na 1\n").message.contains("unknown metric type"));
-        assert!(err("# TYPE a gauge \na 1\n").message.contains("unknown metric type"));
+        assert!(err("# HELP a x\n# HELP a y\na 1\n")
+            .message
+            .contains("second HELP"));
+        assert!(err("# TYPE a gauge\n# TYPE a gauge\n")
+            .message
+            .contains("second TYPE"));
+        assert!(err("a 1\n# TYPE a gauge\n")
+            .message
+            .contains("after samples"));
+        assert!(err("# TYPE a gauges\na 1\n")
+            .message
+            .contains("unknown metric type"));
+        assert!(err("# TYPE a gauge \na 1\n")
+            .message
+            .contains("unknown metric type"));
         assert_eq!(ok("# TYPE a Gauge\na 1\n")[0].kind, MetricType::Gauge);
         // A family with only HELP/TYPE lines is dropped; gauge_histogram is a known type without
         // samples and an error with one.
         assert!(ok("# HELP x y\n# TYPE x gauge\n# TYPE gh gauge_histogram\n").is_empty());
-        assert!(err("# TYPE gh gauge_histogram\ngh 1\n").message.contains("gauge_histogram"));
+        assert!(err("# TYPE gh gauge_histogram\ngh 1\n")
+            .message
+            .contains("gauge_histogram"));
         assert!(err("# HELP 1a x\n").message.contains("invalid metric name"));
-        assert!(err("{\"utf8\"} 1\n").message.contains("invalid metric name"));
+        assert!(err("{\"utf8\"} 1\n")
+            .message
+            .contains("invalid metric name"));
     }
 
     #[test]
@@ -733,10 +759,14 @@ mod tests {
         assert!(err("a{__name__=\"b\"} 1\n").message.contains("reserved"));
         assert!(err("a{__x=\"b\"} 1\n").message.contains("reserved"));
         assert!(err("a{x=\"1\",x=\"2\"} 1\n").message.contains("duplicate"));
-        assert!(err("a{1x=\"1\"} 1\n").message.contains("invalid label name"));
+        assert!(err("a{1x=\"1\"} 1\n")
+            .message
+            .contains("invalid label name"));
         assert!(err("a{x \"1\"} 1\n").message.contains("expected '='"));
         assert!(err("a{x=1} 1\n").message.contains("expected '\"'"));
-        assert!(err("a{x=\"1\" y=\"2\"} 1\n").message.contains("unexpected end"));
+        assert!(err("a{x=\"1\" y=\"2\"} 1\n")
+            .message
+            .contains("unexpected end"));
         assert!(err("a{x=\"1\"\n").message.contains("unexpected end"));
         assert!(err("a\n").message.contains("expected float"));
     }
@@ -789,8 +819,12 @@ mod tests {
         let f = ok("h_sum 1\n# TYPE h histogram\nh_count 2\n# TYPE s summary\ns{le=\"x\"} 1\n");
         let names: Vec<&str> = f.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["h_sum", "h", "s"]);
-        assert!(err("# TYPE h histogram\nh_bucket{le=\"x\"} 1\n").message.contains("le"));
-        assert!(err("# TYPE s summary\ns{quantile=\"\"} 1\n").message.contains("quantile"));
+        assert!(err("# TYPE h histogram\nh_bucket{le=\"x\"} 1\n")
+            .message
+            .contains("le"));
+        assert!(err("# TYPE s summary\ns{quantile=\"\"} 1\n")
+            .message
+            .contains("quantile"));
         // A HELP for `<summary>_sum` is the summary's HELP.
         let f = ok("# TYPE s summary\n# HELP s_sum about s\ns_sum 1\n");
         assert_eq!(f[0].help.as_deref(), Some("about s"));
@@ -839,11 +873,16 @@ mod tests {
             a == b || (a.is_nan() && b.is_nan())
         }
 
+        /// One generated histogram: bounds, their counts, sum, count.
+        type Histogram = (Vec<f64>, Vec<u64>, f64, u64);
+        /// One generated summary: (quantile, value) pairs, sum, count.
+        type Summary = (Vec<(f64, f64)>, f64, u64);
+
         #[derive(Debug, Clone)]
         enum Generated {
             Single(MetricType, Vec<f64>),
-            Histogram(Vec<(Vec<f64>, Vec<u64>, f64, u64)>),
-            Summary(Vec<(Vec<(f64, f64)>, f64, u64)>),
+            Histogram(Vec<Histogram>),
+            Summary(Vec<Summary>),
         }
 
         fn generated() -> impl Strategy<Value = Generated> {
@@ -859,7 +898,12 @@ mod tests {
                 (kind, proptest::collection::vec(value(), 1..4))
                     .prop_map(|(k, v)| Generated::Single(k, v)),
                 proptest::collection::vec(
-                    (bounds, proptest::collection::vec(0u64..1 << 50, 6), -1e12f64..1e12, 0u64..1 << 50),
+                    (
+                        bounds,
+                        proptest::collection::vec(0u64..1 << 50, 6),
+                        -1e12f64..1e12,
+                        0u64..1 << 50
+                    ),
                     1..3
                 )
                 .prop_map(|h| Generated::Histogram(
@@ -871,13 +915,25 @@ mod tests {
                         .collect()
                 )),
                 proptest::collection::vec(
-                    (quantiles, proptest::collection::vec(value(), 5), -1e12f64..1e12, 0u64..1 << 50),
+                    (
+                        quantiles,
+                        proptest::collection::vec(value(), 5),
+                        -1e12f64..1e12,
+                        0u64..1 << 50
+                    ),
                     1..3
                 )
                 .prop_map(|m| Generated::Summary(
                     m.into_iter()
                         .map(|(q, v, s, n)| {
-                            (q.into_iter().zip(v).map(|(q, v)| (q as f64 / 1000.0, v)).collect(), s, n)
+                            (
+                                q.into_iter()
+                                    .zip(v)
+                                    .map(|(q, v)| (q as f64 / 1000.0, v))
+                                    .collect(),
+                                s,
+                                n,
+                            )
                         })
                         .collect()
                 )),

@@ -7,14 +7,17 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 fn collector(dirs: &[&Path]) -> TextfileCollector {
     TextfileCollector::new(
-        dirs.iter().map(|d| d.to_str().unwrap().to_string()).collect(),
+        dirs.iter()
+            .map(|d| d.to_str().unwrap().to_string())
+            .collect(),
         false,
     )
 }
 
 fn run(c: &TextfileCollector) -> MetricSet {
     let mut out = MetricSet::new();
-    c.collect(&mut out).expect("the textfile collector never fails");
+    c.collect(&mut out)
+        .expect("the textfile collector never fails");
     out
 }
 
@@ -100,7 +103,10 @@ fn files_are_merged_padded_and_timed() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    assert!((now - mtime).abs() < 600.0 && mtime == mtime.trunc(), "{mtime}");
+    assert!(
+        (now - mtime).abs() < 600.0 && mtime == mtime.trunc(),
+        "{mtime}"
+    );
     let names: Vec<&str> = set.families.iter().map(|f| f.name.as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort();
@@ -144,17 +150,33 @@ fn one_bad_file_does_not_hide_the_others() {
 fn conflicting_families_keep_the_first_file() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    write(d, "1.prom", "# HELP m Help A.\n# TYPE m gauge\nm{f=\"1\"} 1\nt 1\n");
+    write(
+        d,
+        "1.prom",
+        "# HELP m Help A.\n# TYPE m gauge\nm{f=\"1\"} 1\nt 1\n",
+    );
     // Same name, other HELP: dropped from this file (node_exporter 1.12 does the same).
-    write(d, "2.prom", "# HELP m Help B.\n# TYPE m gauge\nm{f=\"2\"} 2\nother 5\n");
+    write(
+        d,
+        "2.prom",
+        "# HELP m Help B.\n# TYPE m gauge\nm{f=\"2\"} 2\nother 5\n",
+    );
     // Same name, no HELP (node_exporter's registry drops it: the generated HELP differs).
     write(d, "3.prom", "# TYPE m gauge\nm{f=\"3\"} 3\n");
     // Same name, other type.
     write(d, "4.prom", "# TYPE t counter\nt{f=\"4\"} 4\n");
     // Same HELP and type: merged.
-    write(d, "5.prom", "# HELP m Help A.\n# TYPE m gauge\nm{f=\"5\"} 5\n");
+    write(
+        d,
+        "5.prom",
+        "# HELP m Help A.\n# TYPE m gauge\nm{f=\"5\"} 5\n",
+    );
     // A series exported twice: the first value stays.
-    write(d, "6.prom", "# HELP m Help A.\n# TYPE m gauge\nm{f=\"1\"} 6\n");
+    write(
+        d,
+        "6.prom",
+        "# HELP m Help A.\n# TYPE m gauge\nm{f=\"1\"} 6\n",
+    );
     let set = run(&collector(&[d]));
     assert_eq!(scrape_error(&set), 1.0);
     assert_eq!(
@@ -183,13 +205,22 @@ fn names_that_clash_in_the_exposition_are_dropped() {
         "# TYPE x gauge\nx 1\n# TYPE x_total counter\nx_total 2\n\
          # TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\n",
     );
-    write(d, "b.prom", "h_count 7\nnode_textfile_scrape_error 0\nnode_textfile_mtime_seconds{file=\"x\"} 1\n");
+    write(
+        d,
+        "b.prom",
+        "h_count 7\nnode_textfile_scrape_error 0\nnode_textfile_mtime_seconds{file=\"x\"} 1\n",
+    );
     let set = run(&collector(&[d]));
     assert_eq!(scrape_error(&set), 1.0);
     let names: Vec<&str> = set.families.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
-        ["h", "node_textfile_mtime_seconds", "node_textfile_scrape_error", "x"]
+        [
+            "h",
+            "node_textfile_mtime_seconds",
+            "node_textfile_scrape_error",
+            "x"
+        ]
     );
     assert_eq!(set.get(ERROR_METRIC).unwrap().samples.len(), 1);
     assert_eq!(mtime_files(&set).len(), 2);
@@ -241,8 +272,14 @@ fn histograms_and_summaries_as_node_exporter_serves_them() {
     );
     let mut om = String::new();
     encode(&set.families, Format::OpenMetrics, &mut om);
-    assert!(om.contains("backup_duration_seconds_bucket{job=\"home\",le=\"60.0\"} 1\n"), "{om}");
-    assert!(om.contains("backup_duration_seconds_bucket{job=\"home\",le=\"1e+06\"} 3\n"), "{om}");
+    assert!(
+        om.contains("backup_duration_seconds_bucket{job=\"home\",le=\"60.0\"} 1\n"),
+        "{om}"
+    );
+    assert!(
+        om.contains("backup_duration_seconds_bucket{job=\"home\",le=\"1e+06\"} 3\n"),
+        "{om}"
+    );
     assert!(om.contains("rpc{quantile=\"0.5\"} NaN\n"), "{om}");
 }
 
@@ -252,7 +289,11 @@ fn directories_default_missing_empty_and_globbed() {
     let d = tmp.path();
     for sub in ["job-a", "job-b", "other"] {
         std::fs::create_dir(d.join(sub)).unwrap();
-        write(&d.join(sub), "m.prom", &format!("# TYPE m gauge\nm{{dir=\"{sub}\"}} 1\n"));
+        write(
+            &d.join(sub),
+            "m.prom",
+            &format!("# TYPE m gauge\nm{{dir=\"{sub}\"}} 1\n"),
+        );
     }
     // A glob and a repeated flag.
     let set = run(&TextfileCollector::new(
@@ -270,7 +311,10 @@ fn directories_default_missing_empty_and_globbed() {
     );
     // A pattern matching nothing is read as a directory name: missing, so an error...
     let missing = format!("{}/nothing-*", d.display());
-    assert_eq!(scrape_error(&run(&TextfileCollector::new(vec![missing.clone()], false))), 1.0);
+    assert_eq!(
+        scrape_error(&run(&TextfileCollector::new(vec![missing.clone()], false))),
+        1.0
+    );
     // ...unless it is the default directory, not named on the command line.
     let set = run(&TextfileCollector::new(vec![missing], true));
     assert_eq!(scrape_error(&set), 0.0);
@@ -294,10 +338,21 @@ fn unchanged_files_are_not_parsed_again() {
     };
     let (a1, bad1) = (parsed(&c, "a.prom"), parsed(&c, "bad.prom"));
     let second = run(&c);
-    assert!(Arc::ptr_eq(&a1, &parsed(&c, "a.prom")), "a.prom was parsed again");
+    assert!(
+        Arc::ptr_eq(&a1, &parsed(&c, "a.prom")),
+        "a.prom was parsed again"
+    );
     assert!(Arc::ptr_eq(&bad1, &parsed(&c, "bad.prom")));
-    assert_eq!(text(&first), text(&second), "an unchanged file yields its series every sample");
-    assert_eq!(scrape_error(&second), 1.0, "an unchanged bad file is still an error");
+    assert_eq!(
+        text(&first),
+        text(&second),
+        "an unchanged file yields its series every sample"
+    );
+    assert_eq!(
+        scrape_error(&second),
+        1.0,
+        "an unchanged bad file is still an error"
+    );
     // A rewrite (a new inode by rename, as the collector scripts do) is read again.
     write(d, "a.tmp", "a 2\n");
     std::fs::rename(d.join("a.tmp"), d.join("a.prom")).unwrap();
@@ -305,7 +360,11 @@ fn unchanged_files_are_not_parsed_again() {
     let third = run(&c);
     assert_eq!(series(&third, "a"), [("".to_string(), 2.0)]);
     assert_eq!(scrape_error(&third), 0.0);
-    assert_eq!(c.state.lock().unwrap().files.len(), 1, "vanished files are forgotten");
+    assert_eq!(
+        c.state.lock().unwrap().files.len(),
+        1,
+        "vanished files are forgotten"
+    );
 }
 
 #[test]
@@ -320,7 +379,10 @@ fn bounds_on_size_and_series() {
     let set = run(&collector(&[d]));
     assert_eq!(scrape_error(&set), 1.0);
     assert_eq!(set.get("s").unwrap().samples.len(), 60_000);
-    assert!(set.get("t").is_none(), "the second file would pass {MAX_SERIES} series");
+    assert!(
+        set.get("t").is_none(),
+        "the second file would pass {MAX_SERIES} series"
+    );
     assert_eq!(mtime_files(&set).len(), 1);
 }
 
