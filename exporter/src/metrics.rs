@@ -416,4 +416,128 @@ mod tests {
         assert_eq!(set.get("a").unwrap().samples.len(), 2);
         assert_eq!(set.sample_count(), 3);
     }
+
+    fn histogram_and_summary() -> MetricSet {
+        let mut set = MetricSet::new();
+        let fam = set.family("job_seconds", "Job durations.", MetricType::Histogram);
+        for (part, v) in [
+            (Part::Bucket(0.5), 1.0),
+            (Part::Bucket(1.0), 3.0),
+            (Part::Bucket(2.5e6), 4.0),
+            (Part::Bucket(f64::INFINITY), 5.0),
+            (Part::Sum, 7.25),
+            (Part::Count, 5.0),
+        ] {
+            fam.samples.push(Sample {
+                labels: vec![("job".into(), "a".to_string())],
+                value: v,
+                part,
+            });
+        }
+        let fam = set.family("rpc", "RPC latency.", MetricType::Summary);
+        for (part, v) in [
+            (Part::Quantile(0.99), 0.5),
+            (Part::Sum, 2.0),
+            (Part::Count, 9.0),
+        ] {
+            fam.samples.push(Sample {
+                labels: vec![],
+                value: v,
+                part,
+            });
+        }
+        set.family("from_a_file", "Untyped.", MetricType::Untyped)
+            .sample(&[], 1.0);
+        set
+    }
+
+    #[test]
+    fn histograms_summaries_and_untyped_in_both_formats() {
+        let set = histogram_and_summary();
+        let mut text = String::new();
+        encode(&set.families, Format::Text, &mut text);
+        assert_eq!(
+            text,
+            "# HELP job_seconds Job durations.\n\
+             # TYPE job_seconds histogram\n\
+             job_seconds_bucket{job=\"a\",le=\"0.5\"} 1\n\
+             job_seconds_bucket{job=\"a\",le=\"1\"} 3\n\
+             job_seconds_bucket{job=\"a\",le=\"2.5e+06\"} 4\n\
+             job_seconds_bucket{job=\"a\",le=\"+Inf\"} 5\n\
+             job_seconds_sum{job=\"a\"} 7.25\n\
+             job_seconds_count{job=\"a\"} 5\n\
+             # HELP rpc RPC latency.\n\
+             # TYPE rpc summary\n\
+             rpc{quantile=\"0.99\"} 0.5\n\
+             rpc_sum 2\n\
+             rpc_count 9\n\
+             # HELP from_a_file Untyped.\n\
+             # TYPE from_a_file untyped\n\
+             from_a_file 1\n"
+        );
+        let mut om = String::new();
+        encode(&set.families, Format::OpenMetrics, &mut om);
+        assert!(
+            om.contains("job_seconds_bucket{job=\"a\",le=\"1.0\"} 3\n"),
+            "{om}"
+        );
+        assert!(
+            om.contains("job_seconds_bucket{job=\"a\",le=\"+Inf\"} 5\n"),
+            "{om}"
+        );
+        assert!(om.contains("rpc{quantile=\"0.99\"} 0.5\n"), "{om}");
+        assert!(om.contains("# TYPE from_a_file unknown\n"), "{om}");
+    }
+
+    #[test]
+    fn bounds_are_written_as_go_writes_them() {
+        let go = |v: f64, format: Format| {
+            let mut s = String::new();
+            push_go_float(v, format, &mut s);
+            s
+        };
+        for (v, text, om) in [
+            (0.0, "0", "0.0"),
+            (-0.0, "0", "0.0"),
+            (1.0, "1", "1.0"),
+            (-1.0, "-1", "-1.0"),
+            (0.25, "0.25", "0.25"),
+            (100000.0, "100000", "100000.0"),
+            (1e6, "1e+06", "1e+06"),
+            (1234567.0, "1.234567e+06", "1.234567e+06"),
+            (0.0001, "0.0001", "0.0001"),
+            (0.00001, "1e-05", "1e-05"),
+            (1.5e-300, "1.5e-300", "1.5e-300"),
+            (f64::INFINITY, "+Inf", "+Inf"),
+            (f64::NEG_INFINITY, "-Inf", "-Inf"),
+            (f64::NAN, "NaN", "NaN"),
+        ] {
+            assert_eq!(go(v, Format::Text), text, "{v}");
+            assert_eq!(go(v, Format::OpenMetrics), om, "{v}");
+        }
+    }
+
+    #[test]
+    fn exposition_names_cover_both_formats() {
+        let names = |name: &str, kind| {
+            let f = MetricFamily {
+                name: name.to_string(),
+                help: String::new(),
+                kind,
+                samples: vec![],
+            };
+            f.exposition_names()
+                .into_iter()
+                .map(|n| n.into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("x_total", MetricType::Counter), ["x_total", "x"]);
+        assert_eq!(names("x", MetricType::Counter), ["x", "x_total"]);
+        assert_eq!(names("x", MetricType::Gauge), ["x"]);
+        assert_eq!(
+            names("h", MetricType::Histogram),
+            ["h", "h_bucket", "h_sum", "h_count"]
+        );
+        assert_eq!(names("s", MetricType::Summary), ["s", "s_sum", "s_count"]);
+    }
 }

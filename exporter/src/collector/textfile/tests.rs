@@ -407,3 +407,28 @@ fn collector_is_registered_on_by_default_with_debians_directory() {
     let args: Args = clap::FromArgMatches::from_arg_matches(&cli.matches).unwrap();
     assert_eq!(args.directory, ["/a", "/b/*"]);
 }
+
+/// The fuzz target's invariant on the fixture machines' files: what the collector serves for a
+/// file encodes into text that parses again to as many families.
+#[test]
+fn own_output_of_fixture_files_parses_again() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for machine in ["laptop", "server", "broken"] {
+        for entry in std::fs::read_dir(fixtures.join(machine).join("textfile")).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            if let Ok(families) = families_of_file(&data) {
+                for format in [Format::Text, Format::OpenMetrics] {
+                    let mut out = String::new();
+                    encode(&families, format, &mut out);
+                    if format == Format::Text {
+                        let again = parse::parse(out.as_bytes(), 1_000_000).unwrap();
+                        assert_eq!(again.len(), families.len(), "{out}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked}");
+}
