@@ -611,4 +611,55 @@ mod tests {
             .unwrap();
         assert_eq!(decoded.as_bytes(), snap.body(Format::Text));
     }
+
+    /// Families from files, some named like the exporter's own.
+    struct Foreign;
+    impl Collector for Foreign {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            out.gauge("test_value", "Clashes with Fixed.")
+                .sample(&[], 7.0);
+            out.gauge("test_value_total", "No clash in either format.")
+                .sample(&[], 1.0);
+            out.counter("test", "OpenMetrics family name of a counter test_total.")
+                .sample(&[], 1.0);
+            out.gauge("process_open_fds", "The exporter's own.")
+                .sample(&[], 1.0);
+            out.gauge("sysmon_anything", "The exporter's namespace.")
+                .sample(&[], 1.0);
+            out.gauge("kept", "No clash.").sample(&[], 3.0);
+            Ok(())
+        }
+        fn foreign_families(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn foreign_families_never_shadow_the_exporters() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("fixed", Box::new(Fixed(42.0))),
+                Slot::new("files", Box::new(Foreign)),
+            ],
+            Duration::from_secs(5),
+        );
+        let snap = sampler.sample().await;
+        let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+        assert_eq!(text.matches("# TYPE test_value gauge").count(), 1, "{text}");
+        assert!(text.contains("\ntest_value 42\n") && !text.contains("test_value 7"));
+        assert_eq!(
+            text.matches("# TYPE process_open_fds ").count(),
+            1,
+            "{text}"
+        );
+        assert!(!text.contains("sysmon_anything"));
+        assert!(text.contains("\nkept 3\n"), "{text}");
+        assert!(text.contains("\ntest_value_total 1\n"), "{text}");
+        // A counter `test` would be announced as `test` in OpenMetrics, which is free here.
+        assert!(text.contains("\ntest 1\n"), "{text}");
+        let om = String::from_utf8(snap.body(Format::OpenMetrics).to_vec()).unwrap();
+        assert_eq!(om.matches("# TYPE test_value ").count(), 1, "{om}");
+        // The collector's own success is not affected.
+        assert!(snap.collectors.iter().all(|c| c.success));
+    }
 }
