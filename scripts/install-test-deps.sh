@@ -2,6 +2,8 @@
 # Installs what the tests need beyond the Rust toolchain, from Debian's packages, when missing:
 #   promtool        (package prometheus)              - `promtool check metrics` on the exporter's output
 #   node_exporter   (package prometheus-node-exporter) - the oracle the exporter's values are compared with
+#   textfile collector scripts (prometheus-node-exporter-collectors, smartmontools for smartmon.py)
+#                   - real *.prom output for tests/textfile_collectors.rs
 #   prometheus, alertmanager, amtool (packages prometheus, prometheus-alertmanager) - the stack's tests
 #   docker-compose  (package docker-compose)            - `docker-compose config` validates the compose file
 #   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
@@ -13,6 +15,8 @@ set -euo pipefail
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
+[ -d /usr/share/prometheus-node-exporter-collectors ] || need+=(prometheus-node-exporter-collectors)
+[ -x /usr/sbin/smartctl ] || need+=(smartmontools)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)

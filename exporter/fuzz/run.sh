@@ -149,6 +149,7 @@ build_corpus() {
         mapfile -t files < <(find "$fixtures" -path '*/proc/[0-9]*' -name stat -type f)
         seed "${files[@]}"
         ;;
+    textfile) mapfile -t files < <(find "$fixtures" -path '*/textfile/*' -name '*.prom' -type f) && seed "${files[@]}" ;;
     config_toml) cp "$exporter/sysmon.toml" "$corpus/shipped-sysmon.toml" ;;
     esac
     return 0

@@ -19,6 +19,7 @@
 //! (`sysmon_collector_cpu_seconds_total`), and of the anomaly engine and encoding
 //! (`sysmon_exporter_cpu_seconds_total{stage}`).
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -265,6 +266,24 @@ impl Snapshot {
     }
 }
 
+/// Names the exporter serves besides the collectors' families: the per-collector scrape metrics
+/// and its own process and build metrics.
+fn reserved_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<String> = vec![
+            "node_scrape_collector_duration_seconds".to_string(),
+            "node_scrape_collector_success".to_string(),
+        ];
+        let mut own = MetricSet::new();
+        self_metrics::collect(&mut own, true);
+        for fam in own.families {
+            names.extend(fam.exposition_names().into_iter().map(|n| n.into_owned()));
+        }
+        names
+    })
+}
+
 /// gzip at a fast level: metrics text compresses ~10x even at level 1, and CPU is what we save.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(
@@ -347,6 +366,8 @@ impl Worker {
 pub struct Slot {
     pub name: &'static str,
     collector: Arc<dyn Collector>,
+    /// The collector's families come from outside the exporter ([`Collector::foreign_families`]).
+    foreign: bool,
     cadence: Cadence,
     isolation: Isolation,
     /// Set while an isolated run is in flight.
@@ -364,6 +385,7 @@ impl Slot {
     pub fn new(name: &'static str, collector: Box<dyn Collector>) -> Slot {
         Slot {
             name,
+            foreign: collector.foreign_families(),
             collector: Arc::from(collector),
             cadence: Cadence::EverySample,
             isolation: Isolation::Thread,
@@ -501,6 +523,8 @@ pub struct Sampler {
     hook_cpu: Duration,
     /// Publish the exporter's own runtime metrics (off with `--web.disable-exporter-metrics`).
     exporter_metrics: bool,
+    /// Foreign families already logged as clashing, so a lasting clash is logged once.
+    clashes_logged: HashSet<String>,
 }
 
 impl Sampler {
@@ -514,6 +538,7 @@ impl Sampler {
             hook: None,
             hook_cpu: Duration::ZERO,
             exporter_metrics: true,
+            clashes_logged: HashSet::new(),
         }
     }
 
@@ -569,6 +594,9 @@ impl Sampler {
             slot.record(result, started, ran_at);
         }
 
+        if self.slots.iter().any(|s| s.foreign) {
+            self.drop_foreign_clashes(&due);
+        }
         let collectors: Vec<Arc<CollectorOutcome>> =
             self.slots.iter().filter_map(|s| s.latest.clone()).collect();
         let hook = self.run_hook(&collectors, ran_at);
@@ -585,6 +613,43 @@ impl Sampler {
             hook,
             full: Default::default(),
             full_gzip: Default::default(),
+        }
+    }
+
+    /// Drops the families of foreign collectors that ran this sample whose names the exporter's
+    /// own families take (in either format, see [`metrics::MetricFamily::exposition_names`]), or
+    /// that are under the exporter's `sysmon_` prefix, so no family is announced twice.
+    fn drop_foreign_clashes(&mut self, ran: &[bool]) {
+        let mut taken: HashSet<String> = reserved_names().iter().cloned().collect();
+        for slot in self.slots.iter().filter(|s| !s.foreign) {
+            for fam in slot.latest.iter().flat_map(|o| &o.set.families) {
+                taken.extend(fam.exposition_names().into_iter().map(|n| n.into_owned()));
+            }
+        }
+        for (slot, ran) in self.slots.iter_mut().zip(ran) {
+            if !slot.foreign || !ran {
+                continue;
+            }
+            // Recorded this sample, so not shared with a published snapshot yet.
+            let Some(outcome) = slot.latest.as_mut().and_then(Arc::get_mut) else {
+                continue;
+            };
+            let logged = &mut self.clashes_logged;
+            outcome.set.families.retain(|fam| {
+                let clash = fam.name.starts_with("sysmon_")
+                    || fam
+                        .exposition_names()
+                        .iter()
+                        .any(|n| taken.contains(n.as_ref()));
+                if clash && logged.insert(fam.name.clone()) {
+                    tracing::warn!(
+                        collector = slot.name,
+                        family = %fam.name,
+                        "family dropped: the exporter exports a family of that name itself"
+                    );
+                }
+                !clash
+            });
         }
     }
 
@@ -896,5 +961,59 @@ mod tests {
             .first()
             .and_then(|c| c.metrics().get("test_runs_total"))
             .map_or(0.0, |f| f.samples[0].value)
+    }
+    /// Families from files, some named like the exporter's own.
+    struct Foreign;
+    impl Collector for Foreign {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            out.gauge("test_value", "Clashes with Fixed.")
+                .sample(&[], 7.0);
+            out.gauge("test_value_total", "No clash in either format.")
+                .sample(&[], 1.0);
+            out.counter("test", "OpenMetrics family name of a counter test_total.")
+                .sample(&[], 1.0);
+            out.gauge("process_open_fds", "The exporter's own.")
+                .sample(&[], 1.0);
+            out.gauge("sysmon_anything", "The exporter's namespace.")
+                .sample(&[], 1.0);
+            out.gauge("kept", "No clash.").sample(&[], 3.0);
+            Ok(())
+        }
+        fn foreign_families(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn foreign_families_never_shadow_the_exporters() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("fixed", Box::new(Fixed(42.0))),
+                Slot::new("files", Box::new(Foreign)).with_cadence(Cadence::Slow),
+            ],
+            Duration::from_secs(5),
+        )
+        .with_slow_interval(Duration::from_secs(3600));
+        for _ in 0..2 {
+            // The second sample serves the slow collector's filtered output again.
+            let snap = sampler.sample();
+            let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+            assert_eq!(text.matches("# TYPE test_value gauge").count(), 1, "{text}");
+            assert!(text.contains("\ntest_value 42\n") && !text.contains("test_value 7"));
+            assert_eq!(
+                text.matches("# TYPE process_open_fds ").count(),
+                1,
+                "{text}"
+            );
+            assert!(!text.contains("sysmon_anything"));
+            assert!(text.contains("\nkept 3\n"), "{text}");
+            assert!(text.contains("\ntest_value_total 1\n"), "{text}");
+            // A counter `test` would be announced as `test` in OpenMetrics, which is free here.
+            assert!(text.contains("\ntest 1\n"), "{text}");
+            let om = String::from_utf8(snap.body(Format::OpenMetrics).to_vec()).unwrap();
+            assert_eq!(om.matches("# TYPE test_value ").count(), 1, "{om}");
+            // The collector's own success is not affected.
+            assert!(snap.collectors.iter().all(|c| c.success));
+        }
     }
 }

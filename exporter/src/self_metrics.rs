@@ -89,7 +89,7 @@ mod tests {
         let info = set.get("sysmon_exporter_build_info").unwrap();
         assert_eq!(
             info.samples[0].labels[0],
-            ("version", super::VERSION.to_string())
+            ("version".into(), super::VERSION.to_string())
         );
         assert!(super::RUSTC.starts_with("rustc "), "{}", super::RUSTC);
         let rss = set.get("process_resident_memory_bytes").unwrap().samples[0].value;

@@ -340,11 +340,7 @@ fn debian_unit_command_line_starts_and_serves() {
     }
     // One line per flag without effect, each saying why.
     let log = started.stderr();
-    for flag in [
-        "--runtime.gomaxprocs",
-        "--collector.textfile.directory",
-        "--collector.ntp.server",
-    ] {
+    for flag in ["--runtime.gomaxprocs", "--collector.ntp.server"] {
         let line = log
             .lines()
             .find(|l| l.contains(&format!("{flag} is accepted")))

@@ -178,15 +178,7 @@ fn promtool_check_metrics_is_clean_apart_from_kernel_spelled_names() {
         );
         let problems: Vec<&str> = report
             .lines()
-            // node_memory_* and node_netstat_* keep the kernel's spelling of /proc/meminfo and
-            // /proc/net/{netstat,snmp,snmp6} (node_netstat_TcpExt_ListenDrops), as node_exporter.
-            .filter(|l| {
-                !l.trim().is_empty()
-                    && !l.starts_with("node_memory_")
-                    && !l.starts_with("node_netstat_")
-            })
-            // node_exporter's entropy names count bits, which promtool would have in bytes.
-            .filter(|l| !(l.starts_with("node_entropy_") && l.contains("\"bits\"")))
+            .filter(|l| !l.trim().is_empty() && !common::is_node_exporter_naming(l))
             .collect();
         assert!(
             problems.is_empty(),

@@ -12,7 +12,7 @@ use super::config::RulesConfig;
 use super::event::{Event, Signals, Transition};
 use super::rules::adaptive::AdaptiveRules;
 use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
-use crate::metrics::{MetricSet, MetricType, Sample};
+use crate::metrics::{LabelName, MetricSet, MetricType, Part, Sample};
 
 /// A subject not reported for this long (an unplugged device, an unmounted filesystem) is
 /// forgotten, and its anomaly, if active, resolved. Shorter gaps (a collector failing for a few
@@ -215,11 +215,11 @@ impl Engine {
         let mut rows = Vec::with_capacity(self.states.len());
         for ((rule, subject), state) in &self.states {
             let Some(cfg) = self.rule(rule) else { continue };
-            let labels = vec![
-                ("rule", rule.to_string()),
-                ("category", state.category.to_string()),
-                ("severity", cfg.severity.as_str().to_string()),
-                ("subject", subject.clone()),
+            let labels: Vec<(LabelName, String)> = vec![
+                ("rule".into(), rule.to_string()),
+                ("category".into(), state.category.to_string()),
+                ("severity".into(), cfg.severity.as_str().to_string()),
+                ("subject".into(), subject.clone()),
             ];
             let active = if state.condition.is_active() {
                 1.0
@@ -263,6 +263,7 @@ impl Engine {
                 family.samples.push(Sample {
                     labels: labels.clone(),
                     value: values[i],
+                    part: Part::Value,
                 });
             }
         }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::event::{Reading, Signals};
-use crate::metrics::{MetricFamily, MetricSet};
+use crate::metrics::{LabelName, MetricFamily, MetricSet};
 
 /// Counters of the previous sample.
 #[derive(Debug, Default, Clone)]
@@ -56,14 +56,14 @@ fn family<'a>(sets: &[&'a MetricSet], name: &str) -> Option<&'a MetricFamily> {
     sets.iter().find_map(|s| s.get(name))
 }
 
-fn label<'a>(labels: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+fn label<'a>(labels: &'a [(LabelName, String)], name: &str) -> Option<&'a str> {
     labels
         .iter()
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn sum(f: Option<&MetricFamily>, keep: impl Fn(&[(&'static str, String)]) -> bool) -> Option<f64> {
+fn sum(f: Option<&MetricFamily>, keep: impl Fn(&[(LabelName, String)]) -> bool) -> Option<f64> {
     let f = f?;
     let mut total = 0.0;
     let mut any = false;
@@ -147,7 +147,7 @@ impl SignalExtractor {
         };
         signals.disk_io_bytes_per_second = rate(self.previous.disk_bytes, disk_bytes, elapsed);
 
-        let not_loopback = |l: &[(&'static str, String)]| label(l, "device") != Some("lo");
+        let not_loopback = |l: &[(LabelName, String)]| label(l, "device") != Some("lo");
         let network_bytes = match (
             sum(
                 family(sets, "node_network_receive_bytes_total"),

@@ -582,7 +582,10 @@ pub(crate) mod tests {
         let mut m = MetricSet::new();
         store.metrics(&mut m);
         let events = m.get("sysmon_anomaly_events").unwrap();
-        assert_eq!(events.samples[0].labels, [("state", "active".to_string())]);
+        assert_eq!(
+            events.samples[0].labels,
+            [("state".into(), "active".to_string())]
+        );
         assert_eq!(events.samples[0].value, 2.0);
         assert_eq!(events.samples[1].value, 3.0);
         assert_eq!(family_value(&m, "sysmon_anomaly_journal_writable"), 1.0);

@@ -995,7 +995,22 @@ bugs\t\t:
 
     fn labels(out: &MetricSet, name: &str) -> Vec<Vec<(&'static str, String)>> {
         out.get(name)
-            .map(|f| f.samples.iter().map(|s| s.labels.clone()).collect())
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .map(|s| {
+                        s.labels
+                            .iter()
+                            .map(|(k, v)| match k {
+                                std::borrow::Cow::Borrowed(k) => (*k, v.clone()),
+                                std::borrow::Cow::Owned(_) => {
+                                    unreachable!("collector label names are static")
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -1159,7 +1174,10 @@ bugs\t\t:
         assert_eq!(seconds.samples.len(), 8);
         assert_eq!(
             seconds.samples[0].labels,
-            vec![("cpu", "1".to_string()), ("mode", "user".to_string())]
+            vec![
+                ("cpu".into(), "1".to_string()),
+                ("mode".into(), "user".to_string())
+            ]
         );
         assert_eq!(seconds.samples[0].value, 2.5);
         assert_eq!(seconds.samples[3].value, 10.0);

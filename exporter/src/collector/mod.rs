@@ -35,6 +35,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod timex;
@@ -86,6 +87,13 @@ impl CollectError {
 /// and the collector is reported with `node_scrape_collector_success 0`.
 pub trait Collector: Send + Sync {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError>;
+
+    /// Whether the families come from outside the exporter (the `textfile` collector's files), so
+    /// their names are not known in advance. The sampler drops such a family when its name is also
+    /// exported by another collector or by the exporter itself, so no family is announced twice.
+    fn foreign_families(&self) -> bool {
+        false
+    }
 }
 
 /// Where collectors read the machine from. Tests point these at fixture trees.
@@ -185,6 +193,7 @@ pub const REGISTRY: &[Registration] = &[
     sockstat::REGISTRATION,
     softnet::REGISTRATION,
     stat::REGISTRATION,
+    textfile::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
     timex::REGISTRATION,

@@ -934,12 +934,18 @@ wlp0s20f3: 2147598336 1873342    0  412    0     0          0     18734 19073411
             .unwrap();
         assert_eq!(
             sample.labels[1],
-            ("ifalias", "mgmt uplink to sw-core-2 Te1/0/14".to_string())
+            (
+                "ifalias".into(),
+                "mgmt uplink to sw-core-2 Te1/0/14".to_string()
+            )
         );
         let lo = &set.get("node_network_receive_bytes_total").unwrap().samples[7];
         assert_eq!(
             lo.labels,
-            [("device", "lo".to_string()), ("ifalias", String::new())]
+            [
+                ("device".into(), "lo".to_string()),
+                ("ifalias".into(), String::new())
+            ]
         );
     }
 

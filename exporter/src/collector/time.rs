@@ -211,8 +211,8 @@ mod tests {
         assert_eq!(
             current[0].labels,
             [
-                ("clocksource", "kvm-clock".to_string()),
-                ("device", "0".to_string())
+                ("clocksource".into(), "kvm-clock".to_string()),
+                ("device".into(), "0".to_string())
             ]
         );
         assert!(out.get("node_time_seconds").unwrap().samples[0].value > 1.6e9);

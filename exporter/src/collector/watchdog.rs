@@ -297,11 +297,11 @@ mod tests {
         assert_eq!(info.samples.len(), 1);
         let labels = &info.samples[0].labels;
         assert!(
-            labels.contains(&("identity", "iTCO_wdt".to_string())),
+            labels.contains(&("identity".into(), "iTCO_wdt".to_string())),
             "{labels:?}"
         );
         assert!(
-            labels.contains(&("pretimeout_governor", String::new())),
+            labels.contains(&("pretimeout_governor".into(), String::new())),
             "{labels:?}"
         );
         assert_eq!(

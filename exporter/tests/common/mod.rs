@@ -73,7 +73,10 @@ pub fn get_text(url: &str, headers: &[(&str, &str)]) -> String {
 
 /// The arguments that point an exporter (sysmon or node_exporter) at a fixture machine: its
 /// procfs, sysfs and rootfs, and udev's database, which both read as given, not below the rootfs.
+/// The textfile collector reads the machine's `textfile/` directory, or nothing when it has none (never the test host's own
+/// `/var/lib/prometheus/node-exporter`, which both exporters would otherwise default to).
 pub fn root_args(root: &Path) -> Vec<String> {
+    let textfile = root.join("textfile");
     vec![
         format!("--path.procfs={}", root.join("proc").display()),
         format!("--path.sysfs={}", root.join("sys").display()),
@@ -82,6 +85,11 @@ pub fn root_args(root: &Path) -> Vec<String> {
             "--path.udev.data={}",
             root.join("rootfs/run/udev/data").display()
         ),
+        if textfile.is_dir() {
+            format!("--collector.textfile.directory={}", textfile.display())
+        } else {
+            "--collector.textfile.directory=".to_string()
+        },
     ]
 }
 
@@ -315,4 +323,14 @@ pub fn feed(e: &Running, query: &str) -> Vec<serde_json::Value> {
         serde_json::from_str(&e.get(&format!("/api/v1/anomalies{query}"))).unwrap();
     assert_eq!(body["status"], "success", "{body}");
     body["data"].as_array().unwrap().clone()
+}
+
+/// promtool's lint findings that node_exporter's own names raise, which sysmon keeps for
+/// compatibility: node_memory_* and node_netstat_* keep the kernel's spelling of /proc/meminfo and
+/// /proc/net/{netstat,snmp,snmp6}, and node_entropy_*_bits count bits, not bytes.
+pub fn is_node_exporter_naming(promtool_line: &str) -> bool {
+    let l = promtool_line;
+    l.starts_with("node_memory_")
+        || l.starts_with("node_netstat_")
+        || (l.starts_with("node_entropy_") && l.contains("\"bits\""))
 }
