@@ -879,7 +879,7 @@ def idle_main(a: argparse.Namespace) -> int:
         if a.json:
             a.json.write_text(json.dumps({"machine": info, "idle": r}, indent=2))
         return 0
-    except Unmeasurable as e:
+    except (Unmeasurable, idle.bench.Unmeasurable) as e:
         log(f"cannot measure: {e}")
         return 1
     except KeyboardInterrupt:

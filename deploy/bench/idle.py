@@ -84,6 +84,20 @@ def gunzip_text(body: bytes) -> str:
         return body.decode(errors="replace")
 
 
+def wait_serving(exp: bench.Exporter, timeout: float = 60) -> None:
+    """Until /metrics answers (a sysmon without collectors has no sample to wait for)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        exp.check_alive()
+        try:
+            if bench.http_get(exp.port, "/metrics", timeout=30)[0] == 200:
+                return
+        except (OSError, bench.http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+    raise bench.Unmeasurable(f"{exp.label} did not answer within {timeout:.0f} s (log {exp.log_path})")
+
+
 def start(procs: bench.Processes, name: str, label: str, argv: list[str], port: int, workdir: Path) -> bench.Exporter:
     exp = bench.Exporter(name, label, argv, port, workdir / f"{label}.log")
     exp.proc = procs.start(argv, exp.log_path)
@@ -137,7 +151,7 @@ def run(sysmon_bin: str, procs: bench.Processes, workdir: Path, seconds: float, 
         argv = sysmon_argv(sysmon_bin, port, workdir, label, only) if name == "sysmon" else node_argv(port, only)
         instances.append(start(procs, name, label, argv, port, workdir))
     for e in instances:
-        bench.wait_ready(e)
+        wait_serving(e)
     bench.log(f"idle: {len(instances)} single-collector instances side by side for {attribution_seconds:.0f} s")
     per = watch(instances, attribution_seconds, every)
     for e in instances:

@@ -470,7 +470,11 @@ fn systemd_unit_is_hardened() {
     assert_eq!(one("AmbientCapabilities"), "CAP_SYSLOG");
     assert_eq!(one("DeviceAllow"), "/dev/kmsg r");
     assert_eq!(one("DevicePolicy"), "closed");
-    assert_eq!(one("RestrictAddressFamilies"), "AF_INET AF_INET6 AF_UNIX");
+    assert_eq!(
+        one("RestrictAddressFamilies"),
+        "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
+        "HTTP, and rtnetlink for the interface counters"
+    );
     assert_eq!(one("ExecReload"), "/bin/kill -HUP $MAINPID");
     assert!(one("ExecStart").starts_with("/usr/local/bin/sysmon-exporter"));
     assert!(
