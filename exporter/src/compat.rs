@@ -121,7 +121,7 @@ pub const FLAGS: &[CompatFlag] = &[
     value(
         "collector.filesystem.stat-workers",
         "N",
-        "sysmon runs each mount's statfs on its own thread under --collector.filesystem.mount-timeout",
+        "sysmon runs statfs on a worker thread that a hung mount does not hold up, each call bounded by --collector.filesystem.mount-timeout",
     ),
     switch("collector.interrupts.include-zeros", ""),
     value("collector.interrupts.name-exclude", "REGEX", ""),

@@ -7,10 +7,10 @@
 //! `node_filesystem_mount_info` (1.9+) ties mount points to `major`/`minor` device numbers.
 //!
 //! statfs on a dead NFS server or a wedged FUSE daemon blocks in the kernel, uninterruptibly.
-//! Each call therefore runs on its own thread and is waited for at most `--collector.filesystem.mount-timeout`;
-//! a mount whose call did not return in time is reported with `device_error="mountpoint timeout"`
+//! The calls therefore run on a worker thread and each is waited for at most
+//! `--collector.filesystem.mount-timeout`; a mount whose call did not return in time is reported with `device_error="mountpoint timeout"`
 //! and is not statted again until that call returns (node_exporter's "stuck mounts"), so a hung
-//! mount costs one blocked thread, not one more per sample.
+//! mount costs one blocked thread (the worker, set aside and replaced), not one more per sample.
 
 pub mod mountinfo;
 pub mod statfs;

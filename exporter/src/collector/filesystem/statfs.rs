@@ -1,6 +1,6 @@
-//! statfs on mount points, each call on its own thread under a timeout, remembering the mount
-//! points whose call hung ("stuck mounts") so that a hung mount costs one blocked thread, not one
-//! more per sample; and the `device_error` label for a failed call.
+//! statfs on mount points, on a long-lived worker thread, each call under a timeout, remembering
+//! the mount points whose call hung ("stuck mounts") so that a hung mount costs one blocked
+//! thread, not one more per sample; and the `device_error` label for a failed call.
 
 use std::collections::HashSet;
 use std::io;
@@ -55,26 +55,27 @@ pub fn error_label(err: &io::Error) -> String {
     }
 }
 
-/// Runs statfs calls on their own threads under a timeout and remembers the mount points whose
-/// call has not returned ("stuck"): those are reported as timed out, without a new call, until the
-/// hung call returns. At most one thread per stuck mount point is ever blocked.
+/// Runs statfs calls on a long-lived worker thread, each under a timeout, and remembers the mount
+/// points whose call has not returned ("stuck"): those are reported as timed out, without a new
+/// call, until the hung call returns. A hung call keeps its worker, which is set aside (it ends
+/// when the call returns) and replaced by a new one for the other mounts, so at most one thread per
+/// stuck mount point is ever blocked, and a sample with no hung mount starts no thread at all.
 pub struct StatRunner {
     stat: StatFn,
     timeout: Duration,
     stuck: Arc<Mutex<HashSet<PathBuf>>>,
+    worker: Mutex<Option<Worker>>,
 }
 
-enum Pending {
-    Stuck,
-    Failed(String),
-    Running(mpsc::Receiver<io::Result<FsUsage>>),
+/// The worker's two channels: mount points in, results out (in the same order).
+struct Worker {
+    jobs: mpsc::Sender<PathBuf>,
+    results: mpsc::Receiver<io::Result<FsUsage>>,
 }
 
-/// Locks the stuck set; a panic elsewhere while it was held leaves a usable set behind.
-fn lock(stuck: &Mutex<HashSet<PathBuf>>) -> MutexGuard<'_, HashSet<PathBuf>> {
-    stuck
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Locks a mutex; a panic elsewhere while it was held leaves usable contents behind.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl StatRunner {
@@ -83,18 +84,17 @@ impl StatRunner {
             stat,
             timeout,
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            worker: Mutex::new(None),
         }
     }
 
-    /// statfs on every path, concurrently, all within one timeout. Each result is the usage or
-    /// the `device_error` label.
+    /// statfs on every path, one after the other on the worker, each within the timeout. Each
+    /// result is the usage or the `device_error` label.
     pub fn stat_all(&self, paths: &[PathBuf]) -> Vec<Result<FsUsage, String>> {
-        let deadline = Instant::now() + self.timeout;
-        let pending: Vec<Pending> = paths.iter().map(|p| self.start(p)).collect();
-        pending
-            .into_iter()
-            .zip(paths)
-            .map(|(pending, path)| self.finish(pending, path, deadline))
+        let mut worker = lock(&self.worker);
+        paths
+            .iter()
+            .map(|p| self.stat_one(&mut worker, p))
             .collect()
     }
 
@@ -103,53 +103,60 @@ impl StatRunner {
         lock(&self.stuck).len()
     }
 
-    fn start(&self, path: &Path) -> Pending {
-        if lock(&self.stuck).contains(path) {
-            return Pending::Stuck;
-        }
-        let (tx, rx) = mpsc::sync_channel(1);
+    fn spawn_worker(&self) -> io::Result<Worker> {
+        let (jobs, incoming) = mpsc::channel::<PathBuf>();
+        let (outgoing, results) = mpsc::channel();
         let stat = Arc::clone(&self.stat);
         let stuck = Arc::clone(&self.stuck);
-        let path = path.to_path_buf();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("statfs".to_string())
             .stack_size(128 * 1024)
             .spawn(move || {
-                let result = stat(&path);
-                // Under the lock, so that the collector, which also checks for a result under
-                // the lock before marking the mount stuck, either gets this result or has
-                // already marked the mount and sees it unmarked here.
-                let mut stuck = lock(&stuck);
-                stuck.remove(&path);
-                // The collector has stopped listening when it gave up; nothing to do then.
-                let _ = tx.send(result);
-            });
-        match spawned {
-            Ok(_) => Pending::Running(rx),
-            Err(e) => Pending::Failed(error_label(&e)),
-        }
+                while let Ok(path) = incoming.recv() {
+                    let result = stat(&path);
+                    // Under the lock, so that the collector, which also checks for a result under
+                    // the lock before marking the mount stuck, either gets this result or has
+                    // already marked the mount and sees it unmarked here.
+                    let mut stuck = lock(&stuck);
+                    stuck.remove(&path);
+                    // A worker set aside after a hung call has no listener any more: it ends.
+                    if outgoing.send(result).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Worker { jobs, results })
     }
 
-    fn finish(&self, pending: Pending, path: &Path, deadline: Instant) -> Result<FsUsage, String> {
-        let rx = match pending {
-            Pending::Stuck => return Err(TIMEOUT_ERROR.to_string()),
-            Pending::Failed(label) => return Err(label),
-            Pending::Running(rx) => rx,
-        };
-        let result = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    fn stat_one(&self, slot: &mut Option<Worker>, path: &Path) -> Result<FsUsage, String> {
+        if lock(&self.stuck).contains(path) {
+            return Err(TIMEOUT_ERROR.to_string());
+        }
+        if slot.is_none() {
+            *slot = Some(self.spawn_worker().map_err(|e| error_label(&e))?);
+        }
+        let worker = slot.as_ref().expect("started above");
+        if worker.jobs.send(path.to_path_buf()).is_err() {
+            *slot = None;
+            return Err("statfs worker ended without a result".to_string());
+        }
+        let result = match worker.results.recv_timeout(self.timeout) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => {
                 let mut stuck = lock(&self.stuck);
-                match rx.try_recv() {
+                match worker.results.try_recv() {
                     Ok(result) => result,
                     Err(_) => {
                         stuck.insert(path.to_path_buf());
+                        // The worker is blocked in this call: set it aside.
+                        *slot = None;
                         return Err(TIMEOUT_ERROR.to_string());
                     }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err("statfs thread ended without a result".to_string());
+                *slot = None;
+                return Err("statfs worker ended without a result".to_string());
             }
         };
         result.map_err(|e| error_label(&e))
@@ -233,7 +240,7 @@ mod tests {
         let h = hanging_runner();
         let paths = [PathBuf::from("/hang"), PathBuf::from("/ok")];
 
-        // The hung call does not hold back the others.
+        // The hung call does not hold back the others beyond its own timeout.
         let first = h.runner.stat_all(&paths);
         assert_eq!(first[0], Err(TIMEOUT_ERROR.to_string()));
         assert_eq!(first[1], Ok(usage(1.0)));
