@@ -31,6 +31,7 @@ use std::sync::Mutex;
 
 use regex::Regex;
 
+use super::slow_part::SlowPart;
 use super::{
     read_string, read_trimmed, read_u64, sorted_dir_entries, BuildContext, CollectError, Collector,
     Registration, Roots,
@@ -150,6 +151,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
         roots: ctx.roots.clone(),
         counters: Mutex::new(CpuCounters::default()),
         options,
+        topology: SlowPart::new(ctx.settings.slow_interval),
     }))
 }
 
@@ -157,6 +159,9 @@ pub struct CpuCollector {
     roots: Roots,
     counters: Mutex<CpuCounters>,
     options: Options,
+    /// Throttle counts, online and isolated CPUs (a few sysfs files per CPU), which no rule reads:
+    /// refreshed once per slow interval; the CPU times are read every sample.
+    topology: SlowPart<()>,
 }
 
 /// Columns of a `cpuN` line of /proc/stat, in the kernel's order (proc.rst), counted in USER_HZ
@@ -647,7 +652,12 @@ impl Collector for CpuCollector {
         };
         self.collect_times(out)?;
         info?;
+        self.topology.add((), out, |out| self.collect_topology(out))
+    }
+}
 
+impl CpuCollector {
+    fn collect_topology(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let cpus = cpu_dirs(&self.roots)?;
         let throttles = read_throttles(&cpus);
         let family = out.counter(
@@ -1027,6 +1037,7 @@ bugs\t\t:
                 false,
             )
             .unwrap(),
+            topology: SlowPart::new(std::time::Duration::ZERO),
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();
@@ -1086,6 +1097,7 @@ bugs\t\t:
             roots: fixture_roots("server"),
             counters: Mutex::default(),
             options: options(&["--no-collector.cpu.guest"], true).unwrap(),
+            topology: SlowPart::new(std::time::Duration::ZERO),
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();
@@ -1103,6 +1115,7 @@ bugs\t\t:
             roots: roots_at(tmp.path()),
             counters: Mutex::default(),
             options: options(&["--collector.cpu.info"], true).unwrap(),
+            topology: SlowPart::new(std::time::Duration::ZERO),
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();
@@ -1167,6 +1180,7 @@ bugs\t\t:
                 guest: true,
                 ..Options::default()
             },
+            topology: SlowPart::new(std::time::Duration::ZERO),
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::filter::DeviceFilter;
+use super::slow_part::SlowPart;
 use super::{
     read_string, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
 };
@@ -95,6 +96,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
         roots: ctx.roots.clone(),
         filter,
         udev_data: args.udev_data,
+        descriptions: SlowPart::new(ctx.settings.slow_interval),
     }))
 }
 
@@ -102,6 +104,9 @@ pub struct DiskstatsCollector {
     roots: Roots,
     filter: DeviceFilter,
     udev_data: PathBuf,
+    /// The devices' descriptions (udev, sysfs), which no rule reads: refreshed once per slow
+    /// interval or when the set of devices changes; the I/O counters are read every sample.
+    descriptions: SlowPart<Vec<(u32, u32, String)>>,
 }
 
 /// One line of /proc/diskstats.
@@ -324,7 +329,17 @@ impl DiskstatsCollector {
         }
     }
 
-    fn emit(&self, stat: &DiskStat, out: &mut MetricSet) {
+    /// The I/O counters of one device.
+    fn emit_counters(&self, stat: &DiskStat, out: &mut MetricSet) {
+        for ((name, help, kind, factor), value) in STATS.iter().zip(&stat.stats) {
+            // u64 to f64 may round above 2^53, as node_exporter's float64 conversion does.
+            out.family(name, help, *kind)
+                .sample(&[("device", &stat.name)], *value as f64 * factor);
+        }
+    }
+
+    /// What describes one device: node_disk_info and the udev-derived series.
+    fn emit_description(&self, stat: &DiskStat, out: &mut MetricSet) {
         let dev = stat.name.as_str();
         let udev = self.udev_properties(stat);
         let prop = |key: &str| udev.get(key).map(String::as_str).unwrap_or("");
@@ -360,12 +375,6 @@ impl DiskstatsCollector {
             ],
             1.0,
         );
-
-        for ((name, help, kind, factor), value) in STATS.iter().zip(&stat.stats) {
-            // u64 to f64 may round above 2^53, as node_exporter's float64 conversion does.
-            out.family(name, help, *kind)
-                .sample(&[("device", dev)], *value as f64 * factor);
-        }
 
         if !prop("ID_FS_TYPE").is_empty() {
             out.gauge(
@@ -431,15 +440,29 @@ impl Collector for DiskstatsCollector {
         let text = read_string(&path)?;
         // A malformed line is skipped and reported once all the good lines are published.
         let mut bad_lines = Vec::new();
+        let mut devices = Vec::new();
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             match parse_line(line) {
                 Ok(stat) if self.filter.ignored(&stat.name) => {}
-                Ok(stat) => self.emit(&stat, out),
+                Ok(stat) => devices.push(stat),
                 Err(message) => bad_lines.push(format!("line {}: {message}", index + 1)),
             }
+        }
+        let key = devices
+            .iter()
+            .map(|d| (d.major, d.minor, d.name.clone()))
+            .collect();
+        self.descriptions.add(key, out, |out| {
+            for stat in &devices {
+                self.emit_description(stat, out);
+            }
+            Ok(())
+        })?;
+        for stat in &devices {
+            self.emit_counters(stat, out);
         }
         super::malformed_lines(&path, &bad_lines)
     }
@@ -697,6 +720,7 @@ mod tests {
             roots,
             filter: device_filter(None, None).unwrap(),
             udev_data,
+            descriptions: SlowPart::new(std::time::Duration::ZERO),
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();

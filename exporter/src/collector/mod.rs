@@ -32,6 +32,7 @@ pub mod pressure;
 pub mod processes;
 pub mod schedstat;
 pub mod selinux;
+pub mod slow_part;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
