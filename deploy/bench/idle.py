@@ -29,7 +29,8 @@ STAGE_RE = re.compile(r'^sysmon_exporter_cpu_seconds_total\{stage="([^"]+)"\} (\
 
 def default_collectors(help_text: str) -> list[str]:
     """Collectors an exporter enables by default, from its --help."""
-    return sorted(set(re.findall(r"--collector\.([a-z0-9_]+)\s+Enable the \S+ collector \((?:default: )?enabled",
+    # Help text wraps, so any run of blanks may be a line break.
+    return sorted(set(re.findall(r"--collector\.([a-z0-9_]+)\s+Enable\s+the\s+\S+\s+collector\s+\((?:default:\s+)?enabled",
                                  help_text)))
 
 
