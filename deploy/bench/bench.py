@@ -477,14 +477,13 @@ def run_host(label: str, description: str, tree: Path | None, procs: Processes, 
     result = HostResult(label, description)
     ports = pick_ports(2, port_base)
     sysmon_argv = [sysmon_bin, f"--web.listen-address=127.0.0.1:{ports[0]}", "--log.level=warn"]
-    node_argv = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports[1]}", "--log.level=warn",
-                 # node_exporter 1.5.0 reads interface counters over netlink by default, which ignores
-                 # --path.procfs; read /proc/net/dev like sysmon does, on both hosts.
-                 "--no-collector.netdev.netlink"]
+    node_argv = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports[1]}", "--log.level=warn"]
     if tree is not None:
         roots = [f"--path.procfs={tree / 'proc'}", f"--path.sysfs={tree / 'sys'}", f"--path.rootfs={tree / 'rootfs'}"]
-        sysmon_argv += roots
-        node_argv += roots + [f"--path.udev.data={tree / 'rootfs/run/udev/data'}"]
+        # Netlink (both exporters' default for interface counters) answers for the live kernel,
+        # not for a generated tree: both read the tree's /proc/net/dev there.
+        sysmon_argv += roots + ["--no-collector.netdev.netlink"]
+        node_argv += roots + ["--no-collector.netdev.netlink", f"--path.udev.data={tree / 'rootfs/run/udev/data'}"]
         if "--path.udev.data" in sysmon_help:
             sysmon_argv.append(f"--path.udev.data={tree / 'rootfs/run/udev/data'}")
 
@@ -493,14 +492,13 @@ def run_host(label: str, description: str, tree: Path | None, procs: Processes, 
     sysmon.proc = procs.start(sysmon.argv, sysmon.log_path)
     wait_ready(sysmon)
 
-    # node_exporter runs exactly the collectors that sysmon runs by default and node_exporter has.
+    # Both exporters run every default collector of their own (the drop-in comparison): what a
+    # user gets by swapping one for the other.
     _, body, _ = http_get(sysmon.port, "/metrics")
     enabled = sorted(collector_figures(body.decode(errors="replace"))[1])
     known = node_collectors(node_help)
-    shared = [c for c in enabled if c in known]
-    node_argv += ["--collector.disable-defaults"] + [f"--collector.{c}" for c in shared]
     node = Exporter("node", "node_exporter", node_argv, ports[1], workdir / f"{label}-node.log")
-    log(f"[{label}] starting node_exporter on 127.0.0.1:{ports[1]} with {len(shared)} collectors")
+    log(f"[{label}] starting node_exporter on 127.0.0.1:{ports[1]} with its default collectors")
     node.proc = procs.start(node.argv, node.log_path)
     wait_ready(node)
 
@@ -511,7 +509,8 @@ def run_host(label: str, description: str, tree: Path | None, procs: Processes, 
         result.exporters[e.name] = {
             "label": e.label,
             "command": shlex.join(e.argv),
-            "collectors": enabled if e.name == "sysmon" else shared,
+            "collectors": enabled if e.name == "sysmon" else
+            sorted(collector_figures(text)[1]),
             "series": count_series(text),
             "body_bytes": len(body),
             "load": [],
