@@ -336,6 +336,7 @@ fn devices_vanishing_while_sampled_fail_nothing_else() {
         &m.root,
         &[
             "--sampler.interval=100ms".into(),
+            "--sampler.slow-interval=100ms".into(),
             "--sampler.collector-timeout=100ms".into(),
             format!("--storage.path={}", state.display()),
         ],
@@ -608,6 +609,7 @@ fn hung_statfs_times_out_and_the_rest_stays_prompt() {
         &m.root,
         &[
             "--sampler.interval=500ms".into(),
+            "--sampler.slow-interval=500ms".into(),
             "--sampler.collector-timeout=500ms".into(),
             "--collector.filesystem.mount-timeout=200ms".into(),
             format!("--storage.path={}", spare.path().join("state").display()),
@@ -823,6 +825,7 @@ fn journal_failure_keeps_serving(
         &m.root,
         &[
             "--sampler.interval=100ms".into(),
+            "--sampler.slow-interval=100ms".into(),
             "--sampler.collector-timeout=100ms".into(),
             format!("--config.file={}", config.display()),
             format!("--storage.path={}", storage.display()),
@@ -990,6 +993,7 @@ fn sigkill_in_a_storm_of_transitions_loses_nothing() {
     let log = scratch.path().join("exporter.log");
     let args = [
         "--sampler.interval=100ms".to_string(),
+        "--sampler.slow-interval=100ms".to_string(),
         "--sampler.collector-timeout=100ms".into(),
         format!("--config.file={}", config.display()),
         format!("--storage.path={}", storage.display()),
@@ -1132,6 +1136,7 @@ fn filling_a_filesystem_fires_filesystem_full_for_that_mount() {
             format!("--config.file={}", config.display()),
             format!("--storage.path={}", dir.path().join("state").display()),
             "--sampler.interval=100ms".into(),
+            "--sampler.slow-interval=100ms".into(),
             "--sampler.collector-timeout=100ms".into(),
         ],
         &dir.path().join("exporter.log"),

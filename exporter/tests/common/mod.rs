@@ -128,6 +128,9 @@ pub fn start_sysmon_as(wrapper: &[&str], root: &Path, extra: &[&str]) -> Running
                 .args([
                     "--log.level=error",
                     "--sampler.interval=200ms",
+                    // Every collector every sample, so tests see changes at once; the cadence
+                    // tests give their own slow interval.
+                    "--sampler.slow-interval=200ms",
                     "--sampler.collector-timeout=200ms",
                 ])
                 .args(&defaults)

@@ -31,7 +31,7 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "filesystem size and inode statistics from mountinfo and statfs",
     flags: <Args as clap::Args>::augment_args,
-    cadence: super::Cadence::EverySample,
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Thread,
     build,
 };
