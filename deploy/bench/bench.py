@@ -909,7 +909,7 @@ def main() -> int:
                    help="idle mode instead (idle.py): both exporters at their defaults, scraped every --idle-every s "
                         "(15) for --idle-seconds (300), then one instance per collector for --attribution-seconds")
     p.add_argument("--attribution-seconds", type=float, default=120,
-                   help="idle mode: how long the one-collector instances run (default 120)")
+                   help="idle mode: how long the one-collector instances run (default 120; 0 skips them)")
     a = p.parse_args()
     if a.idle:
         return idle_main(a)

@@ -142,6 +142,9 @@ def run(sysmon_bin: str, procs: bench.Processes, workdir: Path, seconds: float, 
     result["defaults"] = figures
 
     # 2. One collector per instance, all side by side, plus an instance with none.
+    if attribution_seconds <= 0:
+        result["attribution"] = {}
+        return result
     instances = []
     plans = [("sysmon", c) for c in [""] + default_collectors(sysmon_help)] + \
             [("node", c) for c in [""] + default_collectors(node_help)]
@@ -195,7 +198,9 @@ def report(r: dict) -> list[str]:
     for part, v in sorted(s.get("stage_cpu_s", {}).items()):
         lines.append(f"| stage {part} | {v * 1000:.2f} |")
     a = r["attribution"]
-    secs = next(iter(a.values()))["seconds"] if a else 0
+    if not a:
+        return lines
+    secs = next(iter(a.values()))["seconds"]
     lines += [
         "",
         f"## Idle: one collector per instance, side by side, {secs:.0f} s, scraped every {r['every']:.0f} s",
