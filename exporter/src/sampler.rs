@@ -6,7 +6,9 @@
 //!
 //! * Collectors whose series the anomaly rules read run every sample ([`Cadence::EverySample`]);
 //!   the others run at most once per slow interval ([`Cadence::Slow`], the scrape interval by
-//!   default) and their last output is served in between.
+//!   default) and their last output is served in between. After its first run, a slow collector
+//!   on a thread of its own runs in the background: a later sample collects its result, so a long
+//!   slow run never holds a sample up.
 //! * Collectors that cannot hang (parsing a /proc file) run inline on the sampler thread; those
 //!   that can (a driver's sysfs attribute, statfs) run on a long-lived thread of their own under
 //!   the collector timeout ([`Isolation::Thread`]). A run that outlives the timeout keeps its busy
@@ -375,6 +377,10 @@ pub struct Slot {
     worker: Option<Worker>,
     runs: u64,
     last_run: Option<Instant>,
+    /// A slow collector's run left to finish in the background: (run, when it was started, the
+    /// sample's wall-clock time). Collected by a later sample, so a slow collector that takes
+    /// long (netclass on thousands of interfaces) never holds a sample up.
+    pending: Option<(u64, Instant, SystemTime)>,
     last_success: Option<SystemTime>,
     latest: Option<Arc<CollectorOutcome>>,
     cpu: Duration,
@@ -393,6 +399,7 @@ impl Slot {
             worker: None,
             runs: 0,
             last_run: None,
+            pending: None,
             last_success: None,
             latest: None,
             cpu: Duration::ZERO,
@@ -410,6 +417,9 @@ impl Slot {
     }
 
     fn due(&self, now: Instant, slow_interval: Duration) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
         match (self.cadence, self.last_run) {
             (Cadence::EverySample, _) | (Cadence::Slow, None) => true,
             // A little slack, so a run due at the same tick as the interval is not put off by
@@ -449,6 +459,22 @@ impl Slot {
             return Err("the collector's thread has stopped".to_string());
         }
         Ok(run)
+    }
+
+    /// The result of a background run if it has arrived.
+    fn poll(&mut self, run: u64) -> Option<RunResult> {
+        let worker = self.worker.as_ref()?;
+        loop {
+            match worker.results.try_recv() {
+                Ok((n, result)) if n == run => return Some(result),
+                Ok(_) => continue,
+                Err(mpsc::TryRecvError::Empty) => return None,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.worker = None;
+                    return Some(failed_run("the collector's thread has stopped".to_string()));
+                }
+            }
+        }
     }
 
     /// Waits for the result of `run` until `deadline`.
@@ -571,13 +597,34 @@ impl Sampler {
             .map(|s| s.due(started, self.slow_interval))
             .collect();
 
-        // Isolated runs first, so they proceed while the inline ones run here.
+        // Slow runs left in the background by earlier samples: done, or over their time.
+        for slot in &mut self.slots {
+            let Some((run, at, at_wall)) = slot.pending else {
+                continue;
+            };
+            if let Some(result) = slot.poll(run) {
+                slot.pending = None;
+                slot.record(result, at, at_wall);
+            } else if at.elapsed() >= self.timeout {
+                slot.pending = None;
+                let mut r = failed_run(format!("timed out after {:?}", self.timeout));
+                r.took = self.timeout;
+                slot.record(r, at, at_wall);
+            }
+        }
+
+        // Isolated runs first, so they proceed while the inline ones run here. A slow
+        // collector's run after its first goes on in the background; its last output is served
+        // until a later sample collects the new one.
         let mut dispatched = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if !due[i] || slot.isolation != Isolation::Thread {
                 continue;
             }
             match slot.dispatch() {
+                Ok(run) if slot.cadence == Cadence::Slow && slot.latest.is_some() => {
+                    slot.pending = Some((run, started, ran_at));
+                }
                 Ok(run) => dispatched.push((i, run)),
                 Err(e) => slot.record(failed_run(e), started, ran_at),
             }
@@ -920,7 +967,17 @@ mod tests {
         let third = sampler.sample();
         assert_eq!(runs(&third, "fast"), 3.0);
         assert_eq!(runs(&third, "slow"), 2.0);
-        assert_eq!(runs(&third, "slow_thread"), 2.0);
+        // On its own thread, the second run goes on in the background and a later sample
+        // collects it.
+        let mut later = sampler.sample();
+        for _ in 0..100 {
+            if runs(&later, "slow_thread") == 2.0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            later = sampler.sample();
+        }
+        assert_eq!(runs(&later, "slow_thread"), 2.0);
     }
 
     #[test]
@@ -1015,5 +1072,42 @@ mod tests {
             // The collector's own success is not affected.
             assert!(snap.collectors.iter().all(|c| c.success));
         }
+    }
+    /// Takes a while, like netclass on thousands of interfaces.
+    struct Slow(std::sync::atomic::AtomicU64);
+    impl Collector for Slow {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            std::thread::sleep(Duration::from_millis(150));
+            let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+            out.counter("test_runs_total", "Runs.")
+                .sample(&[], n as f64);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn slow_runs_after_the_first_do_not_hold_samples_up() {
+        let mut sampler = Sampler::new(
+            vec![Slot::new("slow", Box::new(Slow(Default::default()))).with_cadence(Cadence::Slow)],
+            Duration::from_secs(1),
+        )
+        .with_slow_interval(Duration::from_millis(100));
+        // The first run is waited for: every collector is in the first sample.
+        let first = sampler.sample();
+        assert_eq!(runs(&first, "slow"), 1.0);
+        std::thread::sleep(Duration::from_millis(120));
+        // The second starts in the background: the sample is prompt and serves the last output.
+        let begin = Instant::now();
+        let second = sampler.sample();
+        assert!(
+            begin.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            begin.elapsed()
+        );
+        assert_eq!(runs(&second, "slow"), 1.0);
+        // A later sample collects it.
+        std::thread::sleep(Duration::from_millis(250));
+        let third = sampler.sample();
+        assert_eq!(runs(&third, "slow"), 2.0);
     }
 }
