@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, free_port, node_exporter_binary, parse_exposition, root_args};
+use common::{fixture, free_port, node_exporter_binary, parse_exposition, root_args, run_to_exit};
 use sysmon_exporter::collector::REGISTRY;
 use sysmon_exporter::compat;
 
@@ -167,19 +167,6 @@ fn every_flag_of_debian_node_exporter_help_is_accepted() {
         }
     }
     assert!(checked > 150, "only {checked} forms checked");
-}
-
-/// Runs the binary to its exit (for the refusals), with its stderr.
-fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(exporter_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -5,14 +5,9 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, parse_exposition, start_sysmon, MACHINES};
-
-fn exporter_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sysmon-exporter")
-}
+use common::{fixture, parse_exposition, run_to_exit, start_sysmon, MACHINES};
 
 #[test]
 fn text_and_openmetrics_formats() {
@@ -155,30 +150,12 @@ fn landing_page_and_health() {
 
 #[test]
 fn promtool_check_metrics_is_clean_apart_from_kernel_spelled_names() {
-    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("promtool is not installed: run scripts/install-test-deps.sh (Debian package prometheus)");
     for machine in MACHINES {
         let e = start_sysmon(&fixture(machine), &[]);
         let text = e.get("/metrics");
-        let mut child = Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let report = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let problems: Vec<&str> = report
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !common::is_node_exporter_naming(l))
+        let problems: Vec<String> = common::promtool_problems(&text)
+            .into_iter()
+            .filter(|l| !common::is_node_exporter_naming(l))
             .collect();
         assert!(
             problems.is_empty(),
@@ -209,18 +186,6 @@ fn sigterm_shuts_down_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-}
-
-fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(exporter_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -194,36 +194,6 @@ fn metadata(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn promtool_problems(text: &str) -> Vec<String> {
-    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("promtool is not installed: run scripts/install-test-deps.sh (Debian package prometheus)");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut problems: Vec<String> = report
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect();
-    if !out.status.success() && problems.is_empty() {
-        problems.push(format!("promtool exited {}", out.status));
-    }
-    problems
-}
-
 /// Both exporters on `root/textfile` with only the textfile collector.
 fn scrape_both(root: &Path) -> (String, String) {
     let node = start_node_exporter(root, &["textfile"], &[]);
@@ -293,7 +263,7 @@ fn debian_collector_scripts_read_like_node_exporter() {
         "{compared} series equal for {} scripts: {produced:?}",
         produced.len()
     );
-    let problems = promtool_problems(&sysmon);
+    let problems = common::promtool_problems(&sysmon);
     assert!(
         problems.is_empty(),
         "promtool check metrics:\n{}",
@@ -321,7 +291,7 @@ fn debian_collector_scripts_read_like_node_exporter() {
     assert_eq!(assert_same(&node_bad, &sysmon_bad), compared);
     assert!(sysmon_bad.contains("node_textfile_scrape_error 1\n"));
     assert!(node_bad.contains("node_textfile_scrape_error 1\n"));
-    let problems = promtool_problems(&sysmon_bad);
+    let problems = common::promtool_problems(&sysmon_bad);
     assert!(
         problems.is_empty(),
         "promtool check metrics:\n{}",
@@ -375,7 +345,7 @@ fn clashing_files_leave_the_output_valid() {
         assert!(text.contains("node_cpu_seconds_total{"));
         assert!(text.contains("\nkept 3\n"), "{text}");
         if format == "text/plain" {
-            let problems: Vec<String> = promtool_problems(&text)
+            let problems: Vec<String> = common::promtool_problems(&text)
                 .into_iter()
                 .filter(|l| !common::is_node_exporter_naming(l))
                 .collect();

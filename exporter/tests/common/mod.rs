@@ -337,3 +337,48 @@ pub fn is_node_exporter_naming(promtool_line: &str) -> bool {
         || l.starts_with("node_netstat_")
         || (l.starts_with("node_entropy_") && l.contains("\"bits\""))
 }
+
+/// `promtool check metrics` on an exposition: its findings, one a line (or the exit status when it
+/// failed without saying why).
+pub fn promtool_problems(text: &str) -> Vec<String> {
+    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("promtool is not installed: run scripts/install-test-deps.sh (Debian package prometheus)");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut problems: Vec<String> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    if !out.status.success() && problems.is_empty() {
+        problems.push(format!("promtool exited {}", out.status));
+    }
+    problems
+}
+
+/// Runs the exporter binary with `args` to its exit (for refusals): its status and stderr.
+pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sysmon-exporter"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
