@@ -854,14 +854,36 @@ def interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def idle_main(a: argparse.Namespace) -> int:
+def run_guarded(a: argparse.Namespace, prefix: str, body) -> int:
+    """Runs `body(procs, workdir)` with every started process stopped and the work directory
+    removed (unless --keep) however it ends: 1 when something cannot be measured, 130 on Ctrl-C or
+    SIGTERM."""
     import idle
     signal.signal(signal.SIGTERM, interrupt)
     procs = Processes()
-    workdir = Path(tempfile.mkdtemp(prefix="sysmon-bench-idle-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         if not os.access(NODE_EXPORTER, os.X_OK):
             raise Unmeasurable(f"{NODE_EXPORTER} is missing: apt-get install -y prometheus-node-exporter")
+        return body(procs, workdir)
+    except (Unmeasurable, idle.bench.Unmeasurable) as e:
+        log(f"cannot measure: {e}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted; stopping the exporters")
+        return 130
+    finally:
+        procs.stop_all()
+        if a.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def idle_main(a: argparse.Namespace) -> int:
+    import idle
+
+    def body(procs: Processes, workdir: Path) -> int:
         sysmon_bin = a.sysmon_bin or build_sysmon()
         info = machine()
         info.update(sysmon_version=version_of([sysmon_bin, "--version"]),
@@ -878,18 +900,8 @@ def idle_main(a: argparse.Namespace) -> int:
         if a.json:
             a.json.write_text(json.dumps({"machine": info, "idle": r}, indent=2))
         return 0
-    except (Unmeasurable, idle.bench.Unmeasurable) as e:
-        log(f"cannot measure: {e}")
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted; stopping the exporters")
-        return 130
-    finally:
-        procs.stop_all()
-        if a.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+
+    return run_guarded(a, "sysmon-bench-idle-", body)
 
 
 def main() -> int:
@@ -923,13 +935,8 @@ def main() -> int:
         interval=2.0,
     )
 
-    # SIGTERM ends the run like Ctrl-C does, through the cleanup below.
-    signal.signal(signal.SIGTERM, interrupt)
-    procs = Processes()
-    workdir = Path(tempfile.mkdtemp(prefix="sysmon-bench-"))
-    try:
-        if not os.access(NODE_EXPORTER, os.X_OK):
-            raise Unmeasurable(f"{NODE_EXPORTER} is missing: apt-get install -y prometheus-node-exporter")
+    # SIGTERM ends the run like Ctrl-C does, through run_guarded's cleanup.
+    def body(procs: Processes, workdir: Path) -> int:
         wrk = ensure_wrk()
         sysmon_bin = a.sysmon_bin or build_sysmon()
         info = machine()
@@ -957,18 +964,8 @@ def main() -> int:
         if a.json:
             a.json.write_text(json.dumps({"machine": info, "hosts": [h.__dict__ for h in hosts]}, indent=2))
         return 0
-    except Unmeasurable as e:
-        log(f"cannot measure: {e}")
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted; stopping the exporters")
-        return 130
-    finally:
-        procs.stop_all()
-        if a.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+
+    return run_guarded(a, "sysmon-bench-", body)
 
 
 if __name__ == "__main__":
