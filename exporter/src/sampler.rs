@@ -381,6 +381,9 @@ pub struct Slot {
     /// sample's wall-clock time). Collected by a later sample, so a slow collector that takes
     /// long (netclass on thousands of interfaces) never holds a sample up.
     pending: Option<(u64, Instant, SystemTime)>,
+    /// Whether this sample recorded a new outcome (a run of this sample, or a background run it
+    /// collected), which the foreign-family filter must look at.
+    fresh: bool,
     last_success: Option<SystemTime>,
     latest: Option<Arc<CollectorOutcome>>,
     cpu: Duration,
@@ -400,6 +403,7 @@ impl Slot {
             runs: 0,
             last_run: None,
             pending: None,
+            fresh: false,
             last_success: None,
             latest: None,
             cpu: Duration::ZERO,
@@ -502,6 +506,7 @@ impl Slot {
 
     /// Records a run's result as the collector's latest outcome.
     fn record(&mut self, result: RunResult, started: Instant, ran_at: SystemTime) {
+        self.fresh = true;
         self.last_run = Some(started);
         self.cpu += result.cpu;
         if let Some(e) = &result.error {
@@ -597,6 +602,9 @@ impl Sampler {
             .map(|s| s.due(started, self.slow_interval))
             .collect();
 
+        for slot in &mut self.slots {
+            slot.fresh = false;
+        }
         // Slow runs left in the background by earlier samples: done, or over their time.
         for slot in &mut self.slots {
             let Some((run, at, at_wall)) = slot.pending else {
@@ -642,7 +650,7 @@ impl Sampler {
         }
 
         if self.slots.iter().any(|s| s.foreign) {
-            self.drop_foreign_clashes(&due);
+            self.drop_foreign_clashes();
         }
         let collectors: Vec<Arc<CollectorOutcome>> =
             self.slots.iter().filter_map(|s| s.latest.clone()).collect();
@@ -666,15 +674,18 @@ impl Sampler {
     /// Drops the families of foreign collectors that ran this sample whose names the exporter's
     /// own families take (in either format, see [`metrics::MetricFamily::exposition_names`]), or
     /// that are under the exporter's `sysmon_` prefix, so no family is announced twice.
-    fn drop_foreign_clashes(&mut self, ran: &[bool]) {
+    fn drop_foreign_clashes(&mut self) {
+        if !self.slots.iter().any(|s| s.foreign && s.fresh) {
+            return;
+        }
         let mut taken: HashSet<String> = reserved_names().iter().cloned().collect();
         for slot in self.slots.iter().filter(|s| !s.foreign) {
             for fam in slot.latest.iter().flat_map(|o| &o.set.families) {
                 taken.extend(fam.exposition_names().into_iter().map(|n| n.into_owned()));
             }
         }
-        for (slot, ran) in self.slots.iter_mut().zip(ran) {
-            if !slot.foreign || !ran {
+        for slot in &mut self.slots {
+            if !slot.foreign || !slot.fresh {
                 continue;
             }
             // Recorded this sample, so not shared with a published snapshot yet.
@@ -1050,9 +1061,11 @@ mod tests {
             ],
             Duration::from_secs(5),
         )
-        .with_slow_interval(Duration::from_secs(3600));
-        for _ in 0..2 {
-            // The second sample serves the slow collector's filtered output again.
+        .with_slow_interval(Duration::from_millis(50));
+        for _ in 0..6 {
+            // Later samples serve the slow collector's filtered output again, and collect its
+            // background re-runs, which are filtered too.
+            std::thread::sleep(Duration::from_millis(30));
             let snap = sampler.sample();
             let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
             assert_eq!(text.matches("# TYPE test_value gauge").count(), 1, "{text}");
