@@ -153,8 +153,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The snapshot served before the first sample completes: no collector output, only the
-    /// exporter's own metrics, so `/metrics` answers from the first moment.
+    /// The snapshot held before the first sample completes: no collector output, only the
+    /// exporter's own metrics. A scrape waits for the first sample and gets this one only if
+    /// that wait runs out (see `server::AppState::first_sample`).
     pub fn empty() -> Snapshot {
         Snapshot::initial(true)
     }
@@ -172,6 +173,11 @@ impl Snapshot {
             full: Default::default(),
             full_gzip: Default::default(),
         }
+    }
+
+    /// Whether this is the snapshot served before the first sample (no collector has run yet).
+    pub fn is_initial(&self) -> bool {
+        self.taken_at == SystemTime::UNIX_EPOCH
     }
 
     /// The full body in `format`, encoded at most once per sample.

@@ -33,6 +33,32 @@ impl AppState {
     fn latest(&self) -> Arc<Snapshot> {
         self.snapshots.borrow().clone()
     }
+
+    /// The latest snapshot, but a scrape that arrives before the first sample is published
+    /// waits for it (up to `wait`): a scrape of a starting exporter then carries every collector,
+    /// as node_exporter's do, instead of an empty body that looks like a host without metrics.
+    async fn first_sample(&self, wait: Duration) -> Arc<Snapshot> {
+        let mut rx = self.snapshots.clone();
+        let published = rx.wait_for(|snap| !snap.is_initial());
+        let first = match tokio::time::timeout(wait, published).await {
+            Ok(Ok(snap)) => Some(snap.clone()),
+            // The sampler stopped, or the wait ran out: serve what there is.
+            _ => None,
+        };
+        first.unwrap_or_else(|| self.latest())
+    }
+}
+
+/// How long a scrape waits for the first sample: most of the scrape timeout Prometheus sends
+/// (`X-Prometheus-Scrape-Timeout-Seconds`), or Prometheus' default 10 s without one.
+fn first_sample_wait(headers: &HeaderMap) -> Duration {
+    headers
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .map(|secs| Duration::from_secs_f64((secs * 0.9).min(60.0)))
+        .unwrap_or(Duration::from_secs(10))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -151,7 +177,7 @@ async fn metrics(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let snap = state.latest();
+    let snap = state.first_sample(first_sample_wait(&headers)).await;
     let enabled: Vec<&str> = snap.collectors.iter().map(|c| c.name).collect();
     let filter = match parse_filter(query.as_deref(), &state, &enabled) {
         Ok(f) => f,
@@ -300,6 +326,50 @@ mod tests {
             stale.headers().get(CONTENT_TYPE).unwrap(),
             HeaderValue::from_static("application/json")
         );
+    }
+
+    #[tokio::test]
+    async fn a_scrape_before_the_first_sample_waits_for_it() {
+        let (tx, rx) = watch::channel(Arc::new(Snapshot::empty()));
+        let mut s = state();
+        s.snapshots = rx;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut first = Snapshot::empty();
+            first.taken_at = SystemTime::now();
+            tx.send(Arc::new(first)).unwrap();
+            // Keep the sender until the scrape has seen the sample.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let snap = s.first_sample(Duration::from_secs(5)).await;
+        assert!(!snap.is_initial(), "served the pre-sample snapshot");
+    }
+
+    #[tokio::test]
+    async fn the_wait_for_the_first_sample_is_bounded() {
+        let (_tx, rx) = watch::channel(Arc::new(Snapshot::empty()));
+        let mut s = state();
+        s.snapshots = rx;
+        let snap = s.first_sample(Duration::from_millis(20)).await;
+        assert!(snap.is_initial());
+    }
+
+    #[test]
+    fn first_sample_wait_follows_the_scrape_timeout() {
+        let mut h = HeaderMap::new();
+        assert_eq!(first_sample_wait(&h), Duration::from_secs(10));
+        h.insert(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            HeaderValue::from_static("5"),
+        );
+        assert_eq!(first_sample_wait(&h), Duration::from_millis(4500));
+        for junk in ["-1", "NaN", "soon", "0"] {
+            h.insert(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                HeaderValue::from_static(junk),
+            );
+            assert_eq!(first_sample_wait(&h), Duration::from_secs(10), "{junk}");
+        }
     }
 
     #[test]
