@@ -31,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::anomaly::signals::Readings;
 use crate::collector::Collector;
 use crate::metrics::{self, Format, MetricSet};
 use crate::self_metrics;
@@ -303,29 +304,61 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// What a sample asks of one collector: a full run, its signal readings, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Job {
+    collect: bool,
+    signals: bool,
+}
+
 /// What one run of a collector returned.
 struct RunResult {
     set: MetricSet,
     error: Option<String>,
+    /// The signal readings, when the job asked for them.
+    readings: Option<Readings>,
     took: Duration,
     cpu: Duration,
 }
 
-/// Runs a collector on the calling thread, catching a panic and measuring its cost.
-fn run_collector(collector: &dyn Collector) -> RunResult {
+/// Runs a collector's job on the calling thread, catching a panic and measuring its cost.
+fn run_job(name: &str, collector: &dyn Collector, job: Job) -> RunResult {
     let cpu = ThreadCpu::start();
     let begin = Instant::now();
     let mut set = MetricSet::new();
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collector.collect(&mut set)));
-    let error = match result {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(panic) => Some(format!("collector panicked: {}", panic_message(&panic))),
-    };
+    let mut error = None;
+    if job.collect {
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collector.collect(&mut set)));
+        error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(panic) => Some(format!("collector panicked: {}", panic_message(&panic))),
+        };
+    }
+    let readings = job.signals.then(|| {
+        let mut readings = Readings::default();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            collector.signals(&mut readings)
+        }));
+        // What was read before a failure is kept. The failure itself shows at the collector's
+        // next full run, which reads the same files; logged quietly here, as it would repeat
+        // every sample.
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(collector = name, error = %e, "signal readings failed"),
+            Err(panic) => tracing::warn!(
+                collector = name,
+                panic = %panic_message(&panic),
+                "signal readings panicked"
+            ),
+        }
+        readings
+    });
     RunResult {
         set,
         error,
+        readings,
         took: begin.elapsed(),
         cpu: cpu.elapsed(),
     }
@@ -342,7 +375,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// A long-lived thread running one isolated collector on request. Runs are numbered so a result
 /// that arrives after the sampler gave up on it is told apart from the next one.
 struct Worker {
-    requests: mpsc::Sender<u64>,
+    requests: mpsc::Sender<(u64, Job)>,
     results: mpsc::Receiver<(u64, RunResult)>,
 }
 
@@ -352,13 +385,13 @@ impl Worker {
         collector: Arc<dyn Collector>,
         busy: Arc<AtomicBool>,
     ) -> std::io::Result<Worker> {
-        let (requests, incoming) = mpsc::channel::<u64>();
+        let (requests, incoming) = mpsc::channel::<(u64, Job)>();
         let (outgoing, results) = mpsc::channel();
         std::thread::Builder::new()
             .name(format!("collector-{name}"))
             .spawn(move || {
-                while let Ok(run) = incoming.recv() {
-                    let result = run_collector(&*collector);
+                while let Ok((run, job)) = incoming.recv() {
+                    let result = run_job(name, &*collector, job);
                     let sent = outgoing.send((run, result));
                     busy.store(false, Ordering::Release);
                     if sent.is_err() {
@@ -376,6 +409,10 @@ pub struct Slot {
     collector: Arc<dyn Collector>,
     /// The collector's families come from outside the exporter ([`Collector::foreign_families`]).
     foreign: bool,
+    /// The collector reads signal readings every sample ([`Collector::reads_signals`]).
+    signals: bool,
+    /// Its readings of the latest sample.
+    readings: Readings,
     cadence: Cadence,
     isolation: Isolation,
     /// Set while an isolated run is in flight.
@@ -401,6 +438,8 @@ impl Slot {
         Slot {
             name,
             foreign: collector.foreign_families(),
+            signals: collector.reads_signals(),
+            readings: Readings::default(),
             collector: Arc::from(collector),
             cadence: Cadence::EverySample,
             isolation: Isolation::Thread,
@@ -440,8 +479,8 @@ impl Slot {
         }
     }
 
-    /// Sends a run to the collector's thread; the error says why it could not start.
-    fn dispatch(&mut self) -> Result<u64, String> {
+    /// Sends a job to the collector's thread; the error says why it could not start.
+    fn dispatch(&mut self, job: Job) -> Result<u64, String> {
         if self.busy.swap(true, Ordering::AcqRel) {
             return Err("previous run has not returned yet (hung read?)".to_string());
         }
@@ -463,7 +502,7 @@ impl Slot {
         let worker = self.worker.as_ref().expect("started above");
         // Results of runs the sampler gave up on are stale now.
         while worker.results.try_recv().is_ok() {}
-        if worker.requests.send(run).is_err() {
+        if worker.requests.send((run, job)).is_err() {
             self.worker = None;
             self.busy.store(false, Ordering::Release);
             return Err("the collector's thread has stopped".to_string());
@@ -510,11 +549,22 @@ impl Slot {
         }
     }
 
-    /// Records a run's result as the collector's latest outcome.
-    fn record(&mut self, result: RunResult, started: Instant, ran_at: SystemTime) {
+    /// Records a job's result: its readings, and for a full run the collector's latest outcome.
+    fn record(&mut self, job: Job, result: RunResult, started: Instant, ran_at: SystemTime) {
+        self.cpu += result.cpu;
+        if job.signals {
+            // A job that did not run (timed out, still busy) leaves no readings: a stale value
+            // must not pass for a current one.
+            self.readings = result.readings.clone().unwrap_or_default();
+        }
+        if job.collect {
+            self.record_outcome(result, started, ran_at);
+        }
+    }
+
+    fn record_outcome(&mut self, result: RunResult, started: Instant, ran_at: SystemTime) {
         self.fresh = true;
         self.last_run = Some(started);
-        self.cpu += result.cpu;
         if let Some(e) = &result.error {
             tracing::warn!(collector = self.name, error = %e, "collector failed");
         } else {
@@ -537,19 +587,16 @@ fn failed_run(error: String) -> RunResult {
     RunResult {
         set: MetricSet::new(),
         error: Some(error),
+        readings: None,
         took: Duration::ZERO,
         cpu: Duration::ZERO,
     }
 }
 
-/// Runs after every sample on the collectors' latest output, before the snapshot is published
+/// Runs after every sample on the sample's signal readings, before the snapshot is published
 /// (the anomaly engine). The metrics it returns are published with the snapshot.
 pub trait SampleHook: Send {
-    fn after_sample(
-        &mut self,
-        collected: &[(&'static str, &MetricSet)],
-        at: SystemTime,
-    ) -> MetricSet;
+    fn after_sample(&mut self, readings: &Readings, at: SystemTime) -> MetricSet;
 }
 
 pub struct Sampler {
@@ -608,6 +655,15 @@ impl Sampler {
             .map(|s| s.due(started, self.slow_interval))
             .collect();
 
+        let jobs: Vec<Job> = self
+            .slots
+            .iter()
+            .zip(&due)
+            .map(|(s, due)| Job {
+                collect: *due,
+                signals: s.signals,
+            })
+            .collect();
         for slot in &mut self.slots {
             slot.fresh = false;
         }
@@ -618,41 +674,44 @@ impl Sampler {
             };
             if let Some(result) = slot.poll(run) {
                 slot.pending = None;
-                slot.record(result, at, at_wall);
+                slot.record_outcome(result, at, at_wall);
             } else if at.elapsed() >= self.timeout {
                 slot.pending = None;
                 let mut r = failed_run(format!("timed out after {:?}", self.timeout));
                 r.took = self.timeout;
-                slot.record(r, at, at_wall);
+                slot.record_outcome(r, at, at_wall);
             }
         }
 
-        // Isolated runs first, so they proceed while the inline ones run here. A slow
-        // collector's run after its first goes on in the background; its last output is served
-        // until a later sample collects the new one.
+        // Isolated jobs first, so they proceed while the inline ones run here. A slow
+        // collector's run after its first goes on in the background (unless the sample needs its
+        // signal readings); its last output is served until a later sample collects the new one.
         let mut dispatched = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            if !due[i] || slot.isolation != Isolation::Thread {
+            let job = jobs[i];
+            if !(job.collect || job.signals) || slot.isolation != Isolation::Thread {
                 continue;
             }
-            match slot.dispatch() {
-                Ok(run) if slot.cadence == Cadence::Slow && slot.latest.is_some() => {
+            let background = slot.cadence == Cadence::Slow && slot.latest.is_some();
+            match slot.dispatch(job) {
+                Ok(run) if background && !job.signals => {
                     slot.pending = Some((run, started, ran_at));
                 }
                 Ok(run) => dispatched.push((i, run)),
-                Err(e) => slot.record(failed_run(e), started, ran_at),
+                Err(e) => slot.record(job, failed_run(e), started, ran_at),
             }
         }
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            if due[i] && slot.isolation == Isolation::Inline {
-                let result = run_collector(&*slot.collector);
-                slot.record(result, started, ran_at);
+            let job = jobs[i];
+            if (job.collect || job.signals) && slot.isolation == Isolation::Inline {
+                let result = run_job(slot.name, &*slot.collector, job);
+                slot.record(job, result, started, ran_at);
             }
         }
         for (i, run) in dispatched {
             let slot = &mut self.slots[i];
             let result = slot.wait(run, deadline, self.timeout);
-            slot.record(result, started, ran_at);
+            slot.record(jobs[i], result, started, ran_at);
         }
 
         if self.slots.iter().any(|s| s.foreign) {
@@ -660,7 +719,7 @@ impl Sampler {
         }
         let collectors: Vec<Arc<CollectorOutcome>> =
             self.slots.iter().filter_map(|s| s.latest.clone()).collect();
-        let hook = self.run_hook(&collectors, ran_at);
+        let hook = self.run_hook(ran_at);
         Snapshot {
             taken_at: ran_at,
             published: Instant::now(),
@@ -717,17 +776,33 @@ impl Sampler {
         }
     }
 
-    /// Runs the hook on the collectors' latest output. A panic inside it is logged and the hook
-    /// is kept for the next sample.
-    fn run_hook(&mut self, collectors: &[Arc<CollectorOutcome>], at: SystemTime) -> MetricSet {
-        let Some(hook) = self.hook.as_mut() else {
+    /// The sample's signal readings: those the signal-reading collectors took this sample, and
+    /// the rest from the other collectors' latest output.
+    fn readings(&self) -> Readings {
+        let sets: Vec<&MetricSet> = self
+            .slots
+            .iter()
+            .filter(|s| !s.signals)
+            .filter_map(|s| s.latest.as_ref().map(|o| &o.set))
+            .collect();
+        let mut readings = Readings::from_sets(&sets);
+        for slot in self.slots.iter().filter(|s| s.signals) {
+            readings.merge(slot.readings.clone());
+        }
+        readings
+    }
+
+    /// Runs the hook on the sample's readings. A panic inside it is logged and the hook is kept
+    /// for the next sample.
+    fn run_hook(&mut self, at: SystemTime) -> MetricSet {
+        if self.hook.is_none() {
             return MetricSet::new();
-        };
-        let view: Vec<(&'static str, &MetricSet)> =
-            collectors.iter().map(|c| (c.name, &c.set)).collect();
+        }
         let cpu = ThreadCpu::start();
+        let readings = self.readings();
+        let hook = self.hook.as_mut().expect("checked above");
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            hook.after_sample(&view, at)
+            hook.after_sample(&readings, at)
         }));
         self.hook_cpu += cpu.elapsed();
         result.unwrap_or_else(|_| {
@@ -868,43 +943,82 @@ mod tests {
         assert!(hangs.success, "{:?}", hangs.error);
     }
 
-    /// Counts the collectors it saw and publishes that.
-    struct CountingHook;
-    impl SampleHook for CountingHook {
-        fn after_sample(
-            &mut self,
-            collected: &[(&'static str, &MetricSet)],
-            _: SystemTime,
-        ) -> MetricSet {
+    /// Publishes the readings it was handed.
+    struct ReadingsHook;
+    impl SampleHook for ReadingsHook {
+        fn after_sample(&mut self, readings: &Readings, _: SystemTime) -> MetricSet {
             let mut out = MetricSet::new();
-            let values: f64 = collected
-                .iter()
-                .filter_map(|(_, set)| set.get("test_value"))
-                .map(|f| f.samples[0].value)
-                .sum();
-            out.gauge("test_hook_sum", "Sum of test_value.")
-                .sample(&[], values);
+            out.gauge("test_hook_load1", "The load1 reading.")
+                .sample(&[], readings.load1.unwrap_or(f64::NAN));
+            out.gauge("test_hook_memory", "The MemTotal reading.")
+                .sample(&[], readings.memory_total_bytes.unwrap_or(f64::NAN));
             out
         }
     }
 
+    /// Publishes node_load1 in its full runs.
+    struct Load(f64);
+    impl Collector for Load {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            out.gauge("node_load1", "Load.").sample(&[], self.0);
+            Ok(())
+        }
+    }
+
+    /// A signal-reading collector: counts its full runs and its signal readings apart, and
+    /// reports the reading count as MemTotal.
+    #[derive(Default)]
+    struct Signalling {
+        runs: std::sync::atomic::AtomicU64,
+        readings: std::sync::atomic::AtomicU64,
+    }
+    impl Collector for Signalling {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            let n = self.runs.fetch_add(1, Ordering::Relaxed) + 1;
+            out.counter("test_runs_total", "Runs.")
+                .sample(&[], n as f64);
+            Ok(())
+        }
+        fn reads_signals(&self) -> bool {
+            true
+        }
+        fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+            let n = self.readings.fetch_add(1, Ordering::Relaxed) + 1;
+            readings.memory_total_bytes = Some(n as f64);
+            Ok(())
+        }
+    }
+
     #[test]
-    fn hook_sees_every_collector_and_publishes_its_metrics() {
-        let mut sampler = Sampler::new(
-            vec![
-                Slot::new("a", Box::new(Fixed(1.5))),
-                Slot::new("b", Box::new(Fixed(2.0))),
-            ],
-            Duration::from_secs(1),
-        )
-        .with_hook(Box::new(CountingHook));
-        let snap = sampler.sample();
-        let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
-        assert!(text.contains("test_hook_sum 3.5\n"), "{text}");
-        // Filtering by collector keeps the hook's metrics: they belong to no collector.
-        assert!(snap
-            .render(Format::Text, |n| n == "a")
-            .contains("test_hook_sum 3.5\n"));
+    fn hook_gets_readings_of_every_sample_and_publishes_its_metrics() {
+        for isolation in [Isolation::Inline, Isolation::Thread] {
+            let mut sampler = Sampler::new(
+                vec![
+                    Slot::new("load", Box::new(Load(1.5))),
+                    Slot::new("signals", Box::new(Signalling::default()))
+                        .with_cadence(Cadence::Slow)
+                        .with_isolation(isolation),
+                ],
+                Duration::from_secs(1),
+            )
+            .with_slow_interval(Duration::from_secs(3600))
+            .with_hook(Box::new(ReadingsHook));
+            for n in 1..=3 {
+                let snap = sampler.sample();
+                let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+                assert!(text.contains("test_hook_load1 1.5\n"), "{text}");
+                // The signal readings are new every sample, the full run happened once.
+                assert!(
+                    text.contains(&format!("test_hook_memory {n}\n")),
+                    "{isolation:?}: {text}"
+                );
+                assert_eq!(runs(&snap, "signals"), 1.0, "{isolation:?}");
+                // Filtering by collector keeps the hook's metrics: they belong to no collector.
+                assert!(snap
+                    .render(Format::Text, |c| c == "load")
+                    .contains("test_hook_load1 1.5\n"));
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::config::RulesConfig;
 use super::engine::Engine;
 use super::event::Transition;
-use super::signals::SignalExtractor;
+use super::signals::{Readings, SignalExtractor};
 use crate::metrics::MetricSet;
 use crate::sampler::SampleHook;
 
@@ -116,19 +116,14 @@ impl AnomalyHook {
 }
 
 impl SampleHook for AnomalyHook {
-    fn after_sample(
-        &mut self,
-        collected: &[(&'static str, &MetricSet)],
-        at: SystemTime,
-    ) -> MetricSet {
+    fn after_sample(&mut self, readings: &Readings, at: SystemTime) -> MetricSet {
         let now: DateTime<Utc> = at.into();
         if let Some(rules) = self.reload.take() {
             let resolved = self.engine.reload(rules, now);
             self.record_all(resolved);
             tracing::info!("anomaly rules reloaded");
         }
-        let sets: Vec<&MetricSet> = collected.iter().map(|(_, set)| *set).collect();
-        let signals = self.extractor.extract(&sets, now);
+        let signals = self.extractor.extract_readings(readings, now);
         let transitions = self.engine.evaluate(&signals);
         self.record_all(transitions);
         let mut out = MetricSet::new();
@@ -174,7 +169,7 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_000_000);
         let secs = |s: u64| t0 + std::time::Duration::from_secs(s);
         let set = memory_set(50.0);
-        let out = hook.after_sample(&[("meminfo", &set)], secs(0));
+        let out = hook.after_sample(&Readings::from_sets(&[&set]), secs(0));
         assert!(out.get("sysmon_anomaly_active").is_some());
         assert_eq!(
             out.get("sysmon_config_last_reload_successful")
@@ -190,13 +185,13 @@ mod tests {
         m.threshold = 40.0;
         m.hold = std::time::Duration::ZERO;
         reload.succeeded(rules);
-        hook.after_sample(&[("meminfo", &set)], secs(2));
+        hook.after_sample(&Readings::from_sets(&[&set]), secs(2));
         let recorded = sink.0.lock().unwrap().clone();
         assert_eq!(recorded.len(), 1, "{recorded:?}");
         assert_eq!(recorded[0].event().rule, "memory_high");
 
         reload.failed();
-        let out = hook.after_sample(&[("meminfo", &set)], secs(4));
+        let out = hook.after_sample(&Readings::from_sets(&[&set]), secs(4));
         assert_eq!(
             out.get("sysmon_config_last_reload_successful")
                 .unwrap()

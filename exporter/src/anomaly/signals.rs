@@ -1,4 +1,4 @@
-//! Derives [`Signals`] from the collectors' output: the handful of host-level numbers the rules
+//! Derives [`Signals`] from the collectors' readings: the handful of host-level numbers the rules
 //! judge. Rates (CPU busy, disk and network throughput, USB timeouts) come from counter deltas
 //! between two consecutive samples, so the extractor keeps the previous sample's counters.
 
@@ -93,12 +93,125 @@ fn rate(previous: Option<f64>, now: Option<f64>, seconds: Option<f64>) -> Option
     (n >= p && dt > 0.0).then(|| (n - p) / dt)
 }
 
+/// The raw inputs of one sample's signals: counters and gauges as the collectors read them,
+/// before rates are taken. The collectors the rules read every sample fill their part directly
+/// and cheaply ([`crate::collector::Collector::signals`]), between their full runs on the slow
+/// interval; the rest is taken from collectors' metric sets ([`Readings::from_sets`]).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Readings {
+    pub cpu: Option<CpuTimes>,
+    pub memory_total_bytes: Option<f64>,
+    pub memory_available_bytes: Option<f64>,
+    pub load1: Option<f64>,
+    /// Bytes read and written, summed over the reported disks.
+    pub disk_read_bytes: Option<f64>,
+    pub disk_written_bytes: Option<f64>,
+    /// Bytes received and transmitted, summed over the reported interfaces but loopback.
+    pub network_receive_bytes: Option<f64>,
+    pub network_transmit_bytes: Option<f64>,
+    /// Temperatures in celsius, subject `chip/sensor` (hwmon) or `thermal_zone<N>`.
+    pub temperatures: Vec<Reading>,
+    /// Used percent per mount point.
+    pub filesystems: Vec<Reading>,
+    /// USB timeouts counted so far, per port.
+    pub usb_timeouts: HashMap<String, f64>,
+}
+
+/// CPU time summed over every CPU, in seconds.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct CpuTimes {
+    /// Every mode but idle and iowait (guest time is part of user and nice, not added again).
+    pub busy: f64,
+    /// Every mode.
+    pub total: f64,
+    /// How many CPUs the times cover.
+    pub cpus: usize,
+}
+
+impl Readings {
+    /// The readings found in collectors' metric sets, by node_exporter's family names.
+    pub fn from_sets(sets: &[&MetricSet]) -> Readings {
+        let mut r = Readings::default();
+        if let Some(f) = family(sets, "node_cpu_seconds_total").filter(|f| !f.samples.is_empty()) {
+            let mut cpu = CpuTimes::default();
+            for s in f.samples.iter().filter(|s| s.value.is_finite()) {
+                cpu.total += s.value;
+                match label(&s.labels, "mode") {
+                    // Counted on the idle mode, which every CPU line has: one entry per CPU.
+                    Some("idle") => cpu.cpus += 1,
+                    Some("iowait") => {}
+                    _ => cpu.busy += s.value,
+                }
+            }
+            r.cpu = Some(cpu);
+        }
+        r.memory_total_bytes = sum(family(sets, "node_memory_MemTotal_bytes"), |_| true);
+        r.memory_available_bytes = sum(family(sets, "node_memory_MemAvailable_bytes"), |_| true);
+        r.load1 = sum(family(sets, "node_load1"), |_| true);
+        r.disk_read_bytes = sum(family(sets, "node_disk_read_bytes_total"), |_| true);
+        r.disk_written_bytes = sum(family(sets, "node_disk_written_bytes_total"), |_| true);
+        let not_loopback = |l: &[(LabelName, String)]| label(l, "device") != Some("lo");
+        r.network_receive_bytes = sum(
+            family(sets, "node_network_receive_bytes_total"),
+            not_loopback,
+        );
+        r.network_transmit_bytes = sum(
+            family(sets, "node_network_transmit_bytes_total"),
+            not_loopback,
+        );
+        r.temperatures = temperatures(sets);
+        r.filesystems = filesystems(sets);
+        if let Some(f) = family(sets, "sysmon_usb_errors_total") {
+            for s in &f.samples {
+                if label(&s.labels, "kind") == Some("timeout") && s.value.is_finite() {
+                    let port = label(&s.labels, "port").unwrap_or("unknown").to_string();
+                    *r.usb_timeouts.entry(port).or_insert(0.0) += s.value;
+                }
+            }
+        }
+        r
+    }
+
+    /// Adds `other`'s readings: its values where it has them, its temperatures, filesystems and
+    /// USB ports after these.
+    pub fn merge(&mut self, other: Readings) {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        take(&mut self.cpu, other.cpu);
+        take(&mut self.memory_total_bytes, other.memory_total_bytes);
+        take(
+            &mut self.memory_available_bytes,
+            other.memory_available_bytes,
+        );
+        take(&mut self.load1, other.load1);
+        take(&mut self.disk_read_bytes, other.disk_read_bytes);
+        take(&mut self.disk_written_bytes, other.disk_written_bytes);
+        take(&mut self.network_receive_bytes, other.network_receive_bytes);
+        take(
+            &mut self.network_transmit_bytes,
+            other.network_transmit_bytes,
+        );
+        self.temperatures.extend(other.temperatures);
+        self.filesystems.extend(other.filesystems);
+        self.usb_timeouts.extend(other.usb_timeouts);
+    }
+}
+
 impl SignalExtractor {
     pub fn new() -> SignalExtractor {
         SignalExtractor::default()
     }
 
+    /// The signals of collectors' metric sets (tests and tools; the sampler hands over
+    /// [`Readings`] it assembled, see [`SignalExtractor::extract_readings`]).
     pub fn extract(&mut self, sets: &[&MetricSet], at: DateTime<Utc>) -> Signals {
+        self.extract_readings(&Readings::from_sets(sets), at)
+    }
+
+    pub fn extract_readings(&mut self, readings: &Readings, at: DateTime<Utc>) -> Signals {
         let mut signals = Signals::empty(at);
         let elapsed = self
             .previous
@@ -107,88 +220,46 @@ impl SignalExtractor {
             .filter(|dt| *dt > 0.0);
 
         // CPU: busy share of all CPU time since the previous sample.
-        let cpu = family(sets, "node_cpu_seconds_total");
-        // Counted on the idle mode, which every CPU line has: one entry per CPU.
-        let mut cpus = 0usize;
-        let (mut busy, mut total) = (0.0, 0.0);
-        if let Some(f) = cpu {
-            for s in &f.samples {
-                if !s.value.is_finite() {
-                    continue;
-                }
-                total += s.value;
-                match label(&s.labels, "mode") {
-                    Some("idle") => cpus += 1,
-                    Some("iowait") => {}
-                    _ => busy += s.value,
-                }
-            }
-        }
-        let have_cpu = cpu.is_some_and(|f| !f.samples.is_empty());
-        if have_cpu && self.previous.have_cpu {
+        let cpu = readings.cpu;
+        if let (Some(now), true) = (cpu, self.previous.have_cpu) {
             let (d_busy, d_total) = (
-                busy - self.previous.cpu_busy,
-                total - self.previous.cpu_total,
+                now.busy - self.previous.cpu_busy,
+                now.total - self.previous.cpu_total,
             );
             if d_total > 0.0 && d_busy >= 0.0 {
                 signals.cpu_busy_percent = Some((d_busy / d_total * 100.0).clamp(0.0, 100.0));
             }
         }
+        let cpus = cpu.map_or(0, |c| c.cpus);
 
         // Memory: what is not available, as `free` and node_exporter dashboards compute it.
-        let mem_total = sum(family(sets, "node_memory_MemTotal_bytes"), |_| true);
-        let mem_available = sum(family(sets, "node_memory_MemAvailable_bytes"), |_| true);
-        if let (Some(t), Some(a)) = (mem_total, mem_available) {
+        if let (Some(t), Some(a)) = (readings.memory_total_bytes, readings.memory_available_bytes) {
             if t > 0.0 && a >= 0.0 {
                 signals.memory_used_percent = Some(((t - a) / t * 100.0).clamp(0.0, 100.0));
             }
         }
 
-        if let (Some(load), true) = (sum(family(sets, "node_load1"), |_| true), cpus > 0) {
+        if let (Some(load), true) = (readings.load1, cpus > 0) {
             signals.load1_per_cpu = Some(load / cpus as f64);
         }
 
-        let disk_bytes = match (
-            sum(family(sets, "node_disk_read_bytes_total"), |_| true),
-            sum(family(sets, "node_disk_written_bytes_total"), |_| true),
-        ) {
-            (Some(r), Some(w)) => Some(r + w),
-            _ => None,
-        };
+        let both = |a: Option<f64>, b: Option<f64>| Some(a? + b?);
+        let disk_bytes = both(readings.disk_read_bytes, readings.disk_written_bytes);
         signals.disk_io_bytes_per_second = rate(self.previous.disk_bytes, disk_bytes, elapsed);
-
-        let not_loopback = |l: &[(LabelName, String)]| label(l, "device") != Some("lo");
-        let network_bytes = match (
-            sum(
-                family(sets, "node_network_receive_bytes_total"),
-                not_loopback,
-            ),
-            sum(
-                family(sets, "node_network_transmit_bytes_total"),
-                not_loopback,
-            ),
-        ) {
-            (Some(r), Some(t)) => Some(r + t),
-            _ => None,
-        };
+        let network_bytes = both(
+            readings.network_receive_bytes,
+            readings.network_transmit_bytes,
+        );
         signals.network_bytes_per_second =
             rate(self.previous.network_bytes, network_bytes, elapsed);
 
-        signals.temperatures_celsius = temperatures(sets);
-        signals.filesystems_used_percent = filesystems(sets);
+        signals.temperatures_celsius = readings.temperatures.clone();
+        signals.filesystems_used_percent = readings.filesystems.clone();
 
         // USB timeouts per port since the previous sample. A port seen for the first time counts
         // from zero only if there was a previous sample (otherwise its history predates us).
-        let mut usb_now = HashMap::new();
-        if let Some(f) = family(sets, "sysmon_usb_errors_total") {
-            for s in &f.samples {
-                if label(&s.labels, "kind") == Some("timeout") && s.value.is_finite() {
-                    let port = label(&s.labels, "port").unwrap_or("unknown").to_string();
-                    *usb_now.entry(port).or_insert(0.0) += s.value;
-                }
-            }
-        }
-        let mut usb: Vec<Reading> = usb_now
+        let mut usb: Vec<Reading> = readings
+            .usb_timeouts
             .iter()
             .map(|(port, now)| {
                 let before = match self.previous.usb_timeouts.get(port) {
@@ -208,12 +279,12 @@ impl SignalExtractor {
 
         self.previous = Previous {
             at: Some(at),
-            cpu_busy: busy,
-            cpu_total: total,
+            cpu_busy: cpu.map_or(0.0, |c| c.busy),
+            cpu_total: cpu.map_or(0.0, |c| c.total),
             disk_bytes,
             network_bytes,
-            usb_timeouts: usb_now,
-            have_cpu,
+            usb_timeouts: readings.usb_timeouts.clone(),
+            have_cpu: cpu.is_some(),
         };
         signals
     }

@@ -31,11 +31,12 @@ use std::sync::Mutex;
 
 use regex::Regex;
 
-use super::slow_part::SlowPart;
+use super::kept_open::KeptOpen;
 use super::{
     read_string, read_trimmed, read_u64, sorted_dir_entries, BuildContext, CollectError, Collector,
     Registration, Roots,
 };
+use crate::anomaly::signals::{CpuTimes, Readings};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -43,7 +44,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "per-CPU time in each mode from /proc/stat",
     flags: <Args as clap::Args>::augment_args,
-    cadence: super::Cadence::EverySample,
+    // The anomaly rules' CPU reading is taken every sample by `signals`.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Inline,
     build,
 };
@@ -151,7 +153,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
         roots: ctx.roots.clone(),
         counters: Mutex::new(CpuCounters::default()),
         options,
-        topology: SlowPart::new(ctx.settings.slow_interval),
+        stat: KeptOpen::new(ctx.roots.proc("stat")),
     }))
 }
 
@@ -159,9 +161,8 @@ pub struct CpuCollector {
     roots: Roots,
     counters: Mutex<CpuCounters>,
     options: Options,
-    /// Throttle counts, online and isolated CPUs (a few sysfs files per CPU), which no rule reads:
-    /// refreshed once per slow interval; the CPU times are read every sample.
-    topology: SlowPart<()>,
+    /// /proc/stat for the signal readings.
+    stat: KeptOpen,
 }
 
 /// Columns of a `cpuN` line of /proc/stat, in the kernel's order (proc.rst), counted in USER_HZ
@@ -644,6 +645,7 @@ impl CpuCollector {
 
 impl Collector for CpuCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        self.stat.reopen();
         // A damaged cpuinfo fails the collector, but the CPU times are still published.
         let info = if self.options.info {
             self.collect_info(out)
@@ -652,8 +654,54 @@ impl Collector for CpuCollector {
         };
         self.collect_times(out)?;
         info?;
-        self.topology.add((), out, |out| self.collect_topology(out))
+        self.collect_topology(out)
     }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        readings.cpu = self
+            .stat
+            .read(cpu_times)?
+            .map_err(|message| CollectError::parse(self.stat.path(), message))?;
+        Ok(())
+    }
+}
+
+/// The CPU time summed over the `cpuN` lines of /proc/stat (the CPUs online now, as the full
+/// run publishes them; the `cpu` total line also counts CPUs gone offline), for the anomaly
+/// rules. None when the file has no CPU lines.
+pub fn cpu_times(text: &str) -> Result<Option<CpuTimes>, String> {
+    let (mut busy, mut total, mut cpus) = (0u64, 0u64, 0usize);
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("cpu") else {
+            continue;
+        };
+        let Some((n, columns)) = rest
+            .split_once(' ')
+            .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        cpus += 1;
+        // Guest time is already counted in user and nice: only the first eight columns add up.
+        for (i, field) in columns.split_whitespace().take(GUEST).enumerate() {
+            let ticks: u64 = field
+                .parse()
+                .map_err(|_| format!("cpu{n}: expected a tick count, found {field:?}"))?;
+            total = total.saturating_add(ticks);
+            if COLUMNS[i] != "idle" && COLUMNS[i] != "iowait" {
+                busy = busy.saturating_add(ticks);
+            }
+        }
+    }
+    Ok((cpus > 0).then(|| CpuTimes {
+        busy: busy as f64 / USER_HZ,
+        total: total as f64 / USER_HZ,
+        cpus,
+    }))
 }
 
 impl CpuCollector {
@@ -1037,7 +1085,7 @@ bugs\t\t:
                 false,
             )
             .unwrap(),
-            topology: SlowPart::new(std::time::Duration::ZERO),
+            stat: KeptOpen::new("/nonexistent"),
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();
@@ -1097,7 +1145,7 @@ bugs\t\t:
             roots: fixture_roots("server"),
             counters: Mutex::default(),
             options: options(&["--no-collector.cpu.guest"], true).unwrap(),
-            topology: SlowPart::new(std::time::Duration::ZERO),
+            stat: KeptOpen::new("/nonexistent"),
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();
@@ -1115,7 +1163,7 @@ bugs\t\t:
             roots: roots_at(tmp.path()),
             counters: Mutex::default(),
             options: options(&["--collector.cpu.info"], true).unwrap(),
-            topology: SlowPart::new(std::time::Duration::ZERO),
+            stat: KeptOpen::new("/nonexistent"),
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();
@@ -1180,7 +1228,7 @@ bugs\t\t:
                 guest: true,
                 ..Options::default()
             },
-            topology: SlowPart::new(std::time::Duration::ZERO),
+            stat: KeptOpen::new("/nonexistent"),
         };
         let mut out = MetricSet::new();
         collector.collect(&mut out).unwrap();

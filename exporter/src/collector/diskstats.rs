@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::filter::DeviceFilter;
-use super::slow_part::SlowPart;
+use super::kept_open::KeptOpen;
 use super::{
     read_string, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
 };
+use crate::anomaly::signals::Readings;
 use crate::metrics::{MetricSet, MetricType};
 
 pub const REGISTRATION: Registration = Registration {
@@ -23,7 +24,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "block device I/O statistics from /proc/diskstats",
     flags: <Args as clap::Args>::augment_args,
-    cadence: super::Cadence::EverySample,
+    // The anomaly rules' disk throughput reading is taken every sample by `signals`.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Inline,
     build,
 };
@@ -96,7 +98,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
         roots: ctx.roots.clone(),
         filter,
         udev_data: args.udev_data,
-        descriptions: SlowPart::new(ctx.settings.slow_interval),
+        kept: KeptOpen::new(ctx.roots.proc("diskstats")),
     }))
 }
 
@@ -104,9 +106,8 @@ pub struct DiskstatsCollector {
     roots: Roots,
     filter: DeviceFilter,
     udev_data: PathBuf,
-    /// The devices' descriptions (udev, sysfs), which no rule reads: refreshed once per slow
-    /// interval or when the set of devices changes; the I/O counters are read every sample.
-    descriptions: SlowPart<Vec<(u32, u32, String)>>,
+    /// /proc/diskstats for the signal readings.
+    kept: KeptOpen,
 }
 
 /// One line of /proc/diskstats.
@@ -436,6 +437,7 @@ impl DiskstatsCollector {
 
 impl Collector for DiskstatsCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        self.kept.reopen();
         let path = self.roots.proc("diskstats");
         let text = read_string(&path)?;
         // A malformed line is skipped and reported once all the good lines are published.
@@ -451,21 +453,51 @@ impl Collector for DiskstatsCollector {
                 Err(message) => bad_lines.push(format!("line {}: {message}", index + 1)),
             }
         }
-        let key = devices
-            .iter()
-            .map(|d| (d.major, d.minor, d.name.clone()))
-            .collect();
-        self.descriptions.add(key, out, |out| {
-            for stat in &devices {
-                self.emit_description(stat, out);
-            }
-            Ok(())
-        })?;
+        for stat in &devices {
+            self.emit_description(stat, out);
+        }
         for stat in &devices {
             self.emit_counters(stat, out);
         }
         super::malformed_lines(&path, &bad_lines)
     }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        let (read, written) = self
+            .kept
+            .read(|text| bytes_read_and_written(text, &self.filter))?;
+        readings.disk_read_bytes = Some(read);
+        readings.disk_written_bytes = Some(written);
+        Ok(())
+    }
+}
+
+/// Bytes read and written over the devices the filter keeps, for the anomaly rules: the third
+/// and seventh statistics (sectors, always of 512 bytes) of each line. Lines too short to have
+/// them are skipped, as the full run reports them.
+pub fn bytes_read_and_written(text: &str, filter: &DeviceFilter) -> (f64, f64) {
+    let (mut read, mut written) = (0u64, 0u64);
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(name) = fields.nth(2) else {
+            continue;
+        };
+        let mut stats = fields.map(|f| f.parse::<u64>().ok());
+        let (Some(Some(sectors_read)), Some(Some(sectors_written))) = (stats.nth(2), stats.nth(3))
+        else {
+            continue;
+        };
+        if filter.ignored(name) {
+            continue;
+        }
+        read = read.saturating_add(sectors_read);
+        written = written.saturating_add(sectors_written);
+    }
+    (read as f64 * 512.0, written as f64 * 512.0)
 }
 
 #[cfg(test)]
@@ -720,7 +752,7 @@ mod tests {
             roots,
             filter: device_filter(None, None).unwrap(),
             udev_data,
-            descriptions: SlowPart::new(std::time::Duration::ZERO),
+            kept: KeptOpen::new("/nonexistent"),
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();

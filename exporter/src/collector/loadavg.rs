@@ -1,6 +1,8 @@
 //! `loadavg`: the 1, 5 and 15 minute load averages from `<procfs>/loadavg`.
 
+use super::kept_open::KeptOpen;
 use super::{read_string, BuildContext, CollectError, Collector, Registration, Roots};
+use crate::anomaly::signals::Readings;
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -8,7 +10,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "load averages from /proc/loadavg",
     flags: super::no_flags,
-    cadence: super::Cadence::EverySample,
+    // The anomaly rules' load reading is taken every sample by `signals`.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Inline,
     build,
 };
@@ -16,11 +19,14 @@ pub const REGISTRATION: Registration = Registration {
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(LoadavgCollector {
         roots: ctx.roots.clone(),
+        kept: KeptOpen::new(ctx.roots.proc("loadavg")),
     }))
 }
 
 pub struct LoadavgCollector {
     roots: Roots,
+    /// /proc/loadavg for the signal readings.
+    kept: KeptOpen,
 }
 
 /// Parses the first three fields of /proc/loadavg ("0.20 0.18 0.12 1/80 11206").
@@ -35,6 +41,7 @@ pub fn parse(text: &str) -> Option<[f64; 3]> {
 
 impl Collector for LoadavgCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        self.kept.reopen();
         let path = self.roots.proc("loadavg");
         let text = read_string(&path)?;
         let [l1, l5, l15] = parse(&text).ok_or_else(|| {
@@ -47,6 +54,15 @@ impl Collector for LoadavgCollector {
         out.gauge("node_load5", "5m load average.").sample(&[], l5);
         out.gauge("node_load15", "15m load average.")
             .sample(&[], l15);
+        Ok(())
+    }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        readings.load1 = self.kept.read(parse)?.map(|[l1, _, _]| l1);
         Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! lines in kB get a `_bytes` suffix and their value times 1024, lines without a unit
 //! (`HugePages_Total`, …) are exported as they are.
 
+use super::kept_open::KeptOpen;
 use super::{read_string, BuildContext, CollectError, Collector, Registration, Roots};
+use crate::anomaly::signals::Readings;
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -14,7 +16,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "memory statistics from /proc/meminfo",
     flags: super::no_flags,
-    cadence: super::Cadence::EverySample,
+    // The anomaly rules' memory readings are taken every sample by `signals`.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Inline,
     build,
 };
@@ -22,11 +25,36 @@ pub const REGISTRATION: Registration = Registration {
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(MeminfoCollector {
         roots: ctx.roots.clone(),
+        kept: KeptOpen::new(ctx.roots.proc("meminfo")),
     }))
 }
 
 pub struct MeminfoCollector {
     roots: Roots,
+    /// /proc/meminfo for the signal readings.
+    kept: KeptOpen,
+}
+
+/// MemTotal and MemAvailable in bytes, the two lines the anomaly rules read (either may be
+/// missing: MemAvailable is absent before Linux 3.14).
+pub fn total_and_available(text: &str) -> (Option<f64>, Option<f64>) {
+    let kb = |rest: &str| -> Option<f64> {
+        let mut parts = rest.split_whitespace();
+        let n: u64 = parts.next()?.parse().ok()?;
+        (parts.next() == Some("kB")).then_some(n as f64 * 1024.0)
+    };
+    let (mut total, mut available) = (None, None);
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("MemTotal:") {
+            total = kb(rest);
+        } else if let Some(rest) = line.strip_prefix("MemAvailable:") {
+            available = kb(rest);
+        }
+        if total.is_some() && available.is_some() {
+            break;
+        }
+    }
+    (total, available)
 }
 
 /// One exported meminfo line: the kernel's field name, the metric name suffix and the value.
@@ -120,6 +148,7 @@ pub fn parse(text: &str) -> Result<Vec<Field>, String> {
 
 impl Collector for MeminfoCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+        self.kept.reopen();
         let path = self.roots.proc("meminfo");
         let text = read_string(&path)?;
         let fields = parse(&text).map_err(|message| CollectError::parse(&path, message))?;
@@ -131,6 +160,16 @@ impl Collector for MeminfoCollector {
             out.gauge(&format!("node_memory_{}", f.metric), &help)
                 .sample(&[], f.value);
         }
+        Ok(())
+    }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        (readings.memory_total_bytes, readings.memory_available_bytes) =
+            self.kept.read(total_and_available)?;
         Ok(())
     }
 }
@@ -145,6 +184,16 @@ mod tests {
             .into_iter()
             .map(|f| (f.metric, f.value))
             .collect()
+    }
+
+    #[test]
+    fn the_signal_lines_agree_with_the_full_parse() {
+        let text = "MemTotal:       16065520 kB\nMemFree:  100 kB\nMemAvailable:    9876543 kB\n";
+        let full = values(text);
+        let (total, available) = total_and_available(text);
+        assert_eq!(total, Some(full[0].1));
+        assert_eq!(available, Some(full[2].1));
+        assert_eq!(total_and_available("MemTotal: x kB\n"), (None, None));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::anomaly::signals::Readings;
 use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
@@ -21,6 +22,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
+pub mod kept_open;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
@@ -32,7 +34,6 @@ pub mod pressure;
 pub mod processes;
 pub mod schedstat;
 pub mod selinux;
-pub mod slow_part;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -94,6 +95,19 @@ pub trait Collector: Send + Sync {
     /// exported by another collector or by the exporter itself, so no family is announced twice.
     fn foreign_families(&self) -> bool {
         false
+    }
+
+    /// Whether the collector reads the anomaly rules' inputs every sample with
+    /// [`Collector::signals`], so that its full `collect` can run on the slow interval.
+    fn reads_signals(&self) -> bool {
+        false
+    }
+
+    /// Reads this collector's part of the anomaly rules' inputs, as cheaply as it can (no metric
+    /// families, kept-open files, reused buffers). Called every sample when
+    /// [`Collector::reads_signals`] says so; what is read before an error is kept.
+    fn signals(&self, _readings: &mut Readings) -> Result<(), CollectError> {
+        Ok(())
     }
 }
 

@@ -19,7 +19,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::kept_open::TemperatureFiles;
 use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use crate::anomaly::signals::Readings;
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -27,7 +29,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "thermal zone temperatures and cooling devices from /sys/class/thermal",
     flags: super::no_flags,
-    cadence: super::Cadence::EverySample,
+    // The anomaly rules' temperatures are read every sample by `signals`.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Thread,
     build,
 };
@@ -35,11 +38,14 @@ pub const REGISTRATION: Registration = Registration {
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(ThermalZoneCollector {
         roots: ctx.roots.clone(),
+        temps: TemperatureFiles::default(),
     }))
 }
 
 pub struct ThermalZoneCollector {
     roots: Roots,
+    /// The `temp` files of the zones the last full run published.
+    temps: TemperatureFiles,
 }
 
 /// One thermal zone: `zone` is the number in `thermal_zone<N>`, `kind` its `type` ("acpitz").
@@ -201,10 +207,12 @@ impl Collector for ThermalZoneCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/thermal");
         let mut first_error = None;
+        let mut temps = Vec::new();
 
         for (dir, zone) in entries(&class, "thermal_zone")? {
             match read_zone(&dir, &zone) {
                 Outcome::Value(z) => {
+                    temps.push((format!("thermal_zone{}", z.zone), dir.join("temp"), None));
                     out.gauge("node_thermal_zone_temp", "Zone temperature in Celsius")
                         .sample(
                             &[("type", &z.kind), ("zone", &z.zone)],
@@ -240,7 +248,16 @@ impl Collector for ThermalZoneCollector {
             }
         }
 
+        self.temps.replace(temps);
         first_error.map_or(Ok(()), Err)
+    }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        self.temps.read(&mut readings.temperatures)
     }
 }
 
@@ -251,6 +268,7 @@ mod tests {
 
     fn collect(machine: &str) -> (MetricSet, Result<(), CollectError>) {
         let collector = ThermalZoneCollector {
+            temps: TemperatureFiles::default(),
             roots: fixture_roots(machine),
         };
         let mut out = MetricSet::new();

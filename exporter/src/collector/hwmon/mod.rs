@@ -21,11 +21,13 @@
 pub mod sysfs;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use self::sysfs::{clean_metric_name, collect_sensor_files, disambiguate, ChipNaming};
 use super::filter::DeviceFilter;
+use super::kept_open::TemperatureFiles;
 use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use crate::anomaly::signals::Readings;
 use crate::metrics::{MetricSet, MetricType};
 
 pub const REGISTRATION: Registration = Registration {
@@ -33,7 +35,8 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "temperatures, fans, voltages, currents and power from /sys/class/hwmon",
     flags: <Args as clap::Args>::augment_args,
-    cadence: super::Cadence::EverySample,
+    // The anomaly rules' temperatures are read every sample by `signals`.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Thread,
     build,
 };
@@ -82,6 +85,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
                 args.sensor_exclude.as_deref(),
             ),
         )?,
+        temps: TemperatureFiles::default(),
     }))
 }
 
@@ -89,6 +93,8 @@ pub struct HwmonCollector {
     roots: Roots,
     chips: DeviceFilter,
     sensors: DeviceFilter,
+    /// The files behind the node_hwmon_temp_celsius series of the last full run.
+    temps: TemperatureFiles,
 }
 
 impl Collector for HwmonCollector {
@@ -126,16 +132,27 @@ impl Collector for HwmonCollector {
             }
         }
         let labels = disambiguate(&namings);
+        let mut temps = Vec::new();
         for ((dir, naming), chip) in dirs.iter().zip(&namings).zip(&labels) {
             // The chip filter sees the label as exported, suffix included.
             if self.chips.ignored(chip) {
                 continue;
             }
-            if let Err(e) = self.collect_chip(dir, chip, naming.human.as_deref(), &mut out) {
+            let human = naming.human.as_deref();
+            if let Err(e) = self.collect_chip(dir, chip, human, &mut out, &mut temps) {
                 last_error = Some(e);
             }
         }
+        self.temps.replace(temps);
         last_error.map_or(Ok(()), Err)
+    }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        self.temps.read(&mut readings.temperatures)
     }
 }
 
@@ -146,6 +163,7 @@ impl HwmonCollector {
         chip: &str,
         chip_name: Option<&str>,
         out: &mut Deduplicated,
+        temps: &mut Vec<(String, PathBuf, Option<f64>)>,
     ) -> Result<(), CollectError> {
         let mut sensors = BTreeMap::new();
         collect_sensor_files(dir, &mut sensors)?;
@@ -177,6 +195,15 @@ impl HwmonCollector {
                     &[("chip", chip), ("label", label), ("sensor", sensor)],
                     1.0,
                 );
+            }
+            if data.kind == "temp" {
+                // node_hwmon_temp_celsius comes from the bare `temp<N>` file if the sensor has
+                // one, else from `temp<N>_input` (see `sensor_metrics`).
+                let file = data.files.get("").or_else(|| data.files.get("input"));
+                if let Some(file) = file.cloned() {
+                    let crit = data.props.get("crit").and_then(|v| parse_float(v));
+                    temps.push((format!("{chip}/{sensor}"), file, crit.map(|c| c * 0.001)));
+                }
             }
             for m in sensor_metrics(data.kind, &data.props) {
                 let sensor = m.sensor.as_deref().unwrap_or(sensor.as_str());

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::collector::{sorted_dir_entries, CollectError};
 
@@ -35,6 +35,8 @@ const MAX_ATTRIBUTE_BYTES: usize = 4096;
 pub struct SensorData {
     pub kind: &'static str,
     pub props: BTreeMap<String, String>,
+    /// The file each property was read from (the temperature signal reads it again).
+    pub files: BTreeMap<String, PathBuf>,
 }
 
 /// Splits an attribute file name into (type, number, property) as node_exporter's
@@ -90,6 +92,7 @@ pub fn collect_sensor_files(
         let data = sensors.entry(format!("{kind}{num}")).or_default();
         data.kind = kind;
         data.props.insert(property.to_string(), value);
+        data.files.insert(property.to_string(), entry.path());
     }
     Ok(())
 }
