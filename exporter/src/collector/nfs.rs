@@ -75,8 +75,9 @@ pub const V3_PROCEDURES: [&str; 22] = [
 /// The first 59 NFSv4 client operations in the order of the `proc4` line (the kernel's
 /// `NFSPROC4_CLNT_*` numbering in include/linux/nfs4.h), as node_exporter 1.12 names them. Later
 /// kernels append more (COPY, ..., READ_PLUS); node_exporter exports these 59 only, and a shorter
-/// line (an older kernel) leaves the missing ones at zero. GETDEVICEINFO comes before LAYOUTGET
-/// (procfs read the two swapped until v0.17; node_exporter 1.12 uses the corrected order).
+/// line (an older kernel) leaves the missing ones at zero. GETDEVICEINFO comes before LAYOUTGET,
+/// as in the kernel's table (fs/nfs/nfs4xdr.c) and procfs since its fix of the two being read
+/// swapped (prometheus/procfs#725); node_exporter 1.5 still reads them swapped.
 pub const CLIENT_V4_PROCEDURES: [&str; 59] = [
     "Null",
     "Read",
