@@ -162,9 +162,10 @@ fn nfs_fixed_names(series: BTreeMap<SeriesKey, f64>) -> BTreeMap<SeriesKey, f64>
                     ("Write", "SetClientIDConfirm"),
                     ("RelLockOwner", "Verify"),
                 ],
-                "node_nfs_requests_total" => {
-                    &[("LayoutGet", "GetDeviceInfo"), ("GetDeviceInfo", "LayoutGet")]
-                }
+                "node_nfs_requests_total" => &[
+                    ("LayoutGet", "GetDeviceInfo"),
+                    ("GetDeviceInfo", "LayoutGet"),
+                ],
                 _ => return (key, value),
             };
             if !key.labels.iter().any(|(l, v)| l == "proto" && v == "4") {

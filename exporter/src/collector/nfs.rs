@@ -167,10 +167,7 @@ impl Default for ClientStats {
 /// Splits one line into its key and its values, all of which must be unsigned integers; a line
 /// needs at least one value. Without `parse_all`, only the first two values are read (and
 /// checked), as procfs reads nfsd's `th` line.
-pub(crate) fn split_line<'a>(
-    line: &'a str,
-    parse_all: bool,
-) -> Result<(&'a str, Vec<u64>), String> {
+pub(crate) fn split_line(line: &str, parse_all: bool) -> Result<(&str, Vec<u64>), String> {
     let mut fields = line.split_whitespace();
     let key = fields.next().unwrap_or("");
     let mut values = Vec::with_capacity(24);

@@ -290,8 +290,7 @@ mod tests {
         format!("{key} {} {}", counts.len(), counts.join(" "))
     }
 
-    const TH: &str =
-        "th 16 0 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000";
+    const TH: &str = "th 16 0 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000";
 
     #[test]
     fn parses_kernel_layout() {
