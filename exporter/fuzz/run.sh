@@ -131,6 +131,8 @@ build_corpus() {
         seed "${files[@]}"
         ;;
     loadavg) seed "$fixtures"/*/proc/loadavg ;;
+    nfs) seed "$fixtures"/*/proc/net/rpc/nfs ;;
+    nfsd) seed "$fixtures"/*/proc/net/rpc/nfsd ;;
     pressure) seed "$fixtures"/*/proc/pressure/* ;;
     vmstat) seed "$fixtures"/*/proc/vmstat ;;
     filefd) seed "$fixtures"/*/proc/sys/fs/file-nr ;;

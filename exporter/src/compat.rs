@@ -118,11 +118,6 @@ pub const FLAGS: &[CompatFlag] = &[
     value("collector.ethtool.device-exclude", "REGEX", ""),
     value("collector.ethtool.device-include", "REGEX", ""),
     value("collector.ethtool.metrics-include", "REGEX", ""),
-    value(
-        "collector.filesystem.stat-workers",
-        "N",
-        "sysmon runs statfs on a worker thread that a hung mount does not hold up, each call bounded by --collector.filesystem.mount-timeout",
-    ),
     switch("collector.interrupts.include-zeros", ""),
     value("collector.interrupts.name-exclude", "REGEX", ""),
     value("collector.interrupts.name-include", "REGEX", ""),

@@ -142,6 +142,47 @@ fn softnet_cpu_numbers(
         .collect()
 }
 
+/// node_exporter 1.5's procfs reads two NFS lines misaligned, which later releases fixed and 1.12
+/// (so sysmon) reads right:
+/// * nfsd `proc4ops`: 1.5 skips SETCLIENTID and SETCLIENTID_CONFIRM (operations 35 and 36), so
+///   its `Verify`, `Write` and `RelLockOwner` hold operations 35, 36 and 37 (node_exporter #2824
+///   added the two and realigned the rest). Its values are moved to the names of the operations
+///   they count; its misnamed `Write`/`RelLockOwner` of operations 38/39 do not exist in 1.5.
+/// * nfs `proc4`: 1.5 reads GETDEVICEINFO as `LayoutGet` and LAYOUTGET as `GetDeviceInfo`
+///   (prometheus/procfs#725): swapped back.
+///
+/// The values are still compared, under the names 1.12 gives them.
+fn nfs_fixed_names(series: BTreeMap<SeriesKey, f64>) -> BTreeMap<SeriesKey, f64> {
+    series
+        .into_iter()
+        .map(|(mut key, value)| {
+            let renames: &[(&str, &str)] = match key.name.as_str() {
+                "node_nfsd_requests_total" => &[
+                    ("Verify", "SetClientID"),
+                    ("Write", "SetClientIDConfirm"),
+                    ("RelLockOwner", "Verify"),
+                ],
+                "node_nfs_requests_total" => &[
+                    ("LayoutGet", "GetDeviceInfo"),
+                    ("GetDeviceInfo", "LayoutGet"),
+                ],
+                _ => return (key, value),
+            };
+            if !key.labels.iter().any(|(l, v)| l == "proto" && v == "4") {
+                return (key, value);
+            }
+            for (label, v) in key.labels.iter_mut() {
+                if label == "method" {
+                    if let Some((_, to)) = renames.iter().find(|(from, _)| from == v) {
+                        *v = to.to_string();
+                    }
+                }
+            }
+            (key, value)
+        })
+        .collect()
+}
+
 fn intended(key: &SeriesKey) -> Option<&'static str> {
     INTENDED_DIFFERENCES
         .iter()
@@ -189,10 +230,10 @@ fn compare(machine: &str) -> Comparison {
         .collect();
     let sysmon_flags: Vec<&str> = sysmon_flags.iter().map(String::as_str).collect();
     let sysmon = start_sysmon(&root, &sysmon_flags);
-    let theirs = softnet_cpu_numbers(
+    let theirs = nfs_fixed_names(softnet_cpu_numbers(
         &root,
         without_newer_labels(parse_exposition(&node.get("/metrics"))),
-    );
+    ));
     let ours = without_newer_labels(parse_exposition(&sysmon.get("/metrics")));
     let mut c = diff(&ours, &theirs);
     c.timex = (timex_keys(&ours), timex_keys(&theirs));

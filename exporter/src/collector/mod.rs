@@ -29,6 +29,8 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 pub mod os;
 pub mod pressure;
 pub mod processes;
@@ -200,6 +202,8 @@ pub const REGISTRY: &[Registration] = &[
     netclass::REGISTRATION,
     netdev::REGISTRATION,
     netstat::REGISTRATION,
+    nfs::REGISTRATION,
+    nfsd::REGISTRATION,
     os::REGISTRATION,
     pressure::REGISTRATION,
     processes::REGISTRATION,

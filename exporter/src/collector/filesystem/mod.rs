@@ -70,6 +70,15 @@ pub struct Args {
     /// How long to wait for statfs on one mount point before reporting it as timed out.
     #[arg(long = "collector.filesystem.mount-timeout", value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub mount_timeout: std::time::Duration,
+    /// How many statfs calls to run at once (less than 1 counts as 1).
+    #[arg(
+        long = "collector.filesystem.stat-workers",
+        id = "filesystem_stat_workers",
+        value_name = "N",
+        default_value_t = 4,
+        allow_negative_numbers = true
+    )]
+    pub stat_workers: i64,
 }
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
@@ -98,7 +107,8 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
         roots: ctx.roots.clone(),
         mount_points,
         fs_types,
-        stats: StatRunner::new(Arc::new(statvfs_usage), args.mount_timeout),
+        stats: StatRunner::new(Arc::new(statvfs_usage), args.mount_timeout)
+            .with_workers(args.stat_workers),
     }))
 }
 

@@ -1,4 +1,5 @@
-//! statfs on mount points, on a long-lived worker thread, each call under a timeout, remembering
+//! statfs on mount points, on long-lived worker threads (`--collector.filesystem.stat-workers` of
+//! them), each call under a timeout, remembering
 //! the mount points whose call hung ("stuck mounts") so that a hung mount costs one blocked
 //! thread, not one more per sample; and the `device_error` label for a failed call.
 
@@ -64,7 +65,9 @@ pub struct StatRunner {
     stat: StatFn,
     timeout: Duration,
     stuck: Arc<Mutex<HashSet<PathBuf>>>,
-    worker: Mutex<Option<Worker>>,
+    /// One slot per concurrent statfs (`--collector.filesystem.stat-workers`); each holds its
+    /// long-lived worker once started.
+    workers: Vec<Mutex<Option<Worker>>>,
 }
 
 /// The worker's two channels: mount points in, results out (in the same order).
@@ -84,18 +87,68 @@ impl StatRunner {
             stat,
             timeout,
             stuck: Arc::new(Mutex::new(HashSet::new())),
-            worker: Mutex::new(None),
+            workers: vec![Mutex::new(None)],
         }
     }
 
-    /// statfs on every path, one after the other on the worker, each within the timeout. Each
-    /// result is the usage or the `device_error` label.
+    /// Runs up to `count` statfs calls at once, as node_exporter's `--collector.filesystem.
+    /// stat-workers` (less than 1 counts as 1).
+    pub fn with_workers(mut self, count: i64) -> StatRunner {
+        let count = usize::try_from(count.max(1)).unwrap_or(1);
+        self.workers = (0..count).map(|_| Mutex::new(None)).collect();
+        self
+    }
+
+    /// statfs on every path, each within the timeout, the paths shared out among the workers
+    /// (path `i` to worker `i mod n`, each worker's paths one after the other). Each result is the
+    /// usage or the `device_error` label, in the order of `paths`.
     pub fn stat_all(&self, paths: &[PathBuf]) -> Vec<Result<FsUsage, String>> {
-        let mut worker = lock(&self.worker);
-        paths
-            .iter()
-            .map(|p| self.stat_one(&mut worker, p))
-            .collect()
+        let n = self.workers.len().min(paths.len()).max(1);
+        let run = |k: usize| -> Vec<(usize, Result<FsUsage, String>)> {
+            let mut worker = lock(&self.workers[k]);
+            paths
+                .iter()
+                .enumerate()
+                .skip(k)
+                .step_by(n)
+                .map(|(i, p)| (i, self.stat_one(&mut worker, p)))
+                .collect()
+        };
+        if n == 1 {
+            return run(0).into_iter().map(|(_, r)| r).collect();
+        }
+        let mut results: Vec<Result<FsUsage, String>> = vec![Err(String::new()); paths.len()];
+        std::thread::scope(|scope| {
+            // Workers 1..n are driven from short-lived scoped threads, worker 0 from this one; a
+            // thread that cannot be started leaves its share to this thread.
+            let mut inline = vec![0];
+            let handles: Vec<_> = (1..n)
+                .filter_map(|k| {
+                    let spawned = std::thread::Builder::new()
+                        .name("statfs-dispatch".to_string())
+                        .stack_size(64 * 1024)
+                        .spawn_scoped(scope, move || run(k));
+                    match spawned {
+                        Ok(handle) => Some(handle),
+                        Err(_) => {
+                            inline.push(k);
+                            None
+                        }
+                    }
+                })
+                .collect();
+            let mut done: Vec<(usize, Result<FsUsage, String>)> =
+                inline.into_iter().flat_map(run).collect();
+            for handle in handles {
+                if let Ok(part) = handle.join() {
+                    done.extend(part);
+                }
+            }
+            for (i, result) in done {
+                results[i] = result;
+            }
+        });
+        results
     }
 
     /// How many mount points currently have a hung call.
@@ -265,5 +318,39 @@ mod tests {
         let third = h.runner.stat_all(&paths);
         assert_eq!(third[0], Ok(usage(2.0)));
         assert_eq!(h.hang_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn several_workers_keep_the_order_and_share_out_the_paths() {
+        let h = hanging_runner();
+        let runner = StatRunner {
+            workers: Vec::new(),
+            ..h.runner
+        }
+        .with_workers(4);
+        assert_eq!(runner.workers.len(), 4);
+        let paths: Vec<PathBuf> = ["/a", "/hang", "/missing", "/b", "/c", "/d"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let started = std::time::Instant::now();
+        let results = runner.stat_all(&paths);
+        assert_eq!(results[0], Ok(usage(1.0)));
+        assert_eq!(results[1], Err(TIMEOUT_ERROR.to_string()));
+        assert_eq!(results[2], Err("no such file or directory".to_string()));
+        assert!(results[3..].iter().all(|r| *r == Ok(usage(1.0))));
+        // The hung call held back one worker only, for one timeout.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(runner.stuck_count(), 1);
+        // Fewer than one worker counts as one.
+        let (stat, timeout) = (Arc::clone(&runner.stat), runner.timeout);
+        assert_eq!(
+            StatRunner::new(stat, timeout)
+                .with_workers(-3)
+                .workers
+                .len(),
+            1
+        );
+        drop(h.release);
     }
 }
