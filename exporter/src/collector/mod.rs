@@ -12,6 +12,7 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod arp;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -45,6 +46,8 @@ pub mod uname;
 pub mod usb;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
+pub mod zfs;
 
 /// Why a collector failed this sample. The message ends up in the log and on the landing page;
 /// it should name the file and what was wrong with it.
@@ -172,6 +175,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     arp::REGISTRATION,
+    btrfs::REGISTRATION,
     conntrack::REGISTRATION,
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
@@ -203,6 +207,8 @@ pub const REGISTRY: &[Registration] = &[
     usb::REGISTRATION,
     vmstat::REGISTRATION,
     watchdog::REGISTRATION,
+    xfs::REGISTRATION,
+    zfs::REGISTRATION,
 ];
 
 /// Looks up a registration by name.
