@@ -1,5 +1,5 @@
 //! `xfs`: per-filesystem XFS statistics from `<sysfs>/fs/xfs/<device>/stats/stats` (Linux 4.4+),
-//! exported as node_exporter 1.12 does: 31 counters `node_xfs_*_total{device}`.
+//! exported as node_exporter 1.12 does: 39 counters `node_xfs_*_total{device}`.
 //!
 //! The file has one line per statistics group (`extent_alloc 4 12 2 9`, `rw 100 200`, ...;
 //! the groups of `fs/xfs/xfs_stats.c`), all 32-bit counters except `xpc`, which holds 64-bit byte
@@ -50,7 +50,7 @@ const fn c(group: &'static str, index: usize, name: &'static str, help: &'static
     }
 }
 
-const COUNTERS: [Counter; 31] = [
+const COUNTERS: [Counter; 39] = [
     c("extent_alloc", 0, "extent_allocation_extents_allocated_total", "Extents allocated in the filesystem."),
     c("extent_alloc", 1, "extent_allocation_blocks_allocated_total", "Blocks allocated in the filesystem."),
     c("extent_alloc", 2, "extent_allocation_extents_freed_total", "Extents freed in the filesystem."),
@@ -74,14 +74,23 @@ const COUNTERS: [Counter; 31] = [
     c("dir", 1, "directory_operation_create_total", "Directory entries created."),
     c("dir", 2, "directory_operation_remove_total", "Directory entries removed."),
     c("dir", 3, "directory_operation_getdents_total", "Directory getdents operations."),
-    c("rw", 0, "read_calls_total", "read(2) calls on files of the filesystem."),
-    c("rw", 1, "write_calls_total", "write(2) calls on files of the filesystem."),
+    c("ig", 0, "inode_operation_attempts_total", "Inode cache lookups."),
+    c("ig", 1, "inode_operation_found_total", "Inode cache lookups that found the inode."),
+    c("ig", 2, "inode_operation_recycled_total", "Inodes found in the cache but unusable while being recycled."),
+    c("ig", 3, "inode_operation_missed_total", "Inode cache lookups that did not find the inode."),
+    c("ig", 4, "inode_operation_duplicates_total", "Inodes another task had added to the cache first."),
+    c("ig", 5, "inode_operation_reclaims_total", "Inodes reclaimed from the cache to free memory."),
+    c("ig", 6, "inode_operation_attribute_changes_total", "Explicit inode attribute changes."),
+    // The kernel prints `rw` as write calls, then read calls (`xs_write_calls`, `xs_read_calls`).
+    c("rw", 1, "read_calls_total", "read(2) calls on files of the filesystem."),
+    c("rw", 0, "write_calls_total", "write(2) calls on files of the filesystem."),
     c("vnodes", 0, "vnode_active_total", "Vnodes not on free lists."),
     c("vnodes", 1, "vnode_allocate_total", "Vnode allocations (vn_alloc)."),
     c("vnodes", 2, "vnode_get_total", "Vnode gets (vn_get)."),
     c("vnodes", 3, "vnode_hold_total", "Vnode holds (vn_hold)."),
     c("vnodes", 4, "vnode_release_total", "Vnode releases (vn_rele)."),
     c("vnodes", 5, "vnode_reclaim_total", "Vnode reclaims (vn_reclaim)."),
+    c("vnodes", 6, "vnode_remove_total", "Vnode removals (vn_remove)."),
 ];
 
 /// How many values a group must have (as procfs checks), for the groups that are exported.
@@ -98,13 +107,13 @@ fn expected_len(group: &str) -> Option<&'static [usize]> {
     })
 }
 
-/// The counters of one stats file, in [`COUNTERS`] order (`vnode_remove_total` last); a group
-/// the file lacks reads 0, as in node_exporter.
-pub type Stats = [u64; 32];
+/// The counters of one stats file, in [`COUNTERS`] order; a group the file lacks reads 0, as in
+/// node_exporter.
+pub type Stats = [u64; 39];
 
 /// Parses a stats file. Errors name the line.
 pub fn parse(text: &str) -> Result<Stats, String> {
-    let mut stats = [0u64; 32];
+    let mut stats = [0u64; 39];
     let mut values = Vec::with_capacity(16);
     for line in text.lines() {
         let mut fields = line.split_whitespace();
@@ -137,9 +146,6 @@ pub fn parse(text: &str) -> Result<Stats, String> {
                 stats[i] = values[counter.index];
             }
         }
-        if group == "vnodes" {
-            stats[31] = values[6];
-        }
     }
     Ok(stats)
 }
@@ -171,8 +177,6 @@ impl Collector for XfsCollector {
                 out.counter(&format!("node_xfs_{}", counter.name), counter.help)
                     .sample(&[("device", &device)], value as f64);
             }
-            out.counter("node_xfs_vnode_remove_total", "Vnode removals (vn_remove).")
-                .sample(&[("device", &device)], stats[31] as f64);
         }
         super::first_error(errors)
     }
@@ -194,9 +198,10 @@ vnodes 5 6 7 8 9 10 11 12\nbuf 1 2 3 4 5 6 7 8 9\nxpc 18446744073709551615 2 3\n
         let s = parse(FILE).unwrap();
         assert_eq!(&s[0..4], &[10, 20, 30, 40]);
         assert_eq!(s[8..15], [1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(s[23..25], [100, 200]);
-        assert_eq!(s[25..31], [5, 6, 7, 8, 9, 10]);
-        assert_eq!(s[31], 11);
+        assert_eq!(s[23..30], [1, 2, 3, 4, 5, 6, 7]);
+        // read calls, then write calls: the file has writes first.
+        assert_eq!(s[30..32], [200, 100]);
+        assert_eq!(s[32..39], [5, 6, 7, 8, 9, 10, 11]);
     }
 
     #[test]
@@ -219,7 +224,7 @@ vnodes 5 6 7 8 9 10 11 12\nbuf 1 2 3 4 5 6 7 8 9\nxpc 18446744073709551615 2 3\n
         let f = out.get("node_xfs_read_calls_total").unwrap();
         assert!(f.samples.iter().any(|s| s.labels[0].1 == "dm-0"));
         assert!(!f.samples.iter().any(|s| s.labels[0].1 == "stats"));
-        assert_eq!(out.families.len(), 32);
+        assert_eq!(out.families.len(), 39);
     }
 
     #[test]
@@ -239,13 +244,11 @@ vnodes 5 6 7 8 9 10 11 12\nbuf 1 2 3 4 5 6 7 8 9\nxpc 18446744073709551615 2 3\n
         }
 
         #[test]
-        fn generated_file_parses_back(v in proptest::collection::vec(any::<u32>(), 32)) {
+        fn generated_file_parses_back(v in proptest::collection::vec(any::<u32>(), 39)) {
+            let j = |r: std::ops::Range<usize>| v[r].iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
             let text = format!(
-                "extent_alloc {} {} {} {}\nabt {} {} {} {}\nblk_map {} {} {} {} {} {} {}\n\
-bmbt {} {} {} {}\ndir {} {} {} {}\nrw {} {}\nvnodes {} {} {} {} {} {} {} 0\nxpc 1 2 3\n",
-                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
-                v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20], v[21], v[22], v[23], v[24],
-                v[25], v[26], v[27], v[28], v[29], v[30], v[31]
+                "extent_alloc {}\nabt {}\nblk_map {}\nbmbt {}\ndir {}\nig {}\nrw {} {}\nvnodes {} 0\nxpc 1 2 3\n",
+                j(0..4), j(4..8), j(8..15), j(15..19), j(19..23), j(23..30), v[31], v[30], j(32..39)
             );
             let s = parse(&text).unwrap();
             let want: Vec<u64> = v.iter().map(|x| u64::from(*x)).collect();
