@@ -214,7 +214,10 @@ fn export(fs: &Filesystem, out: &mut MetricSet) {
             "node_btrfs_reserved_bytes",
             "Space reserved for a block group type.",
         )
-        .sample(&[("uuid", uuid), ("block_group_type", kind)], *reserved as f64);
+        .sample(
+            &[("uuid", uuid), ("block_group_type", kind)],
+            *reserved as f64,
+        );
         for l in layouts {
             let labels = [
                 ("uuid", uuid),
@@ -317,7 +320,10 @@ mod tests {
             .any(|s| s.labels[1].1 == "metadata" && s.labels[2].1 == "dup"));
         assert!(out.get("node_btrfs_device_size_bytes").unwrap().samples[0].value > 0.0);
         // Linux 5.14 has no commit_stats: the commit series read 0, as in node_exporter.
-        assert_eq!(out.get("node_btrfs_commits_total").unwrap().samples[0].value, 0.0);
+        assert_eq!(
+            out.get("node_btrfs_commits_total").unwrap().samples[0].value,
+            0.0
+        );
     }
 
     #[test]

@@ -51,46 +51,231 @@ const fn c(group: &'static str, index: usize, name: &'static str, help: &'static
 }
 
 const COUNTERS: [Counter; 39] = [
-    c("extent_alloc", 0, "extent_allocation_extents_allocated_total", "Extents allocated in the filesystem."),
-    c("extent_alloc", 1, "extent_allocation_blocks_allocated_total", "Blocks allocated in the filesystem."),
-    c("extent_alloc", 2, "extent_allocation_extents_freed_total", "Extents freed in the filesystem."),
-    c("extent_alloc", 3, "extent_allocation_blocks_freed_total", "Blocks freed in the filesystem."),
-    c("abt", 0, "allocation_btree_lookups_total", "Lookups in the free-space allocation B-tree."),
-    c("abt", 1, "allocation_btree_compares_total", "Compares in the free-space allocation B-tree."),
-    c("abt", 2, "allocation_btree_records_inserted_total", "Records inserted into the allocation B-tree."),
-    c("abt", 3, "allocation_btree_records_deleted_total", "Records deleted from the allocation B-tree."),
-    c("blk_map", 0, "block_mapping_reads_total", "Block map calls for reads."),
-    c("blk_map", 1, "block_mapping_writes_total", "Block map calls for writes."),
-    c("blk_map", 2, "block_mapping_unmaps_total", "Block unmaps (deletes)."),
-    c("blk_map", 3, "block_mapping_extent_list_insertions_total", "Extent list insertions."),
-    c("blk_map", 4, "block_mapping_extent_list_deletions_total", "Extent list deletions."),
-    c("blk_map", 5, "block_mapping_extent_list_lookups_total", "Extent list lookups."),
-    c("blk_map", 6, "block_mapping_extent_list_compares_total", "Extent list compares."),
-    c("bmbt", 0, "block_map_btree_lookups_total", "Lookups in the block map B-tree."),
-    c("bmbt", 1, "block_map_btree_compares_total", "Compares in the block map B-tree."),
-    c("bmbt", 2, "block_map_btree_records_inserted_total", "Records inserted into the block map B-tree."),
-    c("bmbt", 3, "block_map_btree_records_deleted_total", "Records deleted from the block map B-tree."),
-    c("dir", 0, "directory_operation_lookup_total", "Directory name lookups that missed the kernel's name lookup cache."),
-    c("dir", 1, "directory_operation_create_total", "Directory entries created."),
-    c("dir", 2, "directory_operation_remove_total", "Directory entries removed."),
-    c("dir", 3, "directory_operation_getdents_total", "Directory getdents operations."),
-    c("ig", 0, "inode_operation_attempts_total", "Inode cache lookups."),
-    c("ig", 1, "inode_operation_found_total", "Inode cache lookups that found the inode."),
-    c("ig", 2, "inode_operation_recycled_total", "Inodes found in the cache but unusable while being recycled."),
-    c("ig", 3, "inode_operation_missed_total", "Inode cache lookups that did not find the inode."),
-    c("ig", 4, "inode_operation_duplicates_total", "Inodes another task had added to the cache first."),
-    c("ig", 5, "inode_operation_reclaims_total", "Inodes reclaimed from the cache to free memory."),
-    c("ig", 6, "inode_operation_attribute_changes_total", "Explicit inode attribute changes."),
+    c(
+        "extent_alloc",
+        0,
+        "extent_allocation_extents_allocated_total",
+        "Extents allocated in the filesystem.",
+    ),
+    c(
+        "extent_alloc",
+        1,
+        "extent_allocation_blocks_allocated_total",
+        "Blocks allocated in the filesystem.",
+    ),
+    c(
+        "extent_alloc",
+        2,
+        "extent_allocation_extents_freed_total",
+        "Extents freed in the filesystem.",
+    ),
+    c(
+        "extent_alloc",
+        3,
+        "extent_allocation_blocks_freed_total",
+        "Blocks freed in the filesystem.",
+    ),
+    c(
+        "abt",
+        0,
+        "allocation_btree_lookups_total",
+        "Lookups in the free-space allocation B-tree.",
+    ),
+    c(
+        "abt",
+        1,
+        "allocation_btree_compares_total",
+        "Compares in the free-space allocation B-tree.",
+    ),
+    c(
+        "abt",
+        2,
+        "allocation_btree_records_inserted_total",
+        "Records inserted into the allocation B-tree.",
+    ),
+    c(
+        "abt",
+        3,
+        "allocation_btree_records_deleted_total",
+        "Records deleted from the allocation B-tree.",
+    ),
+    c(
+        "blk_map",
+        0,
+        "block_mapping_reads_total",
+        "Block map calls for reads.",
+    ),
+    c(
+        "blk_map",
+        1,
+        "block_mapping_writes_total",
+        "Block map calls for writes.",
+    ),
+    c(
+        "blk_map",
+        2,
+        "block_mapping_unmaps_total",
+        "Block unmaps (deletes).",
+    ),
+    c(
+        "blk_map",
+        3,
+        "block_mapping_extent_list_insertions_total",
+        "Extent list insertions.",
+    ),
+    c(
+        "blk_map",
+        4,
+        "block_mapping_extent_list_deletions_total",
+        "Extent list deletions.",
+    ),
+    c(
+        "blk_map",
+        5,
+        "block_mapping_extent_list_lookups_total",
+        "Extent list lookups.",
+    ),
+    c(
+        "blk_map",
+        6,
+        "block_mapping_extent_list_compares_total",
+        "Extent list compares.",
+    ),
+    c(
+        "bmbt",
+        0,
+        "block_map_btree_lookups_total",
+        "Lookups in the block map B-tree.",
+    ),
+    c(
+        "bmbt",
+        1,
+        "block_map_btree_compares_total",
+        "Compares in the block map B-tree.",
+    ),
+    c(
+        "bmbt",
+        2,
+        "block_map_btree_records_inserted_total",
+        "Records inserted into the block map B-tree.",
+    ),
+    c(
+        "bmbt",
+        3,
+        "block_map_btree_records_deleted_total",
+        "Records deleted from the block map B-tree.",
+    ),
+    c(
+        "dir",
+        0,
+        "directory_operation_lookup_total",
+        "Directory name lookups that missed the kernel's name lookup cache.",
+    ),
+    c(
+        "dir",
+        1,
+        "directory_operation_create_total",
+        "Directory entries created.",
+    ),
+    c(
+        "dir",
+        2,
+        "directory_operation_remove_total",
+        "Directory entries removed.",
+    ),
+    c(
+        "dir",
+        3,
+        "directory_operation_getdents_total",
+        "Directory getdents operations.",
+    ),
+    c(
+        "ig",
+        0,
+        "inode_operation_attempts_total",
+        "Inode cache lookups.",
+    ),
+    c(
+        "ig",
+        1,
+        "inode_operation_found_total",
+        "Inode cache lookups that found the inode.",
+    ),
+    c(
+        "ig",
+        2,
+        "inode_operation_recycled_total",
+        "Inodes found in the cache but unusable while being recycled.",
+    ),
+    c(
+        "ig",
+        3,
+        "inode_operation_missed_total",
+        "Inode cache lookups that did not find the inode.",
+    ),
+    c(
+        "ig",
+        4,
+        "inode_operation_duplicates_total",
+        "Inodes another task had added to the cache first.",
+    ),
+    c(
+        "ig",
+        5,
+        "inode_operation_reclaims_total",
+        "Inodes reclaimed from the cache to free memory.",
+    ),
+    c(
+        "ig",
+        6,
+        "inode_operation_attribute_changes_total",
+        "Explicit inode attribute changes.",
+    ),
     // The kernel prints `rw` as write calls, then read calls (`xs_write_calls`, `xs_read_calls`).
-    c("rw", 1, "read_calls_total", "read(2) calls on files of the filesystem."),
-    c("rw", 0, "write_calls_total", "write(2) calls on files of the filesystem."),
-    c("vnodes", 0, "vnode_active_total", "Vnodes not on free lists."),
-    c("vnodes", 1, "vnode_allocate_total", "Vnode allocations (vn_alloc)."),
+    c(
+        "rw",
+        1,
+        "read_calls_total",
+        "read(2) calls on files of the filesystem.",
+    ),
+    c(
+        "rw",
+        0,
+        "write_calls_total",
+        "write(2) calls on files of the filesystem.",
+    ),
+    c(
+        "vnodes",
+        0,
+        "vnode_active_total",
+        "Vnodes not on free lists.",
+    ),
+    c(
+        "vnodes",
+        1,
+        "vnode_allocate_total",
+        "Vnode allocations (vn_alloc).",
+    ),
     c("vnodes", 2, "vnode_get_total", "Vnode gets (vn_get)."),
     c("vnodes", 3, "vnode_hold_total", "Vnode holds (vn_hold)."),
-    c("vnodes", 4, "vnode_release_total", "Vnode releases (vn_rele)."),
-    c("vnodes", 5, "vnode_reclaim_total", "Vnode reclaims (vn_reclaim)."),
-    c("vnodes", 6, "vnode_remove_total", "Vnode removals (vn_remove)."),
+    c(
+        "vnodes",
+        4,
+        "vnode_release_total",
+        "Vnode releases (vn_rele).",
+    ),
+    c(
+        "vnodes",
+        5,
+        "vnode_reclaim_total",
+        "Vnode reclaims (vn_reclaim).",
+    ),
+    c(
+        "vnodes",
+        6,
+        "vnode_remove_total",
+        "Vnode removals (vn_remove).",
+    ),
 ];
 
 /// How many values a group must have (as procfs checks), for the groups that are exported.
@@ -127,7 +312,10 @@ pub fn parse(text: &str) -> Result<Stats, String> {
                 f.parse::<u32>().ok().map(u64::from)
             };
             values.push(v.ok_or_else(|| {
-                format!("{group}: expected an unsigned {} bit integer, found {f:?}", if wide { 64 } else { 32 })
+                format!(
+                    "{group}: expected an unsigned {} bit integer, found {f:?}",
+                    if wide { 64 } else { 32 }
+                )
             })?);
         }
         if values.is_empty() {

@@ -104,7 +104,10 @@ pub fn parse_named_kstat<'a>(
             continue;
         }
         let value = match kind {
-            KSTAT_DATA_UINT64 => data.parse::<u64>().map(|v| v as f64).map_err(|_| "unsigned"),
+            KSTAT_DATA_UINT64 => data
+                .parse::<u64>()
+                .map(|v| v as f64)
+                .map_err(|_| "unsigned"),
             KSTAT_DATA_INT64 => data.parse::<i64>().map(|v| v as f64).map_err(|_| "signed"),
             _ => continue,
         };
@@ -128,10 +131,7 @@ pub fn parse_named_kstat<'a>(
 /// twelve columns), then lines of as many unsigned values; calls `stat(column, value)` for each.
 /// Blank lines are skipped; a short line or a value that is not an unsigned integer is an error.
 /// A file without the column line has no statistics (node_exporter reads it so).
-pub fn parse_pool_io<'a>(
-    text: &'a str,
-    mut stat: impl FnMut(&'a str, f64),
-) -> Result<(), String> {
+pub fn parse_pool_io<'a>(text: &'a str, mut stat: impl FnMut(&'a str, f64)) -> Result<(), String> {
     let mut columns: Option<&'a str> = None;
     for line in text.lines() {
         let Some(header) = columns else {
@@ -358,10 +358,7 @@ impl ZfsCollector {
             match read_optional(&path) {
                 Ok(Some(text)) => {
                     let state = parse_state(&text);
-                    let family = out.gauge(
-                        "node_zfs_zpool_state",
-                        "kstat.zfs.misc.state",
-                    );
+                    let family = out.gauge("node_zfs_zpool_state", "kstat.zfs.misc.state");
                     for name in POOL_STATES {
                         family.sample(
                             &[("zpool", pool), ("state", name)],
@@ -471,7 +468,10 @@ dataset_name 7 tank/my data\nwrites 4 5\nnread 4 6\n";
         parse_objset(text, |d, n, v| got.push((d, n, v))).unwrap();
         assert_eq!(
             got,
-            vec![("tank/my data", "writes", 5.0), ("tank/my data", "nread", 6.0)]
+            vec![
+                ("tank/my data", "writes", 5.0),
+                ("tank/my data", "nread", 6.0)
+            ]
         );
     }
 
@@ -628,7 +628,11 @@ writes 4 {i}\nnwritten 4 1\nreads 4 2\nnread 4 3\nnunlinks 4 0\nnunlinked 4 0\n"
             let value = f();
             let end = CURRENT.with(Cell::get);
             let peak = PEAK.with(Cell::get);
-            (value, (peak - start).max(0) as usize, (end - start).max(0) as usize)
+            (
+                value,
+                (peak - start).max(0) as usize,
+                (end - start).max(0) as usize,
+            )
         }
     }
 
