@@ -151,6 +151,18 @@ build_corpus() {
         mapfile -t files < <(find "$fixtures" -path '*/proc/[0-9]*' -name stat -type f)
         seed "${files[@]}"
         ;;
+    btrfs_commit_stats)
+        mapfile -t files < <(find "$fixtures" -path '*/fs/btrfs/*' -name commit_stats -type f)
+        seed "${files[@]}"
+        ;;
+    xfs_stats)
+        mapfile -t files < <(find "$fixtures" \( -path '*/fs/xfs/*/stats' -o -path '*/proc/fs/xfs/stat' \) -type f)
+        seed "${files[@]}"
+        ;;
+    zfs_kstat)
+        mapfile -t files < <(find "$fixtures" -path '*/spl/kstat/zfs/*' -type f)
+        seed "${files[@]}"
+        ;;
     textfile) mapfile -t files < <(find "$fixtures" -path '*/textfile/*' -name '*.prom' -type f) && seed "${files[@]}" ;;
     config_toml) cp "$exporter/sysmon.toml" "$corpus/shipped-sysmon.toml" ;;
     esac

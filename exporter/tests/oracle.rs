@@ -381,6 +381,38 @@ fn kernel_collectors_are_compared() {
     }
 }
 
+/// The filesystem-statistics collectors' series are compared on the server (btrfs, xfs, ZFS).
+#[test]
+fn filesystem_statistics_are_compared() {
+    let c = compare("server");
+    assert!(c.mismatches.is_empty(), "{:?}", c.mismatches);
+    for family in [
+        "node_btrfs_info",
+        "node_btrfs_used_bytes",
+        "node_btrfs_size_bytes",
+        "node_btrfs_allocation_ratio",
+        "node_btrfs_reserved_bytes",
+        "node_btrfs_global_rsv_size_bytes",
+        "node_btrfs_device_size_bytes",
+        "node_xfs_read_calls_total",
+        "node_xfs_write_calls_total",
+        "node_xfs_inode_operation_attempts_total",
+        "node_xfs_vnode_remove_total",
+        "node_zfs_arc_hits",
+        "node_zfs_abd_scatter_cnt",
+        "node_zfs_fm_erpt_dropped",
+        "node_zfs_zil_zil_commit_count",
+        "node_zfs_zpool_nread",
+        "node_zfs_zpool_dataset_writes",
+    ] {
+        assert!(
+            c.compared_families.contains(family),
+            "{family} was not compared; compared: {:?}",
+            c.compared_families
+        );
+    }
+}
+
 #[test]
 fn laptop_agrees_with_node_exporter() {
     check("laptop", 150);

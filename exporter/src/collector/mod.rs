@@ -13,6 +13,7 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod arp;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -48,6 +49,8 @@ pub mod uname;
 pub mod usb;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
+pub mod zfs;
 
 /// Why a collector failed this sample. The message ends up in the log and on the landing page;
 /// it should name the file and what was wrong with it.
@@ -188,6 +191,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     arp::REGISTRATION,
+    btrfs::REGISTRATION,
     conntrack::REGISTRATION,
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
@@ -221,6 +225,8 @@ pub const REGISTRY: &[Registration] = &[
     usb::REGISTRATION,
     vmstat::REGISTRATION,
     watchdog::REGISTRATION,
+    xfs::REGISTRATION,
+    zfs::REGISTRATION,
 ];
 
 /// Looks up a registration by name.
