@@ -16,6 +16,8 @@ pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmi;
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -27,15 +29,19 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nvme;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
 pub mod slow_part;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -176,6 +182,8 @@ pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
+    dmi::REGISTRATION,
+    edac::REGISTRATION,
     entropy::REGISTRATION,
     filefd::REGISTRATION,
     filesystem::REGISTRATION,
@@ -186,14 +194,18 @@ pub const REGISTRY: &[Registration] = &[
     netclass::REGISTRATION,
     netdev::REGISTRATION,
     netstat::REGISTRATION,
+    nvme::REGISTRATION,
     os::REGISTRATION,
+    powersupplyclass::REGISTRATION,
     pressure::REGISTRATION,
     processes::REGISTRATION,
+    rapl::REGISTRATION,
     schedstat::REGISTRATION,
     selinux::REGISTRATION,
     sockstat::REGISTRATION,
     softnet::REGISTRATION,
     stat::REGISTRATION,
+    tapestats::REGISTRATION,
     textfile::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
