@@ -121,7 +121,10 @@ pub fn read_dmi(dir: &Path) -> Result<Option<Vec<(&'static str, String)>>, Colle
             continue;
         }
         let file = entry.file_name();
-        let Some((_, label)) = ATTRIBUTES.iter().find(|(f, _)| file.as_encoded_bytes() == f.as_bytes()) else {
+        let Some((_, label)) = ATTRIBUTES
+            .iter()
+            .find(|(f, _)| file.as_encoded_bytes() == f.as_bytes())
+        else {
             continue;
         };
         let path = entry.path();
@@ -191,11 +194,24 @@ mod tests {
         let (out, r) = collect("laptop");
         r.unwrap();
         let l = labels(&out);
-        assert!(l.contains(&("system_vendor".into(), "LENOVO".into())), "{l:?}");
-        assert!(l.contains(&("bios_version".into(), "N32ET91W (1.67 )".into())), "{l:?}");
-        assert!(l.contains(&("product_family".into(), "ThinkPad X1 Carbon Gen 9".into())), "{l:?}");
+        assert!(
+            l.contains(&("system_vendor".into(), "LENOVO".into())),
+            "{l:?}"
+        );
+        assert!(
+            l.contains(&("bios_version".into(), "N32ET91W (1.67 )".into())),
+            "{l:?}"
+        );
+        assert!(
+            l.contains(&("product_family".into(), "ThinkPad X1 Carbon Gen 9".into())),
+            "{l:?}"
+        );
         // chassis_type, ec_firmware_release, modalias and uevent are not labels.
-        assert!(!l.iter().any(|(k, _)| k == "chassis_type" || k == "modalias"), "{l:?}");
+        assert!(
+            !l.iter()
+                .any(|(k, _)| k == "chassis_type" || k == "modalias"),
+            "{l:?}"
+        );
     }
 
     #[test]
@@ -213,7 +229,10 @@ mod tests {
         let (out, r) = collect("broken");
         r.unwrap();
         let l = labels(&out);
-        assert!(l.contains(&("board_vendor".into(), "Gigabyte\u{FFFD}Tech".into())), "{l:?}");
+        assert!(
+            l.contains(&("board_vendor".into(), "Gigabyte\u{FFFD}Tech".into())),
+            "{l:?}"
+        );
         assert!(l.contains(&("bios_version".into(), "F12".into())), "{l:?}");
     }
 
@@ -224,7 +243,12 @@ mod tests {
             sysfs: std::path::PathBuf::from("/nonexistent-sysmon-test"),
             ..fixture_roots("vm")
         };
-        DmiCollector { roots, labels: OnceLock::new() }.collect(&mut out).unwrap();
+        DmiCollector {
+            roots,
+            labels: OnceLock::new(),
+        }
+        .collect(&mut out)
+        .unwrap();
         assert_eq!(out.sample_count(), 0);
     }
 

@@ -19,7 +19,9 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::{read_u64, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    read_u64, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -78,7 +80,10 @@ pub fn dimm_label(text: &str) -> String {
 }
 
 /// The entries of `dir` whose names are `<prefix><digits>...`, with their numbers, sorted.
-fn numbered_entries(dir: &Path, prefix: &str) -> Result<Vec<(String, std::path::PathBuf)>, CollectError> {
+fn numbered_entries(
+    dir: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, std::path::PathBuf)>, CollectError> {
     Ok(sorted_dir_entries(dir)?
         .into_iter()
         .filter_map(|e| {
@@ -90,22 +95,30 @@ fn numbered_entries(dir: &Path, prefix: &str) -> Result<Vec<(String, std::path::
 
 fn collect_controller(out: &mut MetricSet, mc: &str, path: &Path) -> Result<(), CollectError> {
     let ce = read_u64(path.join("ce_count"))?;
-    out.counter(CE, CE_HELP).sample(&[("controller", mc)], ce as f64);
+    out.counter(CE, CE_HELP)
+        .sample(&[("controller", mc)], ce as f64);
     let ce_noinfo = read_u64(path.join("ce_noinfo_count"))?;
-    out.counter(CSROW_CE, CSROW_CE_HELP)
-        .sample(&[("controller", mc), ("csrow", "unknown")], ce_noinfo as f64);
+    out.counter(CSROW_CE, CSROW_CE_HELP).sample(
+        &[("controller", mc), ("csrow", "unknown")],
+        ce_noinfo as f64,
+    );
     let ue = read_u64(path.join("ue_count"))?;
-    out.counter(UE, UE_HELP).sample(&[("controller", mc)], ue as f64);
+    out.counter(UE, UE_HELP)
+        .sample(&[("controller", mc)], ue as f64);
     let ue_noinfo = read_u64(path.join("ue_noinfo_count"))?;
-    out.counter(CSROW_UE, CSROW_UE_HELP)
-        .sample(&[("controller", mc), ("csrow", "unknown")], ue_noinfo as f64);
+    out.counter(CSROW_UE, CSROW_UE_HELP).sample(
+        &[("controller", mc), ("csrow", "unknown")],
+        ue_noinfo as f64,
+    );
 
     for (csrow, csrow_path) in numbered_entries(path, "csrow")? {
         let labels = [("controller", mc), ("csrow", csrow.as_str())];
         let ce = read_u64(csrow_path.join("ce_count"))?;
-        out.counter(CSROW_CE, CSROW_CE_HELP).sample(&labels, ce as f64);
+        out.counter(CSROW_CE, CSROW_CE_HELP)
+            .sample(&labels, ce as f64);
         let ue = read_u64(csrow_path.join("ue_count"))?;
-        out.counter(CSROW_UE, CSROW_UE_HELP).sample(&labels, ue as f64);
+        out.counter(CSROW_UE, CSROW_UE_HELP)
+            .sample(&labels, ue as f64);
 
         for entry in sorted_dir_entries(&csrow_path)? {
             let file = entry.file_name();
@@ -123,10 +136,12 @@ fn collect_controller(out: &mut MetricSet, mc: &str, path: &Path) -> Result<(), 
                 ("dimm_label", label.as_str()),
             ];
             let ce = read_u64(entry.path())?;
-            out.counter(CHANNEL_CE, CHANNEL_CE_HELP).sample(&labels, ce as f64);
+            out.counter(CHANNEL_CE, CHANNEL_CE_HELP)
+                .sample(&labels, ce as f64);
             // Optional: mainline kernels have no per-channel uncorrectable count.
             if let Ok(ue) = read_u64(csrow_path.join(format!("ch{channel}_ue_count"))) {
-                out.counter(CHANNEL_UE, CHANNEL_UE_HELP).sample(&labels, ue as f64);
+                out.counter(CHANNEL_UE, CHANNEL_UE_HELP)
+                    .sample(&labels, ue as f64);
             }
         }
     }
@@ -198,7 +213,12 @@ mod tests {
             value(
                 &out,
                 CHANNEL_CE,
-                &[("controller", "0"), ("csrow", "0"), ("channel", "1"), ("dimm_label", "CPU_SrcID0_MC0_Chan1_DIMM0")]
+                &[
+                    ("controller", "0"),
+                    ("csrow", "0"),
+                    ("channel", "1"),
+                    ("dimm_label", "CPU_SrcID0_MC0_Chan1_DIMM0")
+                ]
             ),
             Some(12.0)
         );

@@ -11,7 +11,9 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::{sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {

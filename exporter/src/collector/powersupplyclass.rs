@@ -29,7 +29,9 @@ use std::path::Path;
 
 use super::filter::DeviceFilter;
 use super::watchdog::parse_int;
-use super::{sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -116,9 +118,17 @@ pub const NUMBERS: [(&str, &str, f64); 49] = [
     ("charge_now", "charge_ampere", 1e6),
     ("charge_term_current", "charge_term_current", 1e6),
     ("constant_charge_current", "constant_charge_current", 1e6),
-    ("constant_charge_current_max", "constant_charge_current_max", 1e6),
+    (
+        "constant_charge_current_max",
+        "constant_charge_current_max",
+        1e6,
+    ),
     ("constant_charge_voltage", "constant_charge_voltage", 1e6),
-    ("constant_charge_voltage_max", "constant_charge_voltage_max", 1e6),
+    (
+        "constant_charge_voltage_max",
+        "constant_charge_voltage_max",
+        1e6,
+    ),
     ("precharge_current", "precharge_current", 1e6),
     ("input_current_limit", "input_current_limit", 1e6),
     ("power_now", "power_watt", 1e6),
@@ -283,7 +293,11 @@ mod tests {
         out.get(name)?
             .samples
             .iter()
-            .find(|s| s.labels.iter().any(|(k, v)| k == "power_supply" && v == supply))
+            .find(|s| {
+                s.labels
+                    .iter()
+                    .any(|(k, v)| k == "power_supply" && v == supply)
+            })
             .map(|s| s.value)
     }
 
@@ -291,10 +305,22 @@ mod tests {
     fn laptop_battery_and_ac() {
         let (out, r) = collect("laptop", "^$");
         r.unwrap();
-        assert_eq!(value(&out, "node_power_supply_capacity", "BAT0"), Some(87.0));
-        assert_eq!(value(&out, "node_power_supply_voltage_volt", "BAT0"), Some(12.873));
-        assert_eq!(value(&out, "node_power_supply_charge_ampere", "BAT0"), Some(3.838));
-        assert_eq!(value(&out, "node_power_supply_cyclecount", "BAT0"), Some(214.0));
+        assert_eq!(
+            value(&out, "node_power_supply_capacity", "BAT0"),
+            Some(87.0)
+        );
+        assert_eq!(
+            value(&out, "node_power_supply_voltage_volt", "BAT0"),
+            Some(12.873)
+        );
+        assert_eq!(
+            value(&out, "node_power_supply_charge_ampere", "BAT0"),
+            Some(3.838)
+        );
+        assert_eq!(
+            value(&out, "node_power_supply_cyclecount", "BAT0"),
+            Some(214.0)
+        );
         assert_eq!(value(&out, "node_power_supply_online", "AC"), Some(0.0));
         let info = out.get("node_power_supply_info").unwrap();
         assert_eq!(info.samples.len(), 2);
@@ -303,8 +329,14 @@ mod tests {
             .iter()
             .find(|s| s.labels.iter().any(|(_, v)| v == "BAT0"))
             .unwrap();
-        assert!(bat.labels.iter().any(|(k, v)| k == "serial_number" && v == "738"));
-        assert!(bat.labels.iter().any(|(k, v)| k == "status" && v == "Discharging"));
+        assert!(bat
+            .labels
+            .iter()
+            .any(|(k, v)| k == "serial_number" && v == "738"));
+        assert!(bat
+            .labels
+            .iter()
+            .any(|(k, v)| k == "status" && v == "Discharging"));
         assert!(!bat.labels.iter().any(|(k, _)| k == "health"));
     }
 

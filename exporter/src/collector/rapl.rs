@@ -18,7 +18,9 @@
 use std::collections::HashMap;
 use std::io::ErrorKind;
 
-use super::{read_u64, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    read_u64, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -38,7 +40,10 @@ pub const REGISTRATION: Registration = Registration {
 pub struct Args {
     /// Export one node_rapl_joules_total with a rapl_zone label instead of one
     /// node_rapl_<zone>_joules_total per zone name.
-    #[arg(id = "rapl_enable_zone_label", long = "collector.rapl.enable-zone-label")]
+    #[arg(
+        id = "rapl_enable_zone_label",
+        long = "collector.rapl.enable-zone-label"
+    )]
     pub enable_zone_label: bool,
 }
 
@@ -105,7 +110,10 @@ impl Collector for RaplCollector {
         let entries = match sorted_dir_entries(&class) {
             Ok(entries) => entries,
             Err(CollectError::Io { source, .. })
-                if matches!(source.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) =>
+                if matches!(
+                    source.kind(),
+                    ErrorKind::NotFound | ErrorKind::PermissionDenied
+                ) =>
             {
                 return Ok(())
             }
@@ -190,12 +198,18 @@ mod tests {
     fn laptop_zones() {
         let (out, r) = collect("laptop", false);
         r.unwrap();
-        assert_eq!(samples(&out, "node_rapl_package_joules_total"), vec![("0".into(), 48211.987345)]);
+        assert_eq!(
+            samples(&out, "node_rapl_package_joules_total"),
+            vec![("0".into(), 48211.987345)]
+        );
         assert_eq!(samples(&out, "node_rapl_core_joules_total").len(), 1);
         assert_eq!(samples(&out, "node_rapl_uncore_joules_total").len(), 1);
         assert_eq!(samples(&out, "node_rapl_psys_joules_total").len(), 1);
         let path = &out.get("node_rapl_core_joules_total").unwrap().samples[0].labels[1].1;
-        assert!(path.ends_with("laptop/sys/class/powercap/intel-rapl:0:0"), "{path}");
+        assert!(
+            path.ends_with("laptop/sys/class/powercap/intel-rapl:0:0"),
+            "{path}"
+        );
     }
 
     #[test]
@@ -210,8 +224,13 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("package", "0"), ("dram", "0"), ("package", "1"), ("dram", "1")]
-                .map(|(z, i)| (z.to_string(), i.to_string()))
+            [
+                ("package", "0"),
+                ("dram", "0"),
+                ("package", "1"),
+                ("dram", "1")
+            ]
+            .map(|(z, i)| (z.to_string(), i.to_string()))
         );
     }
 
@@ -229,7 +248,10 @@ mod tests {
     #[test]
     fn names_and_indexes() {
         let mut seen = HashMap::new();
-        assert_eq!(index_and_name(&mut seen, "package-0"), (0, "package".into()));
+        assert_eq!(
+            index_and_name(&mut seen, "package-0"),
+            (0, "package".into())
+        );
         assert_eq!(index_and_name(&mut seen, "dram"), (0, "dram".into()));
         assert_eq!(index_and_name(&mut seen, "dram"), (1, "dram".into()));
         assert_eq!(index_and_name(&mut seen, "package"), (1, "package".into()));

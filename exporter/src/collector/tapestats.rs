@@ -116,7 +116,10 @@ pub fn parse_stats<'a>(
     for (file, text) in files {
         if let Some(i) = FILES.iter().position(|f| *f == file) {
             stats.values[i] = parse_uint(text).ok_or_else(|| {
-                format!("{file}: expected an unsigned integer, found {:?}", text.trim())
+                format!(
+                    "{file}: expected an unsigned integer, found {:?}",
+                    text.trim()
+                )
             })?;
         }
     }
