@@ -163,6 +163,26 @@ build_corpus() {
         mapfile -t files < <(find "$fixtures" -path '*/spl/kstat/zfs/*' -type f)
         seed "${files[@]}"
         ;;
+    nvme)
+        mapfile -t files < <(find -L "$fixtures" -path '*/class/nvme/*' -type f \( -name model -o -name serial -o -name firmware_rev -o -name state \) 2>/dev/null)
+        seed "${files[@]}"
+        ;;
+    dmi) mapfile -t files < <(find -L "$fixtures" -path '*/class/dmi/id/*' -type f 2>/dev/null) && seed "${files[@]}" ;;
+    edac)
+        mapfile -t files < <(find "$fixtures" -path '*/edac/mc/*' -name '*_dimm_label' -type f)
+        seed "${files[@]}"
+        find "$fixtures" -path '*/edac/mc/*' -printf '%f\n' | sort -u | head -50 | while IFS= read -r name; do
+            printf '%s' "$name" >"$corpus/fixture-edac-name-$name"
+        done
+        ;;
+    rapl) mapfile -t files < <(find -L "$fixtures" -path '*/class/powercap/*' -name name -type f 2>/dev/null) && seed "${files[@]}" ;;
+    power_supply | tapestats)
+        # "<file name>\n<contents>", as the target splits its input.
+        if [ "$t" = power_supply ]; then class=power_supply; else class=scsi_tape; fi
+        find -L "$fixtures" -path "*/class/$class/*" -type f -size -4k 2>/dev/null | while IFS= read -r f; do
+            { printf '%s\n' "${f##*/}"; cat "$f"; } >"$corpus/fixture-$(echo "${f#"$fixtures"/}" | tr '/' '_')"
+        done
+        ;;
     textfile) mapfile -t files < <(find "$fixtures" -path '*/textfile/*' -name '*.prom' -type f) && seed "${files[@]}" ;;
     config_toml) cp "$exporter/sysmon.toml" "$corpus/shipped-sysmon.toml" ;;
     esac

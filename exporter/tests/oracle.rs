@@ -51,8 +51,9 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
     (
         "node_scrape_collector_success",
         "a missing /proc/pressure, neither /proc/net/udp nor udp6, or a conntrack without \
-         /proc/net/stat/nf_conntrack, is 'no data' or a failure (success 0) for node_exporter, not a \
-         failure for sysmon",
+         /proc/net/stat/nf_conntrack, or a machine without class/nvme, power_supply, powercap or \
+         scsi_tape, is 'no data' or a failure (success 0) for node_exporter, not a failure for \
+         sysmon",
     ),
     (
         "node_network_receive_nohandler_total",
@@ -68,6 +69,11 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
         "node_timex_",
         "adjtimex(2) of the live kernel (no fixture can hold it), read by the two at different moments; \
          their names and labels are still required to match (see `check`)",
+    ),
+    (
+        "node_edac_channel_",
+        "added in node_exporter 1.12 (per-channel counts of the legacy csrow layout, with the DIMM \
+         label); 1.5 has no such series",
     ),
     (
         "node_selinux_",
@@ -410,6 +416,56 @@ fn filesystem_statistics_are_compared() {
             "{family} was not compared; compared: {:?}",
             c.compared_families
         );
+    }
+}
+
+/// The hardware-health collectors' series are really compared on the machines that have the
+/// hardware, not only present on one side.
+#[test]
+fn hardware_collectors_are_compared() {
+    for (machine, expected) in [
+        (
+            "laptop",
+            &[
+                "node_dmi_info",
+                "node_nvme_info",
+                "node_power_supply_info",
+                "node_power_supply_capacity",
+                "node_power_supply_charge_ampere",
+                "node_power_supply_voltage_volt",
+                "node_power_supply_online",
+                "node_rapl_package_joules_total",
+                "node_rapl_core_joules_total",
+                "node_rapl_uncore_joules_total",
+            ][..],
+        ),
+        (
+            "server",
+            &[
+                "node_dmi_info",
+                "node_edac_correctable_errors_total",
+                "node_edac_uncorrectable_errors_total",
+                "node_edac_csrow_correctable_errors_total",
+                "node_edac_csrow_uncorrectable_errors_total",
+                "node_rapl_package_joules_total",
+                "node_rapl_dram_joules_total",
+                "node_tape_io_now",
+                "node_tape_io_time_seconds_total",
+                "node_tape_reads_completed_total",
+                "node_tape_written_bytes_total",
+            ][..],
+        ),
+        ("vm", &["node_dmi_info"][..]),
+    ] {
+        let c = compare(machine);
+        assert!(c.mismatches.is_empty(), "{machine}: {:?}", c.mismatches);
+        for family in expected {
+            assert!(
+                c.compared_families.contains(*family),
+                "{machine}: {family} was not compared; only in node_exporter: {:?}",
+                families(&c.only_node)
+            );
+        }
     }
 }
 

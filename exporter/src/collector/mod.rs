@@ -18,6 +18,8 @@ pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmi;
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -32,14 +34,18 @@ pub mod netdev;
 pub mod netstat;
 pub mod nfs;
 pub mod nfsd;
+pub mod nvme;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -196,6 +202,8 @@ pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
+    dmi::REGISTRATION,
+    edac::REGISTRATION,
     entropy::REGISTRATION,
     filefd::REGISTRATION,
     filesystem::REGISTRATION,
@@ -208,14 +216,18 @@ pub const REGISTRY: &[Registration] = &[
     netstat::REGISTRATION,
     nfs::REGISTRATION,
     nfsd::REGISTRATION,
+    nvme::REGISTRATION,
     os::REGISTRATION,
+    powersupplyclass::REGISTRATION,
     pressure::REGISTRATION,
     processes::REGISTRATION,
+    rapl::REGISTRATION,
     schedstat::REGISTRATION,
     selinux::REGISTRATION,
     sockstat::REGISTRATION,
     softnet::REGISTRATION,
     stat::REGISTRATION,
+    tapestats::REGISTRATION,
     textfile::REGISTRATION,
     thermal_zone::REGISTRATION,
     time::REGISTRATION,
