@@ -12,15 +12,19 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
+pub mod infiniband;
+pub mod ipvs;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
@@ -172,14 +176,18 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     arp::REGISTRATION,
+    bonding::REGISTRATION,
     conntrack::REGISTRATION,
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
     entropy::REGISTRATION,
+    fibrechannel::REGISTRATION,
     filefd::REGISTRATION,
     filesystem::REGISTRATION,
     hwmon::REGISTRATION,
+    infiniband::REGISTRATION,
+    ipvs::REGISTRATION,
     kernel_hung::REGISTRATION,
     loadavg::REGISTRATION,
     meminfo::REGISTRATION,
