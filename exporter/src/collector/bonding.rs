@@ -164,8 +164,11 @@ mod tests {
         assert_eq!(out.sample_count(), 0);
     }
 
-    /// A sysfs tree of bonds: (name, [(slave, mii_status file content or None when missing)]).
-    fn tree(bonds: &[(&str, &[(&str, Option<&str>)])]) -> tempfile::TempDir {
+    /// A slave: its name and its `mii_status` content, `None` when the file is missing.
+    type Slave<'a> = (&'a str, Option<&'a str>);
+
+    /// A sysfs tree of bonds, each with its slaves.
+    fn tree(bonds: &[(&str, &[Slave])]) -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
         let net = tmp.path().join("class/net");
         std::fs::create_dir_all(&net).unwrap();
@@ -239,7 +242,10 @@ mod tests {
         };
         assert_eq!(count_slaves("eth0 eth1 eth2\n", statuses), Ok((3, 2)));
         assert_eq!(count_slaves("\n", statuses), Ok((0, 0)));
-        assert_eq!(count_slaves("eth0", |_| Err::<String, _>("gone")), Err("gone"));
+        assert_eq!(
+            count_slaves("eth0", |_| Err::<String, _>("gone")),
+            Err("gone")
+        );
         assert!(!mii_up("going back\n"));
     }
 

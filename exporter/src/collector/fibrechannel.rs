@@ -65,20 +65,76 @@ pub const INFO: [(&str, &str, bool); 10] = [
 
 /// The statistics: (file in `statistics/`, metric, help), in node_exporter's output order.
 pub const COUNTERS: [(&str, &str, &str); 14] = [
-    ("dumped_frames", "node_fibrechannel_dumped_frames_total", "Number of dumped frames."),
-    ("error_frames", "node_fibrechannel_error_frames_total", "Number of frames received with errors."),
-    ("invalid_crc_count", "node_fibrechannel_invalid_crc_total", "Number of frames received with an invalid Cyclic Redundancy Check."),
-    ("rx_frames", "node_fibrechannel_rx_frames_total", "Number of frames received."),
-    ("rx_words", "node_fibrechannel_rx_words_total", "Number of words received by the host port."),
-    ("tx_frames", "node_fibrechannel_tx_frames_total", "Number of frames transmitted by the host port."),
-    ("tx_words", "node_fibrechannel_tx_words_total", "Number of words transmitted by the host port."),
-    ("seconds_since_last_reset", "node_fibrechannel_seconds_since_last_reset_total", "Number of seconds since the host port's statistics were last reset."),
-    ("invalid_tx_word_count", "node_fibrechannel_invalid_tx_words_total", "Number of invalid words transmitted by the host port."),
-    ("link_failure_count", "node_fibrechannel_link_failure_total", "Number of times the host port's link failed."),
-    ("loss_of_sync_count", "node_fibrechannel_loss_of_sync_total", "Number of losses of bit or transmission-word synchronisation."),
-    ("loss_of_signal_count", "node_fibrechannel_loss_of_signal_total", "Number of times the signal was lost."),
-    ("nos_count", "node_fibrechannel_nos_total", "Number of Not_Operational primitive sequences received by the host port."),
-    ("fcp_packet_aborts", "node_fibrechannel_fcp_packet_aborts_total", "Number of aborted FCP packets."),
+    (
+        "dumped_frames",
+        "node_fibrechannel_dumped_frames_total",
+        "Number of dumped frames.",
+    ),
+    (
+        "error_frames",
+        "node_fibrechannel_error_frames_total",
+        "Number of frames received with errors.",
+    ),
+    (
+        "invalid_crc_count",
+        "node_fibrechannel_invalid_crc_total",
+        "Number of frames received with an invalid Cyclic Redundancy Check.",
+    ),
+    (
+        "rx_frames",
+        "node_fibrechannel_rx_frames_total",
+        "Number of frames received.",
+    ),
+    (
+        "rx_words",
+        "node_fibrechannel_rx_words_total",
+        "Number of words received by the host port.",
+    ),
+    (
+        "tx_frames",
+        "node_fibrechannel_tx_frames_total",
+        "Number of frames transmitted by the host port.",
+    ),
+    (
+        "tx_words",
+        "node_fibrechannel_tx_words_total",
+        "Number of words transmitted by the host port.",
+    ),
+    (
+        "seconds_since_last_reset",
+        "node_fibrechannel_seconds_since_last_reset_total",
+        "Number of seconds since the host port's statistics were last reset.",
+    ),
+    (
+        "invalid_tx_word_count",
+        "node_fibrechannel_invalid_tx_words_total",
+        "Number of invalid words transmitted by the host port.",
+    ),
+    (
+        "link_failure_count",
+        "node_fibrechannel_link_failure_total",
+        "Number of times the host port's link failed.",
+    ),
+    (
+        "loss_of_sync_count",
+        "node_fibrechannel_loss_of_sync_total",
+        "Number of losses of bit or transmission-word synchronisation.",
+    ),
+    (
+        "loss_of_signal_count",
+        "node_fibrechannel_loss_of_signal_total",
+        "Number of times the signal was lost.",
+    ),
+    (
+        "nos_count",
+        "node_fibrechannel_nos_total",
+        "Number of Not_Operational primitive sequences received by the host port.",
+    ),
+    (
+        "fcp_packet_aborts",
+        "node_fibrechannel_fcp_packet_aborts_total",
+        "Number of aborted FCP packets.",
+    ),
 ];
 
 /// One FC host as read from sysfs.
@@ -103,12 +159,15 @@ pub fn info_value(text: &str, strip: bool) -> String {
 }
 
 /// Parses a statistics file: `Ok(Some(v))`, `Ok(None)` for an unimplemented counter (all ones),
-/// `Err(())` when it is not an unsigned integer.
-pub fn parse_statistic(text: &str) -> Result<Option<u64>, ()> {
+/// an error saying what was found when it is not an unsigned integer.
+pub fn parse_statistic(text: &str) -> Result<Option<u64>, String> {
     match parse_go_uint(text.trim()) {
         Some(u64::MAX) => Ok(None),
         Some(v) => Ok(Some(v)),
-        None => Err(()),
+        None => Err(format!(
+            "expected an unsigned integer, found {:?}",
+            text.trim()
+        )),
     }
 }
 
@@ -143,12 +202,8 @@ pub fn read_host(path: &Path, name: &str) -> Result<Host, CollectError> {
             }
             Err(e) => return Err(CollectError::io(stats_path.join(file), e)),
         };
-        *slot = parse_statistic(&text).map_err(|()| {
-            CollectError::parse(
-                stats_path.join(file),
-                format!("expected an unsigned integer, found {:?}", text.trim()),
-            )
-        })?;
+        *slot =
+            parse_statistic(&text).map_err(|m| CollectError::parse(stats_path.join(file), m))?;
     }
     Ok(host)
 }
@@ -174,7 +229,11 @@ impl Collector for FibreChannelCollector {
                 }
             };
             let mut labels: Vec<(&'static str, &str)> = vec![("fc_host", &host.name)];
-            labels.extend(INFO.iter().zip(&host.info).map(|((_, l, _), v)| (*l, v.as_str())));
+            labels.extend(
+                INFO.iter()
+                    .zip(&host.info)
+                    .map(|((_, l, _), v)| (*l, v.as_str())),
+            );
             out.gauge(
                 "node_fibrechannel_info",
                 "Non-numeric data from /sys/class/fc_host/<host>, value is always 1.",
@@ -277,7 +336,7 @@ mod tests {
         assert_eq!(parse_statistic("0x1f\n"), Ok(Some(31)));
         assert_eq!(parse_statistic("0xffffffffffffffff\n"), Ok(None));
         assert_eq!(parse_statistic("12"), Ok(Some(12)));
-        assert_eq!(parse_statistic("lots"), Err(()));
+        assert!(parse_statistic("lots").unwrap_err().contains("\"lots\""));
     }
 
     proptest! {

@@ -491,8 +491,7 @@ mod tests {
         );
         // port_xmit_data counts 4-octet words.
         let words: f64 = std::fs::read_to_string(
-            fixture_roots("server")
-                .sys("class/infiniband/mlx5_0/ports/1/counters/port_xmit_data"),
+            fixture_roots("server").sys("class/infiniband/mlx5_0/ports/1/counters/port_xmit_data"),
         )
         .unwrap()
         .trim()
@@ -511,7 +510,9 @@ mod tests {
         assert!(out
             .get("node_infiniband_legacy_data_received_bytes_total")
             .is_none());
-        assert!(out.get("node_infiniband_port_discards_received_total").is_none());
+        assert!(out
+            .get("node_infiniband_port_discards_received_total")
+            .is_none());
         assert!(out.get("node_infiniband_vl15_dropped_total").is_some());
     }
 
@@ -565,7 +566,12 @@ mod tests {
         .collect(&mut out)
         .unwrap();
         assert_eq!(
-            value(&out, "node_infiniband_legacy_data_received_bytes_total", "mlx4_0", "1"),
+            value(
+                &out,
+                "node_infiniband_legacy_data_received_bytes_total",
+                "mlx4_0",
+                "1"
+            ),
             Some(400.0)
         );
         assert_eq!(

@@ -129,7 +129,9 @@ pub fn parse_stats(text: &str) -> Result<Totals, String> {
     };
     let hex = |f: &str| -> Result<u64, String> {
         if f.is_empty() || !f.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("line 3: expected a hexadecimal number, found {f:?}"));
+            return Err(format!(
+                "line 3: expected a hexadecimal number, found {f:?}"
+            ));
         }
         u64::from_str_radix(f, 16).map_err(|_| format!("line 3: {f:?} is out of range"))
     };
@@ -295,7 +297,11 @@ impl IpvsCollector {
         self.labels
             .iter()
             .map(|label| match *label {
-                "local_address" => b.local_address.as_ref().map(go_ip_string).unwrap_or_default(),
+                "local_address" => b
+                    .local_address
+                    .as_ref()
+                    .map(go_ip_string)
+                    .unwrap_or_default(),
                 "local_port" => b.local_port.to_string(),
                 "remote_address" => go_ip_string(&b.remote_address),
                 "remote_port" => b.remote_port.to_string(),
@@ -316,11 +322,31 @@ impl Collector for IpvsCollector {
         };
         let totals = parse_stats(&stats).map_err(|m| CollectError::parse(&stats_path, m))?;
         for (name, help, v) in [
-            ("node_ipvs_connections_total", "The total number of connections made.", totals.connections),
-            ("node_ipvs_incoming_packets_total", "The total number of incoming packets.", totals.incoming_packets),
-            ("node_ipvs_outgoing_packets_total", "The total number of outgoing packets.", totals.outgoing_packets),
-            ("node_ipvs_incoming_bytes_total", "The total amount of incoming data.", totals.incoming_bytes),
-            ("node_ipvs_outgoing_bytes_total", "The total amount of outgoing data.", totals.outgoing_bytes),
+            (
+                "node_ipvs_connections_total",
+                "The total number of connections made.",
+                totals.connections,
+            ),
+            (
+                "node_ipvs_incoming_packets_total",
+                "The total number of incoming packets.",
+                totals.incoming_packets,
+            ),
+            (
+                "node_ipvs_outgoing_packets_total",
+                "The total number of outgoing packets.",
+                totals.outgoing_packets,
+            ),
+            (
+                "node_ipvs_incoming_bytes_total",
+                "The total amount of incoming data.",
+                totals.incoming_bytes,
+            ),
+            (
+                "node_ipvs_outgoing_bytes_total",
+                "The total amount of outgoing data.",
+                totals.outgoing_bytes,
+            ),
         ] {
             out.counter(name, help).sample(&[], v as f64);
         }
@@ -391,7 +417,7 @@ mod tests {
 
     const ALL: &str = "local_address,local_port,remote_address,remote_port,proto,local_mark";
 
-    fn find<'a>(out: &'a MetricSet, name: &str, want: &[(&str, &str)]) -> Vec<f64> {
+    fn find(out: &MetricSet, name: &str, want: &[(&str, &str)]) -> Vec<f64> {
         out.get(name)
             .map(|f| {
                 f.samples
@@ -458,18 +484,32 @@ mod tests {
         let fwm = find(
             &out,
             "node_ipvs_backend_weight",
-            &[("proto", "FWM"), ("local_address", ""), ("local_port", "0"), ("local_mark", "00000064")],
+            &[
+                ("proto", "FWM"),
+                ("local_address", ""),
+                ("local_port", "0"),
+                ("local_mark", "00000064"),
+            ],
         );
         assert_eq!(fwm.len(), 2);
         // The IPv6 service.
         let v6 = find(
             &out,
             "node_ipvs_backend_connections_active",
-            &[("local_address", "2001:db8:100::80"), ("local_port", "443"), ("local_mark", "")],
+            &[
+                ("local_address", "2001:db8:100::80"),
+                ("local_port", "443"),
+                ("local_mark", ""),
+            ],
         );
         assert_eq!(v6.len(), 2);
         // A drained real server (weight 0) is still listed.
-        assert!(!find(&out, "node_ipvs_backend_weight", &[("remote_address", "10.20.1.13")]).is_empty());
+        assert!(!find(
+            &out,
+            "node_ipvs_backend_weight",
+            &[("remote_address", "10.20.1.13")]
+        )
+        .is_empty());
     }
 
     #[test]
@@ -486,7 +526,9 @@ mod tests {
                 .sum()
         };
         assert_eq!(total(&all), total(&by_proto));
-        let protos = by_proto.get("node_ipvs_backend_connections_active").unwrap();
+        let protos = by_proto
+            .get("node_ipvs_backend_connections_active")
+            .unwrap();
         assert_eq!(protos.samples.len(), 3, "{protos:?}");
         assert!(protos.samples.iter().all(|s| s.labels.len() == 1));
     }
@@ -504,7 +546,10 @@ mod tests {
     fn broken_publishes_good_lines() {
         let (out, r) = collect("broken", ALL);
         let err = r.unwrap_err().to_string();
-        assert!(err.contains("proc/net/ip_vs:") && err.contains("line 5"), "{err}");
+        assert!(
+            err.contains("proc/net/ip_vs:") && err.contains("line 5"),
+            "{err}"
+        );
         assert!(out.get("node_ipvs_connections_total").is_some());
         assert_eq!(
             out.get("node_ipvs_backend_weight").unwrap().samples.len(),
