@@ -238,6 +238,7 @@ def gen_network(t: Tree, rng: random.Random, count: int) -> None:
         "Inter-|   Receive                                                |  Transmit",
         " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed",
     ]
+    nic_dirs = {}
     for index, (name, kind) in enumerate(ifaces, start=1):
         rx_packets = rng.randint(10**3, 10**9)
         tx_packets = rng.randint(10**3, 10**9)
@@ -251,6 +252,7 @@ def gen_network(t: Tree, rng: random.Random, count: int) -> None:
             devdir = f"sys/devices/pci0000:00/0000:00:1c.{index}/0000:0{index}:00.0/net/{name}"
             t.symlink(f"{devdir}/device", f"../../../0000:0{index}:00.0")
             t.mkdir(f"sys/devices/pci0000:00/0000:00:1c.{index}/0000:0{index}:00.0/driver")
+            nic_dirs[name] = devdir
         else:
             devdir = f"sys/devices/virtual/net/{name}"
         t.symlink(f"sys/class/net/{name}", "../../" + devdir[len("sys/"):])
@@ -292,6 +294,14 @@ def gen_network(t: Tree, rng: random.Random, count: int) -> None:
             attrs["duplex"] = "full"
         if kind == "nic":
             attrs["phys_port_name"] = ""
+        # bond0 bonds eno1 and eno2 (Documentation/networking/bonding.rst), both up.
+        if name in ("eno1", "eno2"):
+            attrs["bonding_slave/mii_status"] = "up"
+        if kind == "bond":
+            attrs["bonding/slaves"] = "eno1 eno2"
+            attrs["bonding/mii_status"] = "up"
+            for slave in ("eno1", "eno2"):
+                t.symlink(f"{devdir}/lower_{slave}", os.path.relpath(nic_dirs[slave], devdir))
         for attr, value in attrs.items():
             t.write(f"{devdir}/{attr}", value + "\n")
         stats = {"rx_bytes": rx[0], "rx_packets": rx[1], "rx_errors": rx[2], "rx_dropped": rx[3],

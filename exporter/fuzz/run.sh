@@ -143,6 +143,23 @@ build_corpus() {
         mapfile -t files < <(find -L "$fixtures" -path '*/class/watchdog/*' -type f)
         seed "${files[@]}"
         ;;
+    bonding)
+        # "<slaves>\n<mii_status of each slave>..."
+        for d in "$fixtures"/*/sys/class/net/bond*; do
+            [ -f "$d/bonding/slaves" ] || continue
+            { cat "$d/bonding/slaves"; for s in $(cat "$d/bonding/slaves"); do cat "$d/lower_$s/bonding_slave/mii_status" 2>/dev/null; done; } \
+                >"$corpus/fixture-$(echo "${d#"$fixtures"/}" | tr '/' '_')"
+        done
+        ;;
+    infiniband)
+        mapfile -t files < <(find -L "$fixtures" -path '*/class/infiniband/*/ports/*' -type f \( -name state -o -name phys_state -o -name rate -o -path '*/counters/*' \))
+        seed "${files[@]}"
+        ;;
+    fibrechannel)
+        mapfile -t files < <(find -L "$fixtures" -path '*/class/fc_host/*' -type f)
+        seed "${files[@]}"
+        ;;
+    ipvs) seed "$fixtures"/*/proc/net/ip_vs "$fixtures"/*/proc/net/ip_vs_stats ;;
     selinux)
         mapfile -t files < <(find "$fixtures" \( -path '*/fs/selinux/enforce' -o -path '*/etc/selinux/config' -o -name mountinfo \) -type f)
         seed "${files[@]}"

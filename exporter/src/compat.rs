@@ -121,7 +121,6 @@ pub const FLAGS: &[CompatFlag] = &[
     switch("collector.interrupts.include-zeros", ""),
     value("collector.interrupts.name-exclude", "REGEX", ""),
     value("collector.interrupts.name-include", "REGEX", ""),
-    value("collector.ipvs.backend-labels", "LABELS", ""),
     switch("collector.netclass.netlink", NETLINK),
     switch("collector.netclass_rtnl.with-stats", NETLINK),
     switch("collector.netdev.address-info", ""),

@@ -339,7 +339,14 @@ fn shared_collectors_come_from_both_sides() {
         assert!(shared.contains(&name), "{name} missing from {shared:?}");
     }
     // Added for node_exporter parity and compared from the start.
-    for name in ["arp", "conntrack"] {
+    for name in [
+        "arp",
+        "conntrack",
+        "bonding",
+        "infiniband",
+        "fibrechannel",
+        "ipvs",
+    ] {
         assert!(shared.contains(&name), "{name} missing from {shared:?}");
     }
     assert!(!shared.contains(&"usb"), "usb is sysmon's own collector");
@@ -509,4 +516,53 @@ fn diff_reports_mismatches_and_ignores_intended_differences() {
     assert!(c.mismatches[0].starts_with("b{}"));
     assert_eq!(c.only_sysmon, vec![key("c")]);
     assert_eq!(c.only_node, vec![key("d")]);
+}
+
+/// The network and storage-fabric collectors' series are compared on the server (the machine
+/// with a degraded bond, an InfiniBand HCA, an FC HBA and an IPVS director), and neither side has
+/// a series of theirs the other lacks.
+#[test]
+fn fabric_collectors_are_compared() {
+    let c = compare("server");
+    assert!(c.mismatches.is_empty(), "{:?}", c.mismatches);
+    for family in [
+        "node_bonding_slaves",
+        "node_bonding_active",
+        "node_infiniband_info",
+        "node_infiniband_state_id",
+        "node_infiniband_physical_state_id",
+        "node_infiniband_rate_bytes_per_second",
+        "node_infiniband_port_data_received_bytes_total",
+        "node_infiniband_port_data_transmitted_bytes_total",
+        "node_infiniband_symbol_error_total",
+        "node_infiniband_vl15_dropped_total",
+        "node_fibrechannel_info",
+        "node_fibrechannel_rx_frames_total",
+        "node_fibrechannel_link_failure_total",
+        "node_ipvs_connections_total",
+        "node_ipvs_incoming_bytes_total",
+        "node_ipvs_backend_connections_active",
+        "node_ipvs_backend_connections_inactive",
+        "node_ipvs_backend_weight",
+    ] {
+        assert!(
+            c.compared_families.contains(family),
+            "{family} was not compared; compared: {:?}",
+            c.compared_families
+        );
+    }
+    let fabric = |k: &&SeriesKey| {
+        [
+            "node_bonding_",
+            "node_infiniband_",
+            "node_fibrechannel_",
+            "node_ipvs_",
+        ]
+        .iter()
+        .any(|p| k.name.starts_with(p))
+    };
+    let only_sysmon: Vec<_> = c.only_sysmon.iter().filter(fabric).collect();
+    let only_node: Vec<_> = c.only_node.iter().filter(fabric).collect();
+    assert!(only_sysmon.is_empty(), "only in sysmon: {only_sysmon:?}");
+    assert!(only_node.is_empty(), "only in node_exporter: {only_node:?}");
 }

@@ -13,6 +13,7 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod arp;
+pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
@@ -21,10 +22,13 @@ pub mod diskstats;
 pub mod dmi;
 pub mod edac;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod filter;
 pub mod hwmon;
+pub mod infiniband;
+pub mod ipvs;
 pub mod kept_open;
 pub mod kernel_hung;
 pub mod loadavg;
@@ -197,6 +201,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     arp::REGISTRATION,
+    bonding::REGISTRATION,
     btrfs::REGISTRATION,
     conntrack::REGISTRATION,
     cpu::REGISTRATION,
@@ -205,9 +210,12 @@ pub const REGISTRY: &[Registration] = &[
     dmi::REGISTRATION,
     edac::REGISTRATION,
     entropy::REGISTRATION,
+    fibrechannel::REGISTRATION,
     filefd::REGISTRATION,
     filesystem::REGISTRATION,
     hwmon::REGISTRATION,
+    infiniband::REGISTRATION,
+    ipvs::REGISTRATION,
     kernel_hung::REGISTRATION,
     loadavg::REGISTRATION,
     meminfo::REGISTRATION,

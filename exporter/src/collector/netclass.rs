@@ -487,10 +487,16 @@ mod tests {
             ],
             "bonding_masters is not an interface"
         );
+        // bond0 runs on eno1 alone: eno2 lost its link (speed -1, exported as -125000).
         assert_eq!(
             value(&set, "node_network_speed_bytes", "bond0"),
-            Some(6_250_000_000.0)
+            Some(3_125_000_000.0)
         );
+        assert_eq!(
+            value(&set, "node_network_speed_bytes", "eno2"),
+            Some(-125_000.0)
+        );
+        assert_eq!(value(&set, "node_network_up", "eno2"), Some(0.0));
         assert_eq!(
             value(&set, "node_network_speed_bytes", "eno3"),
             Some(1_250_000_000.0)
