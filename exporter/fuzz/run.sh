@@ -131,6 +131,10 @@ build_corpus() {
         seed "${files[@]}"
         ;;
     loadavg) seed "$fixtures"/*/proc/loadavg ;;
+    mdadm)
+        mapfile -t files < <(find "$fixtures" \( -path '*/proc/mdstat' -o -path '*/md/raid_disks' \) -type f)
+        seed "${files[@]}"
+        ;;
     pressure) seed "$fixtures"/*/proc/pressure/* ;;
     vmstat) seed "$fixtures"/*/proc/vmstat ;;
     filefd) seed "$fixtures"/*/proc/sys/fs/file-nr ;;

@@ -23,6 +23,7 @@ pub mod filter;
 pub mod hwmon;
 pub mod kernel_hung;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
@@ -182,6 +183,7 @@ pub const REGISTRY: &[Registration] = &[
     hwmon::REGISTRATION,
     kernel_hung::REGISTRATION,
     loadavg::REGISTRATION,
+    mdadm::REGISTRATION,
     meminfo::REGISTRATION,
     netclass::REGISTRATION,
     netdev::REGISTRATION,
