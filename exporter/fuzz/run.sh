@@ -131,6 +131,10 @@ build_corpus() {
         seed "${files[@]}"
         ;;
     loadavg) seed "$fixtures"/*/proc/loadavg ;;
+    bcache)
+        mapfile -t files < <(find -L "$fixtures" -path '*/fs/bcache/*' -type f)
+        seed "${files[@]}"
+        ;;
     mdadm)
         mapfile -t files < <(find "$fixtures" \( -path '*/proc/mdstat' -o -path '*/md/raid_disks' \) -type f)
         seed "${files[@]}"

@@ -12,6 +12,7 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod arp;
+pub mod bcache;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -173,6 +174,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     arp::REGISTRATION,
+    bcache::REGISTRATION,
     conntrack::REGISTRATION,
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
