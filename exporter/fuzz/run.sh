@@ -135,6 +135,10 @@ build_corpus() {
         mapfile -t files < <(find -L "$fixtures" -path '*/fs/bcache/*' -type f)
         seed "${files[@]}"
         ;;
+    dmmultipath)
+        mapfile -t files < <(find -L "$fixtures"/server/sys/block/dm-10 -maxdepth 2 \( -name suspended -o -name size \) -type f; find -L "$fixtures"/server/sys/block/sd[wx]/device -maxdepth 1 -name state -type f)
+        seed "${files[@]}"
+        ;;
     mdadm)
         mapfile -t files < <(find "$fixtures" \( -path '*/proc/mdstat' -o -path '*/md/raid_disks' \) -type f)
         seed "${files[@]}"

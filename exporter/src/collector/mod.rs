@@ -17,6 +17,7 @@ pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmmultipath;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -179,6 +180,7 @@ pub const REGISTRY: &[Registration] = &[
     cpu::REGISTRATION,
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
+    dmmultipath::REGISTRATION,
     entropy::REGISTRATION,
     filefd::REGISTRATION,
     filesystem::REGISTRATION,
