@@ -82,6 +82,7 @@ const OPTIONAL_ON_BOTH: &[&str] = &[
     "--collector.cpu.info.flags-include=^(aes|avx2|sse4_2|hypervisor|vmx)$",
     "--collector.cpu.info.bugs-include=^spectre_",
     "--collector.stat.softirq",
+    "--collector.bcache.priorityStats",
 ];
 
 /// Labels that current upstream node_exporter added after Debian's 1.5.0, which sysmon follows.
@@ -366,6 +367,8 @@ fn storage_collectors_are_compared() {
         "node_bcache_written_bytes_total",
         "node_bcache_metadata_written_bytes_total",
         "node_bcache_io_errors",
+        "node_bcache_priority_stats_unused_percent",
+        "node_bcache_priority_stats_metadata_percent",
     ] {
         assert!(
             c.compared_families.contains(family),
