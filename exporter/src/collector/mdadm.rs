@@ -735,6 +735,69 @@ md5 : active raid1 sdh1[0] sdi1[1]
     }
 
     #[test]
+    fn sysfs_levels_without_degraded_reshape_and_unset_geometry() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = dir.path().join("sys/block").join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        // raid0 and linear have no `degraded`; a reshape shows the new and old counts; an array
+        // being assembled has an empty `raid_disks`; a partition-like `md0p1` has no md/.
+        write("md0/md/level", "raid0\n");
+        write("md0/md/raid_disks", "3\n");
+        write("md1/md/level", "linear\n");
+        write("md1/md/raid_disks", "2\n");
+        write("md2/md/level", "raid5\n");
+        write("md2/md/raid_disks", "5 (4)\n");
+        write("md2/md/degraded", "0\n");
+        write("md3/md/level", "\n");
+        write("md3/md/raid_disks", "\n");
+        write("md0p1/size", "2048\n");
+        write("sda/size", "2048\n");
+        let collector = MdadmCollector {
+            roots: Roots {
+                procfs: dir.path().join("proc"),
+                sysfs: dir.path().join("sys"),
+                rootfs: dir.path().to_path_buf(),
+            },
+        };
+        let mut out = MetricSet::new();
+        collector.collect_sysfs(&mut out).unwrap();
+        let series = |name: &str| -> Vec<(String, f64)> {
+            out.get(name)
+                .map(|f| {
+                    f.samples
+                        .iter()
+                        .map(|s| (s.labels[0].1.clone(), s.value))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            series("node_md_raid_disks"),
+            vec![
+                ("md0".into(), 3.0),
+                ("md1".into(), 2.0),
+                ("md2".into(), 5.0)
+            ]
+        );
+        assert_eq!(
+            series("node_md_degraded"),
+            vec![
+                ("md0".into(), 0.0),
+                ("md1".into(), 0.0),
+                ("md2".into(), 0.0),
+                ("md3".into(), 0.0)
+            ]
+        );
+        // No mdstat at all (no md driver) is no data, even with a sysfs.
+        let mut out = MetricSet::new();
+        collector.collect(&mut out).unwrap();
+        assert_eq!(out.sample_count(), 0);
+    }
+
+    #[test]
     fn vm_has_no_md() {
         let collector = MdadmCollector {
             roots: fixture_roots("vm"),
