@@ -133,6 +133,18 @@ build_corpus() {
     loadavg) seed "$fixtures"/*/proc/loadavg ;;
     nfs) seed "$fixtures"/*/proc/net/rpc/nfs ;;
     nfsd) seed "$fixtures"/*/proc/net/rpc/nfsd ;;
+    bcache)
+        mapfile -t files < <(find -L "$fixtures" -path '*/fs/bcache/*' -type f)
+        seed "${files[@]}"
+        ;;
+    dmmultipath)
+        mapfile -t files < <(find -L "$fixtures"/server/sys/block/dm-10 -maxdepth 2 \( -name suspended -o -name size \) -type f; find -L "$fixtures"/server/sys/block/sd[wx]/device -maxdepth 1 -name state -type f)
+        seed "${files[@]}"
+        ;;
+    mdadm)
+        mapfile -t files < <(find "$fixtures" \( -path '*/proc/mdstat' -o -path '*/md/raid_disks' \) -type f)
+        seed "${files[@]}"
+        ;;
     pressure) seed "$fixtures"/*/proc/pressure/* ;;
     vmstat) seed "$fixtures"/*/proc/vmstat ;;
     filefd) seed "$fixtures"/*/proc/sys/fs/file-nr ;;

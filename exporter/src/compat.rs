@@ -107,7 +107,6 @@ pub const FLAGS: &[CompatFlag] = &[
     value("collector.arp.device-exclude", "REGEX", ""),
     value("collector.arp.device-include", "REGEX", ""),
     switch("collector.arp.netlink", ""),
-    switch("collector.bcache.priorityStats", ""),
     switch_on(
         "collector.cpu.guest",
         "sysmon always exports node_cpu_guest_seconds_total",

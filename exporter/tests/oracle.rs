@@ -88,6 +88,7 @@ const OPTIONAL_ON_BOTH: &[&str] = &[
     "--collector.cpu.info.flags-include=^(aes|avx2|sse4_2|hypervisor|vmx)$",
     "--collector.cpu.info.bugs-include=^spectre_",
     "--collector.stat.softirq",
+    "--collector.bcache.priorityStats",
 ];
 
 /// Labels that current upstream node_exporter added after Debian's 1.5.0, which sysmon follows.
@@ -565,4 +566,41 @@ fn fabric_collectors_are_compared() {
     let only_node: Vec<_> = c.only_node.iter().filter(fabric).collect();
     assert!(only_sysmon.is_empty(), "only in sysmon: {only_sysmon:?}");
     assert!(only_node.is_empty(), "only in node_exporter: {only_node:?}");
+}
+
+/// The block-storage collectors (issue 10) on the server, which has every kind of md array and a
+/// bcache set: every family node_exporter 1.5 also has is compared value by value.
+#[test]
+fn storage_collectors_are_compared() {
+    let c = compare("server");
+    assert!(c.mismatches.is_empty(), "{:?}", c.mismatches);
+    for family in [
+        "node_md_state",
+        "node_md_disks",
+        "node_md_disks_required",
+        "node_md_blocks",
+        "node_md_blocks_synced",
+        "node_bcache_average_key_size_sectors",
+        "node_bcache_btree_cache_size_bytes",
+        "node_bcache_btree_read_average_duration_seconds",
+        "node_bcache_cache_read_races_total",
+        "node_bcache_dirty_data_bytes",
+        "node_bcache_dirty_target_bytes",
+        "node_bcache_writeback_rate",
+        "node_bcache_writeback_rate_proportional_term",
+        "node_bcache_bypassed_bytes_total",
+        "node_bcache_cache_hits_total",
+        "node_bcache_cache_readaheads_total",
+        "node_bcache_written_bytes_total",
+        "node_bcache_metadata_written_bytes_total",
+        "node_bcache_io_errors",
+        "node_bcache_priority_stats_unused_percent",
+        "node_bcache_priority_stats_metadata_percent",
+    ] {
+        assert!(
+            c.compared_families.contains(family),
+            "{family} was not compared; compared: {:?}",
+            c.compared_families
+        );
+    }
 }

@@ -681,7 +681,8 @@ mod tests {
             "vg_name=vg0 1"
         );
         assert!(dm.contains(&tpool.to_string()), "{dm:#?}");
-        assert_eq!(dm.len(), 10);
+        // The ten LVM maps and the multipath map mpatha (dm-10).
+        assert_eq!(dm.len(), 11);
         let backing = samples(&set, "node_disk_device_mapper_backing_device_info");
         for pair in [
             ("dm-5", "md1"),

@@ -13,6 +13,7 @@ use crate::metrics::MetricSet;
 pub use crate::sampler::{Cadence, Isolation};
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;
@@ -20,6 +21,7 @@ pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;
+pub mod dmmultipath;
 pub mod edac;
 pub mod entropy;
 pub mod fibrechannel;
@@ -32,6 +34,7 @@ pub mod ipvs;
 pub mod kept_open;
 pub mod kernel_hung;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
@@ -201,6 +204,7 @@ pub fn no_flags(cmd: clap::Command) -> clap::Command {
 /// Every collector the exporter knows, in the order their metrics appear in the output.
 pub const REGISTRY: &[Registration] = &[
     arp::REGISTRATION,
+    bcache::REGISTRATION,
     bonding::REGISTRATION,
     btrfs::REGISTRATION,
     conntrack::REGISTRATION,
@@ -208,6 +212,7 @@ pub const REGISTRY: &[Registration] = &[
     cpufreq::REGISTRATION,
     diskstats::REGISTRATION,
     dmi::REGISTRATION,
+    dmmultipath::REGISTRATION,
     edac::REGISTRATION,
     entropy::REGISTRATION,
     fibrechannel::REGISTRATION,
@@ -218,6 +223,7 @@ pub const REGISTRY: &[Registration] = &[
     ipvs::REGISTRATION,
     kernel_hung::REGISTRATION,
     loadavg::REGISTRATION,
+    mdadm::REGISTRATION,
     meminfo::REGISTRATION,
     netclass::REGISTRATION,
     netdev::REGISTRATION,
