@@ -24,7 +24,7 @@ use serde_yaml_ng::Value;
 use sysmon_stack_tests::{repo_root, tool};
 
 /// The alerts every part of the stack agreed on (names fixed in the design), in file order.
-const ALERTS: [&str; 15] = [
+const ALERTS: [&str; 25] = [
     "SysmonAnomaly",
     "SysmonExporterDown",
     "SysmonCollectorFailing",
@@ -40,6 +40,16 @@ const ALERTS: [&str; 15] = [
     "SysmonTextfileScrapeError",
     "SysmonNetworkReceiveErrors",
     "SysmonNetworkTransmitErrors",
+    "SysmonRaidArrayDegraded",
+    "SysmonRaidDiskFailed",
+    "SysmonRaidArrayInactive",
+    "SysmonBondDegraded",
+    "SysmonEdacUncorrectableErrors",
+    "SysmonEdacCorrectableErrorsRising",
+    "SysmonNvmeControllerNotLive",
+    "SysmonZfsPoolNotOnline",
+    "SysmonPowerSupplyBatteryLow",
+    "SysmonPowerSupplyUnhealthy",
 ];
 
 /// The recording rules the dashboards and sysmon-top use.
