@@ -752,29 +752,25 @@ def storage_health():
         ("Active", "max by (%s) (%s)" % (md_by, m("node_md_disks", 'state="active"'))),
         ("Failed", "max by (%s) (%s)" % (md_by, m("node_md_disks", 'state="failed"'))),
         ("Spare", "max by (%s) (%s)" % (md_by, m("node_md_disks", 'state="spare"'))),
-        ("Synced", "max by (%s) (%s / (%s > 0))" % (md_by, m("node_md_blocks_synced"),
-                                                   m("node_md_blocks"))),
         ("Size", "max by (%s) (%s * 1024)" % (md_by, m("node_md_blocks"))),
     ]
     arrays = table(
         "RAID arrays",
         "Every md array of /proc/mdstat: its state (active, inactive, or recovering, resync, "
         "check while it syncs), the member disks its layout needs, the active, failed and spare "
-        "ones, how far a sync has got, and its size (1 KiB blocks). Active below Required is a "
-        "degraded array (SysmonRaidArrayDegraded); any Failed disk fires SysmonRaidDiskFailed.",
+        "ones, and its size. Active below Required is a degraded array (SysmonRaidArrayDegraded); "
+        "any Failed disk fires SysmonRaidDiskFailed.",
         "none",
         [target(expr) for _, expr in md_cols],
-        [("Value #%s" % "ABCDEFG"[i], name) for i, (name, _) in enumerate(md_cols)
+        [("Value #%s" % "ABCDEF"[i], name) for i, (name, _) in enumerate(md_cols)
          if name != "State"]
         + [("instance", "Instance"), ("device", "Array"), ("state", "State")],
-        ["Instance", "Array", "State", "Required", "Active", "Failed", "Spare", "Synced", "Size"],
+        ["Instance", "Array", "State", "Required", "Active", "Failed", "Spare", "Size"],
         w=14, h=8,
         sort=("Array", False),
         overrides=[
             column("State", cell=COLOR_CELL, mappings=MD_STATES),
             column("Failed", cell=COLOR_CELL, steps=ANY_IS_BAD, decimals=0),
-            column("Synced", "percentunit", GAUGE_CELL, thresholds("orange", 1, "green"),
-                   minimum=0, maximum=1),
             column("Size", "bytes"),
         ],
     )
@@ -826,9 +822,14 @@ def storage_health():
         arrays,
         pools,
         timeseries("RAID sync progress", "How far each md array's resync, recovery or check has "
-                   "got (blocks synced / blocks); 100 % when no sync runs.", "percentunit",
-                   [target("%s / (%s > 0)" % (m("node_md_blocks_synced"), m("node_md_blocks")),
-                           "{{instance}} {{device}}")], w=8, maximum=1),
+                   "got (node_md_blocks_synced, in bytes) against the array's size (dashed). md "
+                   "counts a sync per member disk: a mirror's line climbs to its size, a parity "
+                   "or striped array's (raid5, 6, 10) to its size divided by its data disks, and "
+                   "then jumps to the size when the sync ends. With no sync running the two lines "
+                   "are one.", "bytes",
+                   [target("%s * 1024" % m("node_md_blocks_synced"), "{{instance}} {{device}} synced"),
+                    target("%s * 1024" % m("node_md_blocks"), "{{instance}} {{device}} size")],
+                   w=8, overrides=[dashed(".* size")]),
         timeseries("NFS client operations", "NFS operations this host, as a client, sent per "
                    "second, by protocol version (node_nfs_requests_total of /proc/net/rpc/nfs), "
                    "and all RPC calls (dashed).", "ops",
