@@ -909,10 +909,10 @@ fn host_view_storage_health_of_a_storage_server() {
             let dev = x.labels.get("device").map(String::as_str);
             let pool = x.labels.get("zpool").map(String::as_str);
             let name = x.labels["__name__"].as_str();
-            !matches!(dev, Some("md1" | "md2" | "md127"))
-                && pool != Some("tank")
-                && !name.starts_with("node_edac_uncorrectable")
-                && !(name == "node_bonding_active" || name == "node_bonding_slaves")
+            let at_fault = matches!(dev, Some("md1" | "md2" | "md127")) || pool == Some("tank");
+            let dropped =
+                name.starts_with("node_edac_uncorrectable") || name.starts_with("node_bonding_");
+            !(at_fault || dropped)
         })
         .map(|mut x| {
             if x.labels["__name__"] == "node_edac_correctable_errors_total" {
