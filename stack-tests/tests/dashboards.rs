@@ -1514,8 +1514,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
             .find(|(uid, panel, _)| *uid == q.dashboard && *panel == q.panel)
             .map(|(_, _, why)| *why);
         if q.storage_only && allowed.is_none() {
-            let missing: Vec<&String> =
-                q.names.iter().filter(|n| !exported.contains(*n)).collect();
+            let missing: Vec<&String> = q.names.iter().filter(|n| !exported.contains(*n)).collect();
             if !missing.is_empty() {
                 storage_not_exported.push(format!(
                     "{} / {} / {}: {missing:?}",
@@ -1814,7 +1813,10 @@ fn storage_panels_show_a_storage_host_through_node_exporter() {
         .unwrap();
     for collector in ["mdadm", "bonding", "zfs", "nfs", "nvme", "edac"] {
         let line = format!("node_scrape_collector_success{{collector=\"{collector}\"}} 1");
-        assert!(metrics.contains(&line), "{line} not in node_exporter's output:\n{metrics}");
+        assert!(
+            metrics.contains(&line),
+            "{line} not in node_exporter's output:\n{metrics}"
+        );
     }
 
     let prom_config = tmp.path().join("prometheus.yml");
@@ -1847,7 +1849,11 @@ fn storage_panels_show_a_storage_host_through_node_exporter() {
     let instance = grafana_regex(std::slice::from_ref(&target));
     let queries: Vec<Query> = all_queries().into_iter().filter(|q| q.storage).collect();
     // The host row's tables and graphs and the fleet column.
-    assert!(queries.len() >= 15, "only {} storage queries", queries.len());
+    assert!(
+        queries.len() >= 15,
+        "only {} storage queries",
+        queries.len()
+    );
     let panels: BTreeSet<&str> = queries.iter().map(|q| q.panel.as_str()).collect();
     for want in [
         "RAID arrays",
@@ -1861,7 +1867,10 @@ fn storage_panels_show_a_storage_host_through_node_exporter() {
         "Memory errors by csrow",
         "Hosts, worst first",
     ] {
-        assert!(panels.contains(want), "no storage query in panel {want}: {panels:?}");
+        assert!(
+            panels.contains(want),
+            "no storage query in panel {want}: {panels:?}"
+        );
     }
     // Rates need two scrapes.
     std::thread::sleep(Duration::from_secs(4));
@@ -1938,7 +1947,11 @@ fn storage_panels_show_a_storage_host_through_node_exporter() {
     let states = value("RAID arrays", "A");
     assert_eq!(
         states.keys().cloned().collect::<Vec<_>>(),
-        ["device=md0,state=active", "device=md1,state=active", "device=md2,state=recovering"],
+        [
+            "device=md0,state=active",
+            "device=md1,state=active",
+            "device=md2,state=recovering"
+        ],
         "{states:?}"
     );
     let active = value("RAID arrays", "C");
