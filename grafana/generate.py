@@ -132,6 +132,39 @@ SYNC_MAPPING = [
 ]
 
 
+def text_states(good, warn=(), bad=()):
+    """Value mappings colouring a text column: `good` states green, `warn` orange, `bad` red."""
+    options = {}
+    for i, (states, colour) in enumerate(((good, "green"), (warn, "orange"), (bad, "red"))):
+        for state in states:
+            options[state] = {"color": colour, "index": len(options), "text": state}
+    return [{"type": "value", "options": options}]
+
+
+MD_STATES = text_states(["active"], ["recovering", "resync", "check"], ["inactive"])
+ZFS_STATES = text_states(["online"], ["degraded"],
+                         ["faulted", "offline", "removed", "unavail", "suspended"])
+NVME_STATES = text_states(["live"], ["resetting", "connecting", "new"], ["dead", "deleting"])
+
+
+# Problems the storage and hardware-health alerts of alert-rules/sysmon.rules.yml fire on, one
+# series per array, bond, pool, controller or memory controller at fault (the conditions
+# without the alerts' waits): degraded, inactive or failed-disk md arrays, bonds with a link
+# down, ZFS pools not ONLINE, NVMe controllers not live, and EDAC memory controllers that counted
+# an uncorrectable error in the shown range.
+def hardware_problems():
+    return " or ".join([
+        "(%s > ignoring (state) %s)" % (m("node_md_disks_required"),
+                                        m("node_md_disks", 'state="active"')),
+        "(%s > 0)" % m("node_md_disks", 'state="failed"'),
+        "(%s == 1)" % m("node_md_state", 'state="inactive"'),
+        "(%s < %s)" % (m("node_bonding_active"), m("node_bonding_slaves")),
+        "(%s == 0)" % m("node_zfs_zpool_state", 'state="online"'),
+        m("node_nvme_info", 'state!="live"'),
+        "(increase(%s[$__range]) > 0)" % m("node_edac_uncorrectable_errors_total"),
+    ])
+
+
 def dashed(regex):
     """An override drawing the series whose name matches `regex` as a dashed line without fill:
     a limit or a scale drawn with the values it bounds."""
@@ -568,8 +601,14 @@ def fleet():
         ("Net transmit", m("instance:node_network_transmit_bytes_excluding_lo:rate5m")),
         ("USB errors", m("instance:sysmon_usb_errors:rate5m")),
         ("Anomalies", m("instance:sysmon_anomaly_active:sum")),
+        ("Hardware problems", None),
     ]
-    targets = [target(badness)] + [per_instance(expr) for _, expr in columns[1:]]
+    # Hardware problems: how many arrays, bonds, pools, NVMe and memory controllers are at
+    # fault; 0 for every host that is scraped and has none (or has no such hardware).
+    problems = "count by (instance) (%s) or max by (instance) (0 * %s)" % (
+        hardware_problems(), m("up"))
+    targets = ([target(badness)] + [per_instance(expr) for _, expr in columns[1:-1]]
+               + [target(problems)])
     refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     rename = [("Value #%s" % refs[i], name) for i, (name, _) in enumerate(columns)]
     rename.append(("instance", "Instance"))
@@ -580,8 +619,11 @@ def fleet():
         "anomalies active on it + 10 when Prometheus cannot scrape it: down hosts come first, "
         "then hosts with anomalies, then the busiest. Values are the 5-minute recording rules of "
         "alert-rules/sysmon.rules.yml. Hottest sensor, USB errors and Anomalies stay empty for "
-        "hosts without those sensors or without sysmon-exporter (plain node_exporter). Click an "
-        "instance to open its host page.",
+        "hosts without those sensors or without sysmon-exporter (plain node_exporter). Hardware "
+        "problems counts degraded, inactive or failed-disk RAID arrays, bonds with a link down, "
+        "ZFS pools not ONLINE, NVMe controllers not live and memory controllers with "
+        "uncorrectable errors in the shown range (the storage alerts' conditions); 0 when the "
+        "host has none, or none of that hardware. Click an instance to open its host page.",
         "none",
         targets,
         rename,
@@ -609,6 +651,7 @@ def fleet():
             column("USB errors", "cps", TEXT_CELL, thresholds("green", 0.001, "red"),
                    decimals=3),
             column("Anomalies", "none", COLOR_CELL, ANY_IS_BAD, decimals=0),
+            column("Hardware problems", "none", COLOR_CELL, ANY_IS_BAD, decimals=0),
         ],
     )
 
@@ -689,13 +732,149 @@ def fleet():
         "sysmon-fleet",
         "sysmon / Fleet overview",
         "Every host at a glance, worst first: one row per host with its utilisation, "
-        "temperature, throughput, USB errors and active anomalies, and the fleet's trends.",
+        "temperature, throughput, USB errors, active anomalies and hardware problems, and the "
+        "fleet's trends.",
         panels,
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Host page
+
+
+def storage_health():
+    """The host page's "Storage health" row: md arrays, ZFS pools, NFS client, NVMe, EDAC and
+    bonds. Every panel is empty on a host without that hardware."""
+    md_by = "instance, device"
+    md_cols = [
+        ("State", "max by (%s, state) (%s == 1)" % (md_by, m("node_md_state"))),
+        ("Required", "max by (%s) (%s)" % (md_by, m("node_md_disks_required"))),
+        ("Active", "max by (%s) (%s)" % (md_by, m("node_md_disks", 'state="active"'))),
+        ("Failed", "max by (%s) (%s)" % (md_by, m("node_md_disks", 'state="failed"'))),
+        ("Spare", "max by (%s) (%s)" % (md_by, m("node_md_disks", 'state="spare"'))),
+        ("Size", "max by (%s) (%s * 1024)" % (md_by, m("node_md_blocks"))),
+    ]
+    arrays = table(
+        "RAID arrays",
+        "Every md array of /proc/mdstat: its state (active, inactive, or recovering, resync, "
+        "check while it syncs), the member disks its layout needs, the active, failed and spare "
+        "ones, and its size. Active below Required is a degraded array (SysmonRaidArrayDegraded); "
+        "any Failed disk fires SysmonRaidDiskFailed.",
+        "none",
+        [target(expr) for _, expr in md_cols],
+        [("Value #%s" % "ABCDEF"[i], name) for i, (name, _) in enumerate(md_cols)
+         if name != "State"]
+        + [("instance", "Instance"), ("device", "Array"), ("state", "State")],
+        ["Instance", "Array", "State", "Required", "Active", "Failed", "Spare", "Size"],
+        w=14, h=8,
+        sort=("Array", False),
+        overrides=[
+            column("State", cell=COLOR_CELL, mappings=MD_STATES),
+            column("Failed", cell=COLOR_CELL, steps=ANY_IS_BAD, decimals=0),
+            column("Size", "bytes"),
+        ],
+    )
+    pools = table(
+        "ZFS pools",
+        "Every imported ZFS pool with its health from /proc/spl/kstat/zfs/<pool>/state "
+        "(node_zfs_zpool_state): ONLINE, or DEGRADED, FAULTED, OFFLINE, REMOVED, UNAVAIL, "
+        "SUSPENDED (SysmonZfsPoolNotOnline), and how many datasets it has.",
+        "none",
+        [target("max by (instance, zpool, state) (%s == 1)" % m("node_zfs_zpool_state")),
+         target("count by (instance, zpool) (%s)"
+                % m("node_zfs_zpool_dataset_writes"))],
+        [("Value #B", "Datasets"), ("instance", "Instance"), ("zpool", "Pool"),
+         ("state", "State")],
+        ["Instance", "Pool", "State", "Datasets"],
+        w=10, h=8,
+        sort=("Pool", False),
+        overrides=[column("State", cell=COLOR_CELL, mappings=ZFS_STATES)],
+    )
+    nvme = table(
+        "NVMe controllers",
+        "Every NVMe controller of /sys/class/nvme with its model, serial number, firmware and "
+        "state; anything but live for 5 minutes fires SysmonNvmeControllerNotLive.",
+        "none",
+        [target("max by (instance, device, model, serial, firmware_revision, state) (%s)"
+                % m("node_nvme_info"))],
+        [("instance", "Instance"), ("device", "Controller"), ("model", "Model"),
+         ("serial", "Serial"), ("firmware_revision", "Firmware"), ("state", "State")],
+        ["Instance", "Controller", "Model", "Serial", "Firmware", "State"],
+        w=12, h=6,
+        sort=("Controller", False),
+        overrides=[column("State", cell=COLOR_CELL, mappings=NVME_STATES)],
+    )
+    bonds = table(
+        "Bonds",
+        "Every bonding interface with its slaves and how many of them are up (MII status); "
+        "fewer active than slaves for 5 minutes fires SysmonBondDegraded.",
+        "none",
+        [target("max by (instance, master) (%s)" % m("node_bonding_slaves")),
+         target("max by (instance, master) (%s)" % m("node_bonding_active"))],
+        [("Value #A", "Slaves"), ("Value #B", "Active"), ("instance", "Instance"),
+         ("master", "Bond")],
+        ["Instance", "Bond", "Slaves", "Active"],
+        w=12, h=6,
+        sort=("Bond", False),
+    )
+    return [
+        row("Storage health"),
+        arrays,
+        pools,
+        timeseries("RAID sync progress", "How far each md array's resync, recovery or check has "
+                   "got (node_md_blocks_synced, in bytes) against the array's size (dashed). md "
+                   "counts a sync per member disk: a mirror's line climbs to its size, a parity "
+                   "or striped array's (raid5, 6, 10) to its size divided by its data disks, and "
+                   "then jumps to the size when the sync ends. With no sync running the two lines "
+                   "are one.", "bytes",
+                   [target("%s * 1024" % m("node_md_blocks_synced"), "{{instance}} {{device}} synced"),
+                    target("%s * 1024" % m("node_md_blocks"), "{{instance}} {{device}} size")],
+                   w=8, overrides=[dashed(".* size")]),
+        timeseries("NFS client operations", "NFS operations this host, as a client, sent per "
+                   "second, by protocol version (node_nfs_requests_total of /proc/net/rpc/nfs), "
+                   "and all RPC calls (dashed).", "ops",
+                   [target("sum by (instance, proto) (%s)" % rate("node_nfs_requests_total"),
+                           "{{instance}} NFSv{{proto}}"),
+                    target(rate("node_nfs_rpcs_total"), "{{instance}} RPC calls")],
+                   w=8, overrides=[dashed(".* RPC calls")]),
+        timeseries("NFS retransmissions", "RPC calls the NFS client had to send again per "
+                   "second because the server did not answer in time (timeo), and authentication "
+                   "refreshes. Retransmissions mean a slow or unreachable server or a lossy "
+                   "network; with hard mounts, programs wait meanwhile.", "ops",
+                   [target(rate("node_nfs_rpc_retransmissions_total"),
+                           "{{instance}} retransmissions"),
+                    target(rate("node_nfs_rpc_authentication_refreshes_total"),
+                           "{{instance}} authentication refreshes")], w=8),
+        nvme,
+        bonds,
+        timeseries("Memory errors (EDAC)", "Memory errors counted per interval by each EDAC "
+                   "memory controller: corrected by ECC (up) and uncorrectable (down, "
+                   "SysmonEdacUncorrectableErrors). A steady stream of corrected errors is a "
+                   "module wearing out (SysmonEdacCorrectableErrorsRising).", "none",
+                   [target("increase(%s[%s])"
+                           % (m("node_edac_correctable_errors_total"), RATE),
+                           "{{instance}} mc{{controller}} corrected"),
+                    target("-increase(%s[%s])"
+                           % (m("node_edac_uncorrectable_errors_total"), RATE),
+                           "{{instance}} mc{{controller}} uncorrectable")],
+                   w=12, minimum=None, bars=True, decimals=0),
+        table("Memory errors by csrow",
+              "Errors each memory controller has counted since boot, per chip-select row "
+              "(csrow: a memory module or one rank of it); csrow \"unknown\" holds the errors "
+              "the driver could not place.",
+              "none",
+              [target("max by (instance, controller, csrow) (%s)"
+                      % m("node_edac_csrow_correctable_errors_total")),
+               target("max by (instance, controller, csrow) (%s)"
+                      % m("node_edac_csrow_uncorrectable_errors_total"))],
+              [("Value #A", "Corrected"), ("Value #B", "Uncorrectable"),
+               ("instance", "Instance"), ("controller", "Controller"), ("csrow", "Csrow")],
+              ["Instance", "Controller", "Csrow", "Corrected", "Uncorrectable"],
+              w=12, h=8,
+              sort=("Corrected", True),
+              overrides=[column("Uncorrectable", cell=COLOR_CELL, steps=ANY_IS_BAD,
+                                decimals=0)]),
+    ]
 
 
 def host():
@@ -927,6 +1106,7 @@ def host():
                    "at once).", "percentunit",
                    [target("rate(%s[%s])" % (m("node_disk_io_time_seconds_total"), RATE),
                            "{{instance}} {{device}}")], w=8, maximum=1),
+        *storage_health(),
         row("Network"),
         timeseries("Network throughput", "Bytes per second received (up) and transmitted "
                    "(down), per interface, loopback left out.", "Bps",
@@ -1059,7 +1239,8 @@ def host():
         "sysmon-host",
         "sysmon / Host",
         "One host in detail: CPU, load, memory, swap and paging, temperatures with their "
-        "limits, filesystems, disk and network I/O, the TCP/UDP stack and conntrack, clock "
+        "limits, filesystems, disk I/O, storage health (RAID arrays, ZFS pools, NFS, NVMe, "
+        "memory errors, bonds), network I/O, the TCP/UDP stack and conntrack, clock "
         "synchronisation, file descriptors, USB devices and errors, and its anomalies. Pick the "
         "host in the Instance variable (several may be picked).",
         panels,

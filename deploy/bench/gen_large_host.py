@@ -6,17 +6,24 @@ interfaces (four NICs, a bond with VLANs, the rest container veths), 500 mounts 
 NFS, container volumes, plus the usual virtual filesystems that the filesystem collector filters
 out), 200 block devices that survive the diskstats collector's default device filter (NVMe, SAS,
 device-mapper; partitions and loop devices are in /proc/diskstats too, and get filtered out), two
-hwmon chips per socket plus NVMe sensors, and an ACPI thermal zone with a cooling device per CPU.
+hwmon chips per socket plus NVMe sensors, an ACPI thermal zone with a cooling device per CPU, 48
+md RAID arrays (raid1, raid10, raid5, raid6; a few degraded, rebuilding, checking or inactive),
+four ZFS pools with 400 datasets between them (one pool DEGRADED), and an NFS client (the 24 NFS
+mounts' /proc/net/rpc/nfs).
 
 Formats follow the kernel's documentation: Documentation/filesystems/proc.rst (stat, meminfo,
 loadavg, net/dev, mountinfo), Documentation/admin-guide/iostats.rst (diskstats, 17 counters as
 since Linux 5.5), Documentation/accounting/psi.rst (pressure), Documentation/ABI/testing/
 sysfs-class-net, sysfs-devices-system-cpu, sysfs-class-thermal and
-Documentation/hwmon/sysfs-interface.rst. Counter values are random but internally consistent
+Documentation/hwmon/sysfs-interface.rst, Documentation/admin-guide/md.rst (/proc/mdstat and
+/sys/block/mdN/md/), the OpenZFS kstat files (/proc/spl/kstat/zfs: arcstats and the other named
+kstats in "name type data" form, per pool `state`, `io` and one `objset-0x<id>` per dataset) and
+nfsstat(8) for /proc/net/rpc/nfs. Counter values are random but internally consistent
 (the `cpu` line of /proc/stat is the sum of the per-CPU lines, read sectors match read bytes,
 etc.), and deterministic for a given --seed.
 
 Usage: gen_large_host.py OUTDIR [--cpus 128] [--interfaces 2000] [--mounts 500] [--disks 200]
+                         [--md-arrays 48] [--zfs-pools 4] [--zfs-datasets 400]
 """
 
 from __future__ import annotations
@@ -530,7 +537,257 @@ def gen_sensors(t: Tree, rng: random.Random, cpus: int, nvme: int) -> None:
         t.symlink(f"sys/class/thermal/cooling_device{cpu}", f"../../devices/virtual/thermal/cooling_device{cpu}")
 
 
-def generate(out: Path, cpus: int, interfaces: int, mounts: int, disks: int, seed: int) -> None:
+# --- md RAID ------------------------------------------------------------------------------------
+
+
+def gen_md(t: Tree, rng: random.Random, count: int, members: list[str]) -> None:
+    """/proc/mdstat and /sys/block/mdN/md/ for `count` arrays built from partitions of the SCSI
+    disks (Documentation/admin-guide/md.rst). Most arrays are whole; every 12th is degraded with a
+    faulty member, every 16th rebuilds onto a new disk, one runs a check, one resyncs, and the last
+    is inactive (found at boot with a member missing). The arrays are not in /proc/diskstats (the
+    diskstats figures of the benchmark stay those of the 200 disks)."""
+    if count <= 0:
+        return
+    layouts = [("raid1", 2), ("raid10", 4), ("raid5", 4), ("raid6", 6)]
+    lines = ["Personalities : [raid1] [raid10] [raid6] [raid5] [raid4] [linear] [multipath] [raid0] "]
+    part = 1
+    pool = members or ["sda"]
+    cursor = 0
+    for n in range(count):
+        level, disks = layouts[n % len(layouts)]
+        names = []
+        for _ in range(disks):
+            names.append(f"{pool[cursor % len(pool)]}{part}")
+            cursor += 1
+            if cursor % len(pool) == 0:
+                part += 1
+        dev = f"md{n}"
+        component = rng.choice([976630464, 1953382400, 3906885632])  # KiB per member
+        data_disks = {"raid1": 1, "raid10": disks // 2, "raid5": disks - 1, "raid6": disks - 2}[level]
+        blocks = component * data_disks
+        inactive = n == count - 1 and count > 1
+        degraded = not inactive and n % 12 == 5
+        recovering = not inactive and not degraded and n % 16 == 9
+        checking = not inactive and n == 3 % count
+        resyncing = not inactive and n == 7 % count and not recovering and not degraded
+        md_sys = f"sys/block/{dev}/md"
+        if inactive:
+            found = names[:-1]
+            lines.append(f"{dev} : inactive " + " ".join(f"{m}[{i}](S)" for i, m in enumerate(found)))
+            lines.append(f"      {component * len(found)} blocks super 1.2")
+            lines.append("")
+            t.write(f"{md_sys}/array_state", "inactive\n")
+            t.write(f"{md_sys}/level", "\n")
+            t.write(f"{md_sys}/raid_disks", f"{disks}\n")
+            t.write(f"{md_sys}/metadata_version", "1.2\n")
+            continue
+        slots = []
+        for i, m in enumerate(names):
+            flag = ""
+            if degraded and i == disks - 1:
+                flag = "(F)"
+            slots.append(f"{m}[{i if not (recovering and i == disks - 1) else disks}]{flag}")
+        spare = ""
+        if n % 10 == 0:
+            spare_name = f"{pool[(cursor + 7) % len(pool)]}9"
+            spare = f" {spare_name}[{disks + 1}](S)"
+        lines.append(f"{dev} : active {level} " + " ".join(reversed(slots)) + spare)
+        up = disks - 1 if (degraded or recovering) else disks
+        bitmap = "U" * up + "_" * (disks - up)
+        detail = {"raid1": "", "raid10": " 512K chunks 2 near-copies",
+                  "raid5": " level 5, 512k chunk, algorithm 2", "raid6": " level 6, 512k chunk, algorithm 2"}[level]
+        lines.append(f"      {blocks} blocks super 1.2{detail} [{disks}/{up}] [{bitmap}]")
+        action = "idle"
+        done = component
+        if recovering or checking or resyncing:
+            done = rng.randint(component // 20, component * 19 // 20)
+            pct = done * 100 / component
+            filled = int(pct / 5)
+            kind = "recovery" if recovering else ("check" if checking else "resync")
+            action = {"recovery": "recover", "check": "check", "resync": "resync"}[kind]
+            speed = rng.randint(90000, 210000)
+            finish = (component - done) / speed / 60
+            lines.append(f"      [{'=' * filled}>{'.' * (19 - filled)}]  {kind} = {pct:.1f}% ({done}/{component}) "
+                         f"finish={finish:.1f}min speed={speed}K/sec")
+        lines.append(f"      bitmap: {rng.randint(0, 8)}/{max(1, component // 65536 // 1024)} pages "
+                     f"[{rng.randint(0, 32)}KB], 65536KB chunk")
+        lines.append("")
+        t.write(f"{md_sys}/array_state", "clean\n" if n % 3 else "active\n")
+        t.write(f"{md_sys}/level", f"{level}\n")
+        t.write(f"{md_sys}/raid_disks", f"{disks}\n")
+        t.write(f"{md_sys}/degraded", f"{disks - up}\n")
+        t.write(f"{md_sys}/metadata_version", "1.2\n")
+        t.write(f"{md_sys}/component_size", f"{component}\n")
+        t.write(f"{md_sys}/chunk_size", "0\n" if level == "raid1" else "524288\n")
+        t.write(f"{md_sys}/sync_action", f"{action}\n")
+        t.write(f"{md_sys}/sync_completed", f"{done * 2} / {component * 2}\n" if action != "idle" else "none\n")
+        t.write(f"{md_sys}/sync_speed", f"{rng.randint(90000, 210000) if action != 'idle' else 0}\n")
+        t.write(f"{md_sys}/mismatch_cnt", "0\n")
+        for i, m in enumerate(names):
+            state = "in_sync"
+            if degraded and i == disks - 1:
+                state = "faulty"
+            elif recovering and i == disks - 1:
+                state = "spare"
+            t.write(f"{md_sys}/dev-{m}/state", f"{state}\n")
+            t.write(f"{md_sys}/dev-{m}/slot", f"{i}\n" if state == "in_sync" else "none\n")
+            t.write(f"{md_sys}/dev-{m}/errors", f"{rng.randint(0, 3) if state == 'faulty' else 0}\n")
+    lines.append("unused devices: <none>")
+    t.write("proc/mdstat", "\n".join(lines) + "\n")
+
+
+# --- ZFS ----------------------------------------------------------------------------------------
+
+
+def kstat_named(rng: random.Random, kid: int, rows: list[tuple[str, int, int]]) -> str:
+    """A named kstat as /proc/spl/kstat shows it: the header line (id, type 1 = named, flags,
+    number of entries, data size, creation and snapshot times in ns), the column names, then one
+    `name type data` row per entry (type 4 = uint64, 3 = int64, 7 = string)."""
+    crtime = rng.randint(10**10, 10**11)
+    out = [f"{kid} 1 0x01 {len(rows)} {len(rows) * 40} {crtime} {crtime + rng.randint(10**12, 10**13)}",
+           "name                            type data"]
+    out += [f"{name:<32}{kind:<5}{value}" for name, kind, value in rows]
+    return "\n".join(out) + "\n"
+
+
+ARCSTATS = [
+    "hits", "iohits", "misses", "demand_data_hits", "demand_data_iohits", "demand_data_misses",
+    "demand_metadata_hits", "demand_metadata_iohits", "demand_metadata_misses",
+    "prefetch_data_hits", "prefetch_data_iohits", "prefetch_data_misses",
+    "prefetch_metadata_hits", "prefetch_metadata_iohits", "prefetch_metadata_misses",
+    "mru_hits", "mru_ghost_hits", "mfu_hits", "mfu_ghost_hits", "uncached_hits", "deleted",
+    "mutex_miss", "access_skip", "evict_skip", "evict_not_enough", "evict_l2_cached",
+    "evict_l2_eligible", "evict_l2_eligible_mfu", "evict_l2_eligible_mru", "evict_l2_ineligible",
+    "evict_l2_skip", "hash_elements", "hash_elements_max", "hash_collisions", "hash_chains",
+    "hash_chain_max", "meta", "pd", "pm", "c", "c_min", "c_max", "size", "compressed_size",
+    "uncompressed_size", "overhead_size", "hdr_size", "data_size", "metadata_size", "dbuf_size",
+    "dnode_size", "bonus_size", "anon_size", "anon_data", "anon_metadata", "anon_evictable_data",
+    "anon_evictable_metadata", "mru_size", "mru_data", "mru_metadata", "mru_evictable_data",
+    "mru_evictable_metadata", "mru_ghost_size", "mfu_size", "mfu_data", "mfu_metadata",
+    "mfu_evictable_data", "mfu_evictable_metadata", "mfu_ghost_size", "l2_hits", "l2_misses",
+    "l2_size", "l2_asize", "l2_hdr_size", "memory_throttle_count", "memory_direct_count",
+    "memory_indirect_count", "memory_all_bytes", "memory_free_bytes", "memory_available_bytes",
+    "arc_no_grow", "arc_tempreserve", "arc_loaned_bytes", "arc_prune", "arc_meta_used",
+    "arc_dnode_limit", "async_upgrade_sync", "predictive_prefetch", "demand_hit_predictive_prefetch",
+    "demand_iohit_predictive_prefetch", "prescient_prefetch", "demand_hit_prescient_prefetch",
+    "demand_iohit_prescient_prefetch", "arc_need_free", "arc_sys_free", "arc_raw_size",
+    "cached_only_in_progress", "abd_chunk_waste_size",
+]
+
+
+def gen_zfs(t: Tree, rng: random.Random, pools: int, datasets: int) -> None:
+    """/proc/spl/kstat/zfs: the module-wide kstats and, per pool, `state`, `io` and one
+    `objset-0x<id>` per dataset (OpenZFS 2.x layout). The second pool is DEGRADED."""
+    if pools <= 0:
+        return
+    base = "proc/spl/kstat/zfs"
+    kid = 1
+    rows = []
+    for name in ARCSTATS:
+        if name in ("c", "c_max", "size", "memory_all_bytes"):
+            value = rng.randint(2**36, 2**38)
+        elif name in ("c_min",):
+            value = 2**32
+        elif name.endswith("_size") or name.startswith("memory_") or name.startswith("arc_"):
+            value = rng.randint(0, 2**34)
+        else:
+            value = rng.randint(0, 10**9)
+        rows.append((name, 3 if name in ("arc_need_free", "arc_sys_free") else 4, value))
+    t.write(f"{base}/arcstats", kstat_named(rng, kid, rows))
+    simple = {
+        "abdstats": ["struct_size", "linear_cnt", "linear_data_size", "scatter_cnt", "scatter_data_size",
+                     "scatter_chunk_waste", "scatter_order_0", "scatter_page_multi_chunk",
+                     "scatter_page_multi_zone", "scatter_page_alloc_retry", "scatter_sg_table_retry"],
+        "dbufstats": ["cache_count", "cache_size_bytes", "cache_size_bytes_max", "cache_target_bytes",
+                      "cache_lowater_bytes", "cache_hiwater_bytes", "cache_total_evicts", "hash_hits",
+                      "hash_misses", "hash_collisions", "hash_elements", "hash_elements_max",
+                      "hash_chains", "hash_chain_max", "hash_insert_race", "metadata_cache_count",
+                      "metadata_cache_size_bytes", "metadata_cache_size_bytes_max",
+                      "metadata_cache_overflow"],
+        "dmu_tx": ["dmu_tx_assigned", "dmu_tx_delay", "dmu_tx_error", "dmu_tx_suspended", "dmu_tx_group",
+                   "dmu_tx_memory_reserve", "dmu_tx_memory_reclaim", "dmu_tx_dirty_throttle",
+                   "dmu_tx_dirty_delay", "dmu_tx_dirty_over_max", "dmu_tx_dirty_frees_delay",
+                   "dmu_tx_wrlog_delay", "dmu_tx_quota"],
+        "dnodestats": ["dnode_hold_dbuf_hold", "dnode_hold_dbuf_read", "dnode_hold_alloc_hits",
+                       "dnode_hold_alloc_misses", "dnode_hold_alloc_interior", "dnode_hold_alloc_lock_retry",
+                       "dnode_hold_alloc_lock_misses", "dnode_hold_alloc_type_none", "dnode_hold_free_hits",
+                       "dnode_hold_free_misses", "dnode_allocate", "dnode_reallocate", "dnode_buf_evict",
+                       "dnode_alloc_next_chunk", "dnode_alloc_race", "dnode_alloc_next_block",
+                       "dnode_move_invalid", "dnode_move_recheck1", "dnode_move_recheck2",
+                       "dnode_move_special", "dnode_move_handle", "dnode_move_rwlock", "dnode_move_active"],
+        "fm": ["erpt-dropped", "erpt-set-failed", "fmri-set-failed", "payload-set-failed"],
+        "vdev_mirror_stats": ["rotating_linear", "rotating_offset", "rotating_seek", "non_rotating_linear",
+                              "non_rotating_seek", "preferred_found", "preferred_not_found"],
+        "zfetchstats": ["hits", "future", "stride", "past", "misses", "max_streams", "io_issued",
+                        "io_active"],
+        "zil": ["zil_commit_count", "zil_commit_writer_count", "zil_itx_count", "zil_itx_indirect_count",
+                "zil_itx_indirect_bytes", "zil_itx_copied_count", "zil_itx_copied_bytes",
+                "zil_itx_needcopy_count", "zil_itx_needcopy_bytes", "zil_itx_metaslab_normal_count",
+                "zil_itx_metaslab_normal_bytes", "zil_itx_metaslab_slog_count",
+                "zil_itx_metaslab_slog_bytes"],
+    }
+    for name, fields in simple.items():
+        kid += 1
+        t.write(f"{base}/{name}", kstat_named(rng, kid, [(f, 4, rng.randint(0, 10**8)) for f in fields]))
+
+    names = ["rpool", "tank", "backup", "scratch"] + [f"pool{i}" for i in range(4, pools)]
+    per_pool = [datasets // pools + (1 if i < datasets % pools else 0) for i in range(pools)]
+    objset = 0x36
+    for i, pool in enumerate(names[:pools]):
+        d = f"{base}/{pool}"
+        t.write(f"{d}/state", "DEGRADED\n" if i == 1 else "ONLINE\n")
+        kid += 1
+        crtime = rng.randint(10**10, 10**11)
+        io = [rng.randint(10**9, 10**13), rng.randint(10**9, 10**13), rng.randint(10**6, 10**9),
+              rng.randint(10**6, 10**9), rng.randint(10**9, 10**12), rng.randint(10**9, 10**13),
+              crtime + 10**12, rng.randint(10**9, 10**12), rng.randint(10**9, 10**13), crtime + 10**12,
+              0, 0]
+        t.write(f"{d}/io", f"{kid} 3 0x00 1 80 {crtime} {crtime + 10**12}\n"
+                "nread    nwritten reads    writes   wtime    wlentime wupdate  rtime    rlentime rupdate  "
+                "wcnt     rcnt    \n" + " ".join(str(v) for v in io) + "\n")
+        for n in range(per_pool[i]):
+            kid += 1
+            if n == 0:
+                ds = pool
+            elif n < 4:
+                ds = f"{pool}/{['ROOT', 'home', 'var'][n - 1]}"
+            else:
+                ds = f"{pool}/{['home', 'var', 'srv'][n % 3]}/{['user', 'vm', 'db', 'ct'][n % 4]}{n:03d}"
+            writes = rng.randint(0, 10**7)
+            reads = rng.randint(0, 10**7)
+            unlinks = rng.randint(0, 10**5)
+            rows = [("dataset_name", 7, ds), ("writes", 4, writes), ("nwritten", 4, writes * rng.randint(512, 131072)),
+                    ("reads", 4, reads), ("nread", 4, reads * rng.randint(512, 131072)),
+                    ("nunlinks", 4, unlinks), ("nunlinked", 4, unlinks)]
+            t.write(f"{d}/objset-0x{objset:x}", kstat_named(rng, kid, rows))
+            objset += rng.randint(1, 40)
+
+
+# --- NFS client ---------------------------------------------------------------------------------
+
+
+def gen_nfs(t: Tree, rng: random.Random) -> None:
+    """/proc/net/rpc/nfs of a host with NFSv4.2 mounts (nfsstat(8) reads it): network and RPC
+    counts, then per NFS version the number of procedures followed by each one's call count
+    (v2: 18, v3: 22, v4 client operations: 69 as Linux 6.x counts them)."""
+    v4 = [rng.randint(0, 10**8) if i in (1, 2, 3, 5, 6, 9, 17, 18, 19, 20, 21, 35, 37, 38, 40, 49) else
+          rng.randint(0, 1000) for i in range(69)]
+    v3 = [0] * 22
+    calls = sum(v4) + sum(v3)
+    retrans = rng.randint(0, calls // 10000)
+    tcp = rng.randint(10**3, 10**5)
+    lines = [
+        f"net {tcp} 0 {tcp} {rng.randint(24, 200)}",
+        f"rpc {calls} {retrans} {rng.randint(calls, calls + 1000)}",
+        "proc2 18 " + " ".join(["0"] * 18),
+        "proc3 22 " + " ".join(map(str, v3)),
+        "proc4 69 " + " ".join(map(str, v4)),
+    ]
+    t.write("proc/net/rpc/nfs", "\n".join(lines) + "\n")
+
+
+def generate(out: Path, cpus: int, interfaces: int, mounts: int, disks: int, seed: int,
+             md_arrays: int = 48, zfs_pools: int = 4, zfs_datasets: int = 400) -> None:
     rng = random.Random(seed)
     t = Tree(out)
     for top in ("proc", "sys", "rootfs"):
@@ -541,6 +798,11 @@ def generate(out: Path, cpus: int, interfaces: int, mounts: int, disks: int, see
     disk_list = gen_disks(t, rng, disks)
     gen_mounts(t, rng, mounts, disk_list)
     gen_sensors(t, rng, cpus, nvme=min(8, disks))
+    # Storage health; a separate random stream, so the trees above stay what they were for a seed.
+    srng = random.Random(seed * 7919 + 1)
+    gen_md(t, srng, md_arrays, [d[0] for d in disk_list if d[3] == "sd"])
+    gen_zfs(t, srng, zfs_pools, zfs_datasets)
+    gen_nfs(t, srng)
 
 
 def main() -> int:
@@ -550,6 +812,9 @@ def main() -> int:
     p.add_argument("--interfaces", type=int, default=2000, help="network interfaces, loopback included")
     p.add_argument("--mounts", type=int, default=500)
     p.add_argument("--disks", type=int, default=200, help="block devices that pass the default diskstats filter")
+    p.add_argument("--md-arrays", type=int, default=48, help="md RAID arrays in /proc/mdstat")
+    p.add_argument("--zfs-pools", type=int, default=4)
+    p.add_argument("--zfs-datasets", type=int, default=400, help="datasets over all pools (objset kstats)")
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     if a.outdir.exists() and any(a.outdir.iterdir()):
@@ -558,7 +823,11 @@ def main() -> int:
     if a.cpus < 1 or a.interfaces < 8 or a.mounts < 12 or a.disks < 1:
         print("gen_large_host.py: need at least 1 CPU, 8 interfaces, 12 mounts and 1 disk", file=sys.stderr)
         return 2
-    generate(a.outdir, a.cpus, a.interfaces, a.mounts, a.disks, a.seed)
+    if a.md_arrays < 0 or a.zfs_pools < 0 or a.zfs_datasets < a.zfs_pools:
+        print("gen_large_host.py: need --md-arrays >= 0 and --zfs-datasets >= --zfs-pools", file=sys.stderr)
+        return 2
+    generate(a.outdir, a.cpus, a.interfaces, a.mounts, a.disks, a.seed, a.md_arrays, a.zfs_pools,
+             a.zfs_datasets)
     return 0
 
 

@@ -24,7 +24,7 @@ use serde_yaml_ng::Value;
 use sysmon_stack_tests::{repo_root, tool};
 
 /// The alerts every part of the stack agreed on (names fixed in the design), in file order.
-const ALERTS: [&str; 15] = [
+const ALERTS: [&str; 25] = [
     "SysmonAnomaly",
     "SysmonExporterDown",
     "SysmonCollectorFailing",
@@ -40,6 +40,16 @@ const ALERTS: [&str; 15] = [
     "SysmonTextfileScrapeError",
     "SysmonNetworkReceiveErrors",
     "SysmonNetworkTransmitErrors",
+    "SysmonRaidArrayDegraded",
+    "SysmonRaidDiskFailed",
+    "SysmonRaidArrayInactive",
+    "SysmonBondDegraded",
+    "SysmonEdacUncorrectableErrors",
+    "SysmonEdacCorrectableErrorsRising",
+    "SysmonNvmeControllerNotLive",
+    "SysmonZfsPoolNotOnline",
+    "SysmonPowerSupplyBatteryLow",
+    "SysmonPowerSupplyUnhealthy",
 ];
 
 /// The recording rules the dashboards and sysmon-top use.
@@ -1123,7 +1133,7 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
     }
 
     // (alertname, severity, category, subject, instance, rule): whether it must be held back.
-    let alerts: [(&str, &str, &str, &str, &str, &str, bool); 13] = [
+    let alerts: [(&str, &str, &str, &str, &str, &str, bool); 18] = [
         (
             "SysmonFilesystemFillingIn4h",
             "critical",
@@ -1217,6 +1227,53 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
             "host-b:10101",
             "",
             false,
+        ),
+        // A degraded array holds back its failed-disk warning, not another array's; an
+        // uncorrectable memory error holds back the correctable errors of its controller.
+        (
+            "SysmonRaidArrayDegraded",
+            "critical",
+            "storage",
+            "md1",
+            "host-e:10101",
+            "",
+            false,
+        ),
+        (
+            "SysmonRaidDiskFailed",
+            "warning",
+            "storage",
+            "md1",
+            "host-e:10101",
+            "",
+            true,
+        ),
+        (
+            "SysmonRaidDiskFailed",
+            "warning",
+            "storage",
+            "md2",
+            "host-e:10101",
+            "",
+            false,
+        ),
+        (
+            "SysmonEdacUncorrectableErrors",
+            "critical",
+            "memory",
+            "mc0",
+            "host-e:10101",
+            "",
+            false,
+        ),
+        (
+            "SysmonEdacCorrectableErrorsRising",
+            "warning",
+            "memory",
+            "mc0",
+            "host-e:10101",
+            "",
+            true,
         ),
         // A clock warning shares no category with the critical anomaly of its host.
         (

@@ -449,6 +449,74 @@ pub struct Clock {
     pub max_error: Option<f64>,
 }
 
+/// An md RAID array (`node_md_*`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RaidArray {
+    pub device: String,
+    /// The state set to 1 in `node_md_state` (active, inactive, recovering, resync, check);
+    /// empty when none is.
+    pub state: String,
+    pub required: Option<f64>,
+    pub active: Option<f64>,
+    pub failed: Option<f64>,
+}
+
+impl RaidArray {
+    /// Fewer active disks than the layout needs (and not inactive, which says more).
+    pub fn degraded(&self) -> bool {
+        matches!((self.active, self.required), (Some(a), Some(r)) if a < r)
+            && self.state != "inactive"
+    }
+
+    pub fn has_failed_disk(&self) -> bool {
+        self.failed.is_some_and(|f| f > 0.0)
+    }
+
+    /// Inactive, degraded or with a failed disk: what the storage alerts fire on.
+    pub fn at_fault(&self) -> bool {
+        self.state == "inactive" || self.degraded() || self.has_failed_disk()
+    }
+}
+
+/// A bonding interface (`node_bonding_slaves`, `node_bonding_active`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bond {
+    pub master: String,
+    pub slaves: f64,
+    pub active: f64,
+}
+
+impl Bond {
+    pub fn degraded(&self) -> bool {
+        self.active < self.slaves
+    }
+}
+
+/// Storage and hardware health of one host: md arrays, ZFS pools, bonds, EDAC memory errors.
+/// Everything empty (and [`StorageHealth::is_empty`]) on a host without that hardware.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StorageHealth {
+    /// Sorted by device, naturally (md2 before md10).
+    pub arrays: Vec<RaidArray>,
+    /// `(pool, state)`, state lower-case as exported (online, degraded...); empty state when no
+    /// state series is set. Sorted by pool.
+    pub pools: Vec<(String, String)>,
+    pub bonds: Vec<Bond>,
+    /// Memory errors counted since boot over all EDAC controllers: (corrected, uncorrectable);
+    /// `None` without EDAC.
+    pub memory_errors: Option<(f64, f64)>,
+}
+
+impl StorageHealth {
+    /// Nothing worth a line: no arrays, no pools, no memory controllers, no degraded bond.
+    pub fn is_empty(&self) -> bool {
+        self.arrays.is_empty()
+            && self.pools.is_empty()
+            && self.memory_errors.is_none()
+            && !self.bonds.iter().any(Bond::degraded)
+    }
+}
+
 /// An anomaly from the exporter's rules (`sysmon_anomaly_active`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anomaly {
@@ -523,6 +591,7 @@ pub struct HostDetail {
     /// Connection tracking entries against nf_conntrack_max; `None` when not reported.
     pub conntrack: Option<Usage>,
     pub clock: Clock,
+    pub storage: StorageHealth,
     pub usb: Vec<UsbDevice>,
     pub usb_orphan_errors: Vec<UsbErrorRow>,
     pub anomalies_active: Vec<Anomaly>,
@@ -783,6 +852,8 @@ pub fn build_host(instance: &str, res: &Instants<HostQuery>) -> HostDetail {
         }
     }
 
+    d.storage = build_storage(get(HostQuery::Storage));
+
     // USB devices, with the errors counted on their port.
     let mut errs: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
     for s in get(HostQuery::UsbErrors) {
@@ -862,6 +933,68 @@ pub fn build_host(instance: &str, res: &Instants<HostQuery>) -> HostDetail {
     d.anomalies_active = active;
     d.anomalies_recent = recent;
     d
+}
+
+/// The storage-health figures of one host from the answer to [`HostQuery::Storage`].
+fn build_storage(samples: &[Sample]) -> StorageHealth {
+    let mut arrays: BTreeMap<String, RaidArray> = BTreeMap::new();
+    let mut pools: BTreeMap<String, String> = BTreeMap::new();
+    let mut bonds: BTreeMap<String, Bond> = BTreeMap::new();
+    let mut memory: Option<(f64, f64)> = None;
+    for s in samples {
+        let get = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
+        let v = finite(s.v);
+        match s.labels.get("__name__").map(String::as_str).unwrap_or("") {
+            "node_md_state" => {
+                let a = arrays.entry(get("device")).or_default();
+                if v == Some(1.0) {
+                    a.state = get("state");
+                }
+            }
+            "node_md_disks_required" => arrays.entry(get("device")).or_default().required = v,
+            "node_md_disks" => {
+                let a = arrays.entry(get("device")).or_default();
+                match get("state").as_str() {
+                    "active" => a.active = v,
+                    "failed" => a.failed = v,
+                    _ => {}
+                }
+            }
+            "node_zfs_zpool_state" => {
+                let p = pools.entry(get("zpool")).or_default();
+                if v == Some(1.0) {
+                    *p = get("state");
+                }
+            }
+            "node_bonding_slaves" => {
+                bonds.entry(get("master")).or_default().slaves = v.unwrap_or(0.0)
+            }
+            "node_bonding_active" => {
+                bonds.entry(get("master")).or_default().active = v.unwrap_or(0.0)
+            }
+            "node_edac_correctable_errors_total" => {
+                memory.get_or_insert((0.0, 0.0)).0 += v.unwrap_or(0.0)
+            }
+            "node_edac_uncorrectable_errors_total" => {
+                memory.get_or_insert((0.0, 0.0)).1 += v.unwrap_or(0.0)
+            }
+            _ => {}
+        }
+    }
+    let mut arrays: Vec<RaidArray> = arrays
+        .into_iter()
+        .map(|(device, a)| RaidArray { device, ..a })
+        .collect();
+    arrays.sort_by_cached_key(|a| natural(&a.device));
+    StorageHealth {
+        arrays,
+        pools: pools.into_iter().collect(),
+        bonds: bonds
+            .into_iter()
+            .map(|(master, b)| Bond { master, ..b })
+            .collect(),
+        memory_errors: memory,
+    }
 }
 
 /// Sort key that orders `temp10` after `temp9` and `1-1.10` after `1-1.9`.
@@ -1438,6 +1571,91 @@ mod tests {
         let h = build_history(&r);
         assert_eq!(h.cpu, vec![(1.0, 0.5), (3.0, 0.25)]);
         assert!(h.mem.is_empty());
+    }
+
+    #[test]
+    fn host_storage_health_arrays_pools_bonds_and_memory_errors() {
+        let mut r = Instants::new();
+        let md = |name: &str, dev: &str, state: Option<&str>, v: f64| {
+            let mut l = vec![("__name__", name), ("device", dev)];
+            if let Some(st) = state {
+                l.push(("state", st));
+            }
+            sample(&l, v)
+        };
+        r.insert(
+            HostQuery::Storage,
+            vec![
+                // md10 after md9; md9 inactive is not also degraded.
+                md("node_md_state", "md10", Some("active"), 1.0),
+                md("node_md_state", "md10", Some("inactive"), 0.0),
+                md("node_md_disks_required", "md10", None, 2.0),
+                md("node_md_disks", "md10", Some("active"), 1.0),
+                md("node_md_disks", "md10", Some("failed"), 1.0),
+                md("node_md_state", "md9", Some("inactive"), 1.0),
+                md("node_md_disks_required", "md9", None, 2.0),
+                md("node_md_disks", "md9", Some("active"), 0.0),
+                // A pool whose state matches none of the exported ones.
+                sample(
+                    &[
+                        ("__name__", "node_zfs_zpool_state"),
+                        ("zpool", "tank"),
+                        ("state", "online"),
+                    ],
+                    0.0,
+                ),
+                sample(
+                    &[("__name__", "node_bonding_slaves"), ("master", "bond0")],
+                    2.0,
+                ),
+                sample(
+                    &[("__name__", "node_bonding_active"), ("master", "bond0")],
+                    2.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_edac_correctable_errors_total"),
+                        ("controller", "0"),
+                    ],
+                    3.0,
+                ),
+                sample(
+                    &[
+                        ("__name__", "node_edac_uncorrectable_errors_total"),
+                        ("controller", "0"),
+                    ],
+                    f64::NAN,
+                ),
+            ],
+        );
+        let st = build_host("h:1", &r).storage;
+        let names: Vec<&str> = st.arrays.iter().map(|a| a.device.as_str()).collect();
+        assert_eq!(names, ["md9", "md10"]);
+        assert_eq!(st.arrays[0].state, "inactive");
+        assert!(!st.arrays[0].degraded() && st.arrays[0].at_fault());
+        assert!(st.arrays[1].degraded() && st.arrays[1].has_failed_disk());
+        assert_eq!(st.pools, [("tank".to_string(), String::new())]);
+        assert!(!st.bonds[0].degraded());
+        assert_eq!(st.memory_errors, Some((3.0, 0.0)));
+        assert!(!st.is_empty());
+
+        // Nothing, or whole bonds alone: nothing to show.
+        assert!(build_host("h:1", &Instants::new()).storage.is_empty());
+        let mut r = Instants::new();
+        r.insert(
+            HostQuery::Storage,
+            vec![
+                sample(
+                    &[("__name__", "node_bonding_slaves"), ("master", "bond0")],
+                    2.0,
+                ),
+                sample(
+                    &[("__name__", "node_bonding_active"), ("master", "bond0")],
+                    2.0,
+                ),
+            ],
+        );
+        assert!(build_host("h:1", &r).storage.is_empty());
     }
 
     #[test]

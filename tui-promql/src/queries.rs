@@ -103,6 +103,7 @@ pub enum HostQuery {
     Filesystems,
     Limits,
     Clock,
+    Storage,
     UsbDevices,
     UsbErrors,
     UsbErrorsRecent,
@@ -111,7 +112,7 @@ pub enum HostQuery {
 }
 
 impl HostQuery {
-    pub const ALL: [HostQuery; 12] = [
+    pub const ALL: [HostQuery; 13] = [
         HostQuery::Info,
         HostQuery::Cores,
         HostQuery::Memory,
@@ -119,6 +120,7 @@ impl HostQuery {
         HostQuery::Filesystems,
         HostQuery::Limits,
         HostQuery::Clock,
+        HostQuery::Storage,
         HostQuery::UsbDevices,
         HostQuery::UsbErrors,
         HostQuery::UsbErrorsRecent,
@@ -296,6 +298,13 @@ impl Queries {
             HostQuery::Clock => format!(
                 "{{__name__=~\"node_timex_sync_status|node_timex_offset_seconds|node_timex_maxerror_seconds\",{i}}}"
             ),
+            // Storage and hardware health (node_exporter's mdadm, zfs, bonding and edac
+            // collectors, the same names in sysmon-exporter): md arrays with their state and
+            // disks, ZFS pool states, bonds, and the EDAC memory error counters. A host without
+            // that hardware answers nothing, and the view shows nothing.
+            HostQuery::Storage => format!(
+                "{{__name__=~\"node_md_state|node_md_disks|node_md_disks_required|node_zfs_zpool_state|node_bonding_slaves|node_bonding_active|node_edac_correctable_errors_total|node_edac_uncorrectable_errors_total\",{i}}}"
+            ),
             HostQuery::UsbDevices => format!("sysmon_usb_device_info{{{i}}}"),
             HostQuery::UsbErrors => {
                 format!("sum by (port, kind) (sysmon_usb_errors_total{{{i}}})")
@@ -430,6 +439,12 @@ mod tests {
         assert!(
             c.starts_with("{__name__=~\"node_timex_sync_status|node_timex_offset_seconds|node_timex_maxerror_seconds\",job=\"node\""),
             "{c}"
+        );
+        let st = q.host(HostQuery::Storage, "h:9100", Duration::from_secs(3600));
+        assert!(
+            st.starts_with("{__name__=~\"node_md_state|node_md_disks|node_md_disks_required|node_zfs_zpool_state|")
+                && st.ends_with(",job=\"node\",instance=\"h:9100\"}"),
+            "{st}"
         );
         let h = q.history(HistoryQuery::Cpu, "h:9100", Duration::from_secs(300));
         assert!(h.contains("[10m]"), "{h}");

@@ -766,6 +766,221 @@ fn host_view_limits_near_full_and_clock_not_synchronised() {
     assert!(buf[(x, ky as u16)].modifier.contains(Modifier::BOLD));
 }
 
+/// A storage server's answer to the storage query: md0 whole, md1 degraded with a failed disk,
+/// md2 degraded and recovering, md127 inactive; pool tank DEGRADED, rpool ONLINE; bond0 with one
+/// of two links up, bond1 whole; EDAC with corrected and uncorrectable errors.
+fn storage_results() -> Vec<Sample> {
+    let mut out = Vec::new();
+    let md = |out: &mut Vec<Sample>, dev: &str, state: &str, req: f64, act: f64, failed: f64| {
+        for st in ["active", "inactive", "recovering", "resync", "check"] {
+            out.push(s(
+                &[
+                    ("__name__", "node_md_state"),
+                    ("device", dev),
+                    ("state", st),
+                ],
+                if st == state { 1.0 } else { 0.0 },
+            ));
+        }
+        out.push(s(
+            &[("__name__", "node_md_disks_required"), ("device", dev)],
+            req,
+        ));
+        out.push(s(
+            &[
+                ("__name__", "node_md_disks"),
+                ("device", dev),
+                ("state", "active"),
+            ],
+            act,
+        ));
+        out.push(s(
+            &[
+                ("__name__", "node_md_disks"),
+                ("device", dev),
+                ("state", "failed"),
+            ],
+            failed,
+        ));
+        out.push(s(
+            &[
+                ("__name__", "node_md_disks"),
+                ("device", dev),
+                ("state", "spare"),
+            ],
+            0.0,
+        ));
+    };
+    md(&mut out, "md0", "active", 2.0, 2.0, 0.0);
+    md(&mut out, "md1", "active", 2.0, 1.0, 1.0);
+    md(&mut out, "md2", "recovering", 4.0, 3.0, 0.0);
+    md(&mut out, "md10", "active", 2.0, 2.0, 0.0);
+    md(&mut out, "md127", "inactive", 2.0, 0.0, 0.0);
+    for (pool, state) in [("tank", "degraded"), ("rpool", "online")] {
+        for st in ["online", "degraded", "faulted"] {
+            out.push(s(
+                &[
+                    ("__name__", "node_zfs_zpool_state"),
+                    ("zpool", pool),
+                    ("state", st),
+                ],
+                if st == state { 1.0 } else { 0.0 },
+            ));
+        }
+    }
+    for (bond, slaves, active) in [("bond0", 2.0, 1.0), ("bond1", 2.0, 2.0)] {
+        out.push(s(
+            &[("__name__", "node_bonding_slaves"), ("master", bond)],
+            slaves,
+        ));
+        out.push(s(
+            &[("__name__", "node_bonding_active"), ("master", bond)],
+            active,
+        ));
+    }
+    for (mc, ce, ue) in [("0", 7.0, 0.0), ("1", 2.0, 1.0)] {
+        out.push(s(
+            &[
+                ("__name__", "node_edac_correctable_errors_total"),
+                ("controller", mc),
+            ],
+            ce,
+        ));
+        out.push(s(
+            &[
+                ("__name__", "node_edac_uncorrectable_errors_total"),
+                ("controller", mc),
+            ],
+            ue,
+        ));
+    }
+    out
+}
+
+#[test]
+fn host_view_storage_health_of_a_storage_server() {
+    let mut a = with_fleet(false);
+    let mut r = host_results("10.0.0.2:10101");
+    r.insert(HostQuery::Storage, storage_results());
+    open_host(&mut a, "10.0.0.2:10101", r, Some(history()));
+    let (lines, buf) = draw(&a, 200, 50);
+    row_with(&lines, " Storage health");
+    // The whole arrays counted, those at fault named in natural order, wrapped within the
+    // column (100 cells of 200) under the first item.
+    let (ry, raid) = row_with(&lines, "   RAID ");
+    assert!(
+        raid.contains(
+            "RAID             2 whole · md1 DEGRADED 1/2, 1 failed · md2 DEGRADED 3/4, recovering"
+        ),
+        "{raid}"
+    );
+    let x = col(raid, "md1 DEGRADED").unwrap() as u16;
+    assert_eq!(buf[(x, ry as u16)].fg, Color::Red);
+    let x = col(raid, "2 whole").unwrap() as u16;
+    assert_eq!(buf[(x, ry as u16)].fg, Color::Green);
+    let next = &lines[ry + 1];
+    let x = col(next, "md127 INACTIVE").unwrap();
+    assert_eq!(x, col(raid, "2 whole").unwrap(), "{raid}\n{next}");
+    let (zy, zfs) = row_with(&lines, "   ZFS pools ");
+    assert!(zfs.contains("1 ONLINE · tank DEGRADED"), "{zfs}");
+    let x = col(zfs, "tank DEGRADED").unwrap() as u16;
+    assert_eq!(buf[(x, zy as u16)].fg, Color::Red);
+    // Only the degraded bond.
+    let (by, bonds) = row_with(&lines, "   bonds ");
+    assert!(bonds.contains("bond0 1/2 links up"), "{bonds}");
+    assert!(!bonds.contains("bond1"), "{bonds}");
+    let x = col(bonds, "bond0").unwrap() as u16;
+    assert_eq!(buf[(x, by as u16)].fg, Color::Yellow);
+    let (my, mem) = row_with(&lines, "   memory errors ");
+    assert!(
+        mem.contains("9 corrected, 1 uncorrectable (ECC, since boot)"),
+        "{mem}"
+    );
+    let x = col(mem, "9 corrected").unwrap() as u16;
+    assert_eq!(buf[(x, my as u16)].fg, Color::Red);
+
+    // A whole storage host: every array and pool counted green, no bonds line (the bonds are
+    // whole), no memory errors.
+    let mut a = with_fleet(false);
+    let mut r = host_results("10.0.0.2:10101");
+    let whole: Vec<Sample> = storage_results()
+        .into_iter()
+        .filter(|x| {
+            let dev = x.labels.get("device").map(String::as_str);
+            let pool = x.labels.get("zpool").map(String::as_str);
+            let name = x.labels["__name__"].as_str();
+            let at_fault = matches!(dev, Some("md1" | "md2" | "md127")) || pool == Some("tank");
+            let dropped =
+                name.starts_with("node_edac_uncorrectable") || name.starts_with("node_bonding_");
+            !(at_fault || dropped)
+        })
+        .map(|mut x| {
+            if x.labels["__name__"] == "node_edac_correctable_errors_total" {
+                x.v = 0.0;
+            }
+            x
+        })
+        .collect();
+    r.insert(HostQuery::Storage, whole);
+    open_host(&mut a, "10.0.0.2:10101", r, Some(history()));
+    let (lines, buf) = draw(&a, 200, 50);
+    let (ry, raid) = row_with(&lines, "   RAID ");
+    assert!(raid.contains("2 arrays, all active and whole"), "{raid}");
+    let x = col(raid, "2 arrays").unwrap() as u16;
+    assert_eq!(buf[(x, ry as u16)].fg, Color::Green);
+    let (_, zfs) = row_with(&lines, "   ZFS pools ");
+    assert!(zfs.contains("1 ONLINE"), "{zfs}");
+    assert!(!lines.iter().any(|l| l.contains("   bonds ")));
+    let (_, mem) = row_with(&lines, "   memory errors ");
+    assert!(mem.contains("0 corrected, 0 uncorrectable"), "{mem}");
+}
+
+#[test]
+fn host_view_without_storage_hardware_shows_no_storage_line() {
+    // The laptop of host_results has no arrays, pools, bonds or EDAC: no Storage query answer.
+    let mut a = with_fleet(false);
+    open_host(
+        &mut a,
+        "10.0.0.1:10101",
+        host_results("10.0.0.1:10101"),
+        Some(history()),
+    );
+    let (lines, _) = draw(&a, 160, 44);
+    assert!(
+        !lines.iter().any(|l| l.contains("Storage health")),
+        "{}",
+        lines.join("\n")
+    );
+    // Whole bonds alone are nothing to report either.
+    let mut a = with_fleet(false);
+    let mut r = host_results("10.0.0.1:10101");
+    r.insert(
+        HostQuery::Storage,
+        vec![
+            s(
+                &[("__name__", "node_bonding_slaves"), ("master", "bond0")],
+                2.0,
+            ),
+            s(
+                &[("__name__", "node_bonding_active"), ("master", "bond0")],
+                2.0,
+            ),
+        ],
+    );
+    open_host(&mut a, "10.0.0.1:10101", r, Some(history()));
+    let (lines, _) = draw(&a, 160, 44);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("Storage health") || l.contains("   bonds ")),
+        "{}",
+        lines.join("\n")
+    );
+    // The Limits and clock section follows on as before.
+    row_with(&lines, "   clock ");
+    row_with(&lines, "USB devices (");
+}
+
 #[test]
 fn host_view_host_down_and_no_sensors() {
     let mut a = with_fleet(false);

@@ -12,7 +12,7 @@ use ratatui::Frame;
 use super::{bar_line, thresholds as th, trunc, Theme};
 use crate::app::App;
 use crate::fmt;
-use crate::model::{Anomaly, ClockSync, HostDetail, HostHistory, Usage};
+use crate::model::{Anomaly, ClockSync, HostDetail, HostHistory, StorageHealth, Usage};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(instance) = app.host.instance.as_deref() else {
@@ -456,6 +456,160 @@ fn clock_line<'a>(d: &HostDetail, theme: Theme) -> Line<'a> {
     Line::from(spans)
 }
 
+/// A count without decimals (disks, links).
+fn n(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".to_string(), |v| format!("{v:.0}"))
+}
+
+/// `label` and its items joined with " · ", wrapped onto continuation lines (indented under the
+/// first item) so that no line is wider than `width` cells.
+fn item_lines<'a>(
+    label: &str,
+    items: Vec<(String, Style)>,
+    width: usize,
+    theme: Theme,
+) -> Vec<Line<'a>> {
+    let indent = 3 + LIMIT_NAME_W + 1;
+    let mut out = Vec::new();
+    let mut spans = vec![Span::raw(format!("   {label:<LIMIT_NAME_W$} "))];
+    let mut used = indent;
+    let mut first = true;
+    for (text, style) in items {
+        let w = text.chars().count();
+        if !first && used + 3 + w > width {
+            out.push(Line::from(std::mem::take(&mut spans)));
+            spans.push(Span::raw(" ".repeat(indent)));
+            used = indent;
+            first = true;
+        }
+        if !first {
+            spans.push(Span::styled(" · ", theme.dim()));
+            used += 3;
+        }
+        spans.push(Span::styled(text, style));
+        used += w;
+        first = false;
+    }
+    out.push(Line::from(spans));
+    out
+}
+
+/// The storage-health lines: md arrays, ZFS pools, degraded bonds and EDAC memory errors, one line
+/// each (wrapped when long), for what the host has; none at all for a host without any of it.
+/// Arrays and pools at fault are named; the healthy ones are counted.
+fn storage_lines<'a>(st: &StorageHealth, width: usize, theme: Theme) -> Vec<Line<'a>> {
+    if st.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![heading("Storage health", theme)];
+    if !st.arrays.is_empty() {
+        let mut items = Vec::new();
+        let mut whole = 0;
+        for a in &st.arrays {
+            if a.state == "inactive" {
+                items.push((format!("{} INACTIVE", a.device), theme.bad()));
+            } else if a.degraded() {
+                let syncing = if matches!(a.state.as_str(), "recovering" | "resync") {
+                    format!(", {}", a.state)
+                } else {
+                    String::new()
+                };
+                let failed = if a.has_failed_disk() {
+                    format!(", {} failed", n(a.failed))
+                } else {
+                    String::new()
+                };
+                items.push((
+                    format!(
+                        "{} DEGRADED {}/{}{failed}{syncing}",
+                        a.device,
+                        n(a.active),
+                        n(a.required)
+                    ),
+                    theme.bad(),
+                ));
+            } else if a.has_failed_disk() {
+                items.push((
+                    format!("{} {} failed disk", a.device, n(a.failed)),
+                    theme.warn(),
+                ));
+            } else if matches!(a.state.as_str(), "recovering" | "resync" | "check") {
+                items.push((format!("{} {}", a.device, a.state), theme.warn()));
+            } else {
+                whole += 1;
+            }
+        }
+        if whole == st.arrays.len() {
+            items.push((
+                format!("{whole} arrays, all active and whole"),
+                theme.good(),
+            ));
+        } else if whole > 0 {
+            items.insert(0, (format!("{whole} whole"), theme.good()));
+        }
+        out.extend(item_lines("RAID", items, width, theme));
+    }
+    if !st.pools.is_empty() {
+        let online = st.pools.iter().filter(|(_, s)| s == "online").count();
+        let mut items = Vec::new();
+        if online > 0 {
+            items.push((format!("{online} ONLINE"), theme.good()));
+        }
+        for (pool, state) in st.pools.iter().filter(|(_, s)| s != "online") {
+            let state = if state.is_empty() {
+                "state unknown".to_string()
+            } else {
+                state.to_uppercase()
+            };
+            items.push((format!("{pool} {state}"), theme.bad()));
+        }
+        out.extend(item_lines("ZFS pools", items, width, theme));
+    }
+    let degraded: Vec<(String, Style)> = st
+        .bonds
+        .iter()
+        .filter(|b| b.degraded())
+        .map(|b| {
+            let style = if b.active == 0.0 {
+                theme.bad()
+            } else {
+                theme.warn()
+            };
+            (
+                format!("{} {:.0}/{:.0} links up", b.master, b.active, b.slaves),
+                style,
+            )
+        })
+        .collect();
+    if !degraded.is_empty() {
+        out.extend(item_lines("bonds", degraded, width, theme));
+    }
+    if let Some((corrected, uncorrectable)) = st.memory_errors {
+        let style = if uncorrectable > 0.0 {
+            theme.bad()
+        } else if corrected > 0.0 {
+            theme.warn()
+        } else {
+            theme.good()
+        };
+        let mut line = item_lines(
+            "memory errors",
+            vec![(
+                format!("{corrected:.0} corrected, {uncorrectable:.0} uncorrectable"),
+                style,
+            )],
+            width,
+            theme,
+        );
+        if let Some(l) = line.last_mut() {
+            l.spans
+                .push(Span::styled(" (ECC, since boot)", theme.dim()));
+        }
+        out.extend(line);
+    }
+    out
+}
+
 /// The scrollable lists: (left column, right column).
 fn list_lines<'a>(
     d: &HostDetail,
@@ -575,6 +729,11 @@ fn list_lines<'a>(
         theme,
     ));
     right.push(clock_line(d, theme));
+    let storage = storage_lines(&d.storage, col_w, theme);
+    if !storage.is_empty() {
+        right.push(Line::from(""));
+        right.extend(storage);
+    }
     right.push(Line::from(""));
     right.push(heading(&format!("USB devices ({})", d.usb.len()), theme));
     if d.usb.is_empty() {
