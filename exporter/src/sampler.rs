@@ -4,11 +4,13 @@
 //! What a sample costs is what the exporter costs on an idle host, so a sample does only what it
 //! must:
 //!
-//! * Collectors whose series the anomaly rules read run every sample ([`Cadence::EverySample`]);
-//!   the others run at most once per slow interval ([`Cadence::Slow`], the scrape interval by
-//!   default) and their last output is served in between. After its first run, a slow collector
-//!   on a thread of its own runs in the background: a later sample collects its result, so a long
-//!   slow run never holds a sample up.
+//! * The anomaly rules' inputs are read every sample: by the collectors' signal readings
+//!   ([`Collector::signals`], cheap reads of the few numbers the rules need), or from the output
+//!   of collectors that run every sample ([`Cadence::EverySample`]). Full runs happen at most once
+//!   per slow interval ([`Cadence::Slow`], the scrape interval by default) for every other
+//!   collector, and their last output is served in between. After its first run, a slow collector
+//!   on a thread of its own that reads no signals runs in the background: a later sample collects
+//!   its result, so a long slow run never holds a sample up.
 //! * Collectors that cannot hang (parsing a /proc file) run inline on the sampler thread; those
 //!   that can (a driver's sysfs attribute, statfs) run on a long-lived thread of their own under
 //!   the collector timeout ([`Isolation::Thread`]). A run that outlives the timeout keeps its busy
