@@ -394,9 +394,11 @@ impl Worker {
             .spawn(move || {
                 while let Ok((run, job)) = incoming.recv() {
                     let result = run_job(name, &*collector, job);
-                    let sent = outgoing.send((run, result));
+                    // Not busy any more before the result is out: a sampler that takes the
+                    // result and dispatches the next job at once must not find this run still
+                    // marked in flight.
                     busy.store(false, Ordering::Release);
-                    if sent.is_err() {
+                    if outgoing.send((run, result)).is_err() {
                         return;
                     }
                 }
@@ -411,10 +413,13 @@ pub struct Slot {
     collector: Arc<dyn Collector>,
     /// The collector's families come from outside the exporter ([`Collector::foreign_families`]).
     foreign: bool,
-    /// The collector reads signal readings every sample ([`Collector::reads_signals`]).
-    signals: bool,
-    /// Its readings of the latest sample.
+    /// Whether this sample took the collector's signal readings ([`Collector::reads_signals`]).
+    signals_now: bool,
+    /// The signal readings of this sample, when it took them.
     readings: Readings,
+    /// The rule inputs found in the latest outcome's output, taken once per outcome: the
+    /// readings of a collector that takes no signal readings.
+    outcome_readings: Readings,
     cadence: Cadence,
     isolation: Isolation,
     /// Set while an isolated run is in flight.
@@ -440,8 +445,9 @@ impl Slot {
         Slot {
             name,
             foreign: collector.foreign_families(),
-            signals: collector.reads_signals(),
+            signals_now: false,
             readings: Readings::default(),
+            outcome_readings: Readings::default(),
             collector: Arc::from(collector),
             cadence: Cadence::EverySample,
             isolation: Isolation::Thread,
@@ -554,6 +560,7 @@ impl Slot {
     /// Records a job's result: its readings, and for a full run the collector's latest outcome.
     fn record(&mut self, job: Job, result: RunResult, started: Instant, ran_at: SystemTime) {
         self.cpu += result.cpu;
+        self.signals_now = job.signals;
         if job.signals {
             // A job that did not run (timed out, still busy) leaves no readings: a stale value
             // must not pass for a current one.
@@ -572,6 +579,12 @@ impl Slot {
         } else {
             self.last_success = Some(ran_at);
         }
+        // Families from outside the exporter (textfile) never feed the rules.
+        self.outcome_readings = if self.foreign {
+            Readings::default()
+        } else {
+            Readings::from_sets(&[&result.set])
+        };
         self.latest = Some(Arc::new(CollectorOutcome {
             name: self.name,
             success: result.error.is_none(),
@@ -663,11 +676,12 @@ impl Sampler {
             .zip(&due)
             .map(|(s, due)| Job {
                 collect: *due,
-                signals: s.signals,
+                signals: s.collector.reads_signals(),
             })
             .collect();
         for slot in &mut self.slots {
             slot.fresh = false;
+            slot.signals_now = false;
         }
         // Slow runs left in the background by earlier samples: done, or over their time.
         for slot in &mut self.slots {
@@ -781,15 +795,13 @@ impl Sampler {
     /// The sample's signal readings: those the signal-reading collectors took this sample, and
     /// the rest from the other collectors' latest output.
     fn readings(&self) -> Readings {
-        let sets: Vec<&MetricSet> = self
-            .slots
-            .iter()
-            .filter(|s| !s.signals)
-            .filter_map(|s| s.latest.as_ref().map(|o| &o.set))
-            .collect();
-        let mut readings = Readings::from_sets(&sets);
-        for slot in self.slots.iter().filter(|s| s.signals) {
-            readings.merge(slot.readings.clone());
+        let mut readings = Readings::default();
+        for slot in &self.slots {
+            readings.merge(if slot.signals_now {
+                &slot.readings
+            } else {
+                &slot.outcome_readings
+            });
         }
         readings
     }

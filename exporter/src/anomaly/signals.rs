@@ -174,8 +174,8 @@ impl Readings {
 
     /// Adds `other`'s readings: its values where it has them, its temperatures, filesystems and
     /// USB ports after these.
-    pub fn merge(&mut self, other: Readings) {
-        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+    pub fn merge(&mut self, other: &Readings) {
+        fn take<T: Copy>(mine: &mut Option<T>, theirs: Option<T>) {
             if theirs.is_some() {
                 *mine = theirs;
             }
@@ -194,9 +194,14 @@ impl Readings {
             &mut self.network_transmit_bytes,
             other.network_transmit_bytes,
         );
-        self.temperatures.extend(other.temperatures);
-        self.filesystems.extend(other.filesystems);
-        self.usb_timeouts.extend(other.usb_timeouts);
+        self.temperatures.extend_from_slice(&other.temperatures);
+        self.filesystems.extend_from_slice(&other.filesystems);
+        self.usb_timeouts.extend(
+            other
+                .usb_timeouts
+                .iter()
+                .map(|(port, count)| (port.clone(), *count)),
+        );
     }
 }
 

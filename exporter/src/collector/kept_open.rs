@@ -90,6 +90,14 @@ impl TemperatureFiles {
             .collect();
     }
 
+    /// Whether there is no file to read (none found, or no full run yet).
+    pub fn is_empty(&self) -> bool {
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// Reads every file. A file that cannot be read or parsed is left out, and the first such
     /// error returned once the others are read.
     pub fn read(&self, out: &mut Vec<Reading>) -> Result<(), CollectError> {

@@ -116,7 +116,9 @@ pub trait Collector: Send + Sync {
     }
 
     /// Whether the collector reads the anomaly rules' inputs every sample with
-    /// [`Collector::signals`], so that its full `collect` can run on the slow interval.
+    /// [`Collector::signals`], so that its full `collect` can run on the slow interval. Asked
+    /// before every sample: a collector may say no while it has nothing to read (its rule inputs
+    /// then come from its last full run's output, as for any other collector).
     fn reads_signals(&self) -> bool {
         false
     }
