@@ -114,9 +114,28 @@ fn rule_inputs_are_read_every_sample_and_agree_with_the_full_runs() {
         }
     }
     // USB errors appear only once the kernel log has some after the collector started (it skips
-    // the backlog), which a single run cannot show: its collector is checked by name.
+    // the backlog), which a single run cannot show: its collector is checked by name (the
+    // anomaly tests drive its readings with kernel-log records).
     let usb = sysmon_exporter::collector::registration("usb").unwrap();
-    assert_eq!(usb.cadence, Cadence::EverySample);
+    let roots = Roots {
+        procfs: fixture("laptop").join("proc"),
+        sysfs: fixture("laptop").join("sys"),
+        rootfs: fixture("laptop").join("rootfs"),
+    };
+    let cli = sysmon_exporter::cli::try_parse(&["x", "--path.kmsg=/nonexistent"]).unwrap();
+    let settings = sysmon_exporter::config::Settings {
+        storage_path: state.path().to_path_buf(),
+        ..Default::default()
+    };
+    let ctx = BuildContext {
+        roots: &roots,
+        cli: &cli,
+        settings: &settings,
+    };
+    assert!(
+        usb.cadence == Cadence::EverySample || (usb.build)(&ctx).unwrap().reads_signals(),
+        "usb's timeouts must be read every sample"
+    );
     let missing: Vec<_> = INPUT_FAMILIES
         .iter()
         .filter(|f| **f != "sysmon_usb_errors_total" && !produced_somewhere.contains(**f))

@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::{BuildContext, CollectError, Collector, Registration, Roots};
+use crate::anomaly::signals::Readings;
 use crate::metrics::MetricSet;
 use classify::Kind;
 use kmsg::KmsgReader;
@@ -50,7 +51,9 @@ pub const REGISTRATION: Registration = Registration {
     default_enabled: true,
     help: "USB devices from /sys/bus/usb and USB failures from the kernel log",
     flags: <Args as clap::Args>::augment_args,
-    cadence: super::Cadence::EverySample,
+    // The kernel log is read every sample by `signals` (the anomaly rules count timeouts per
+    // sample); the device inventory runs on the slow interval.
+    cadence: super::Cadence::Slow,
     isolation: super::Isolation::Inline,
     build,
 };
@@ -120,6 +123,19 @@ struct State {
     disconnects: u64,
     errors: ErrorCounts,
     kmsg: KmsgReader,
+    /// Whether the latest poll of the kernel log could read it.
+    kmsg_readable: bool,
+}
+
+impl State {
+    /// Reads what is new in the kernel log into the error counts.
+    fn poll_kmsg(&mut self) {
+        let poll = self.kmsg.poll();
+        for f in &poll.failures {
+            self.errors.add(&f.port, f.kind);
+        }
+        self.kmsg_readable = poll.readable;
+    }
 }
 
 pub struct UsbCollector {
@@ -140,6 +156,7 @@ impl UsbCollector {
                 disconnects: 0,
                 errors: ErrorCounts::default(),
                 kmsg: reader,
+                kmsg_readable: false,
             }),
         }
     }
@@ -203,15 +220,13 @@ impl Collector for UsbCollector {
         }
         let events = out.counter(
             "sysmon_usb_device_events_total",
-            "USB devices that appeared (connect) or went away (disconnect) between two samples.",
+            "USB devices that appeared (connect) or went away (disconnect) between two runs of the \
+             collector (a device plugged again is a new device: the kernel gives it a new number).",
         );
         events.sample(&[("action", "connect")], state.connects as f64);
         events.sample(&[("action", "disconnect")], state.disconnects as f64);
 
-        let poll = state.kmsg.poll();
-        for f in &poll.failures {
-            state.errors.add(&f.port, f.kind);
-        }
+        state.poll_kmsg();
         for (port, kind, n) in state.errors.iter() {
             out.counter(
                 "sysmon_usb_errors_total",
@@ -224,12 +239,29 @@ impl Collector for UsbCollector {
             "sysmon_usb_kmsg_readable",
             "Whether the kernel log could be read for USB failures (1) or not (0).",
         )
-        .sample(&[], if poll.readable { 1.0 } else { 0.0 });
+        .sample(&[], if state.kmsg_readable { 1.0 } else { 0.0 });
 
         match error.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
+
+    /// Timeouts per port counted so far, after reading what is new in the kernel log: the
+    /// `usb_timeout` rule fires within a sample of the failure.
+    fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.poll_kmsg();
+        for (port, kind, n) in state.errors.iter() {
+            if kind == Kind::Timeout {
+                *readings.usb_timeouts.entry(port.to_string()).or_insert(0.0) += n as f64;
+            }
+        }
+        Ok(())
     }
 }
 
