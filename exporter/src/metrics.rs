@@ -299,7 +299,9 @@ pub fn push_value(v: f64, out: &mut String) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v == v.trunc() && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        // Most values are whole numbers (counters, bytes): itoa writes them without the
+        // formatting machinery.
+        out.push_str(itoa::Buffer::new().format(v as i64));
     } else if (1e-4..1e15).contains(&v.abs()) {
         let _ = write!(out, "{v}");
     } else {
@@ -309,6 +311,11 @@ pub fn push_value(v: f64, out: &mut String) {
 
 /// Text format 0.0.4: HELP escapes backslash and newline only.
 fn escape_help_text(s: &str, out: &mut String) {
+    // Almost no text needs escaping: copied whole unless it does.
+    if !s.bytes().any(|b| b == b'\\' || b == b'\n') {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -320,6 +327,10 @@ fn escape_help_text(s: &str, out: &mut String) {
 
 /// Label values (both formats) and OpenMetrics HELP escape backslash, double quote and newline.
 fn escape_label_value(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
