@@ -339,10 +339,19 @@ cmd_up() {
 
     local started=()
     if [ -n "$exporter_bin" ]; then
+        # The exporter refreshes its series once per slow interval: make that the scrape interval,
+        # so every scrape finds fresh values (unless the extra flags set it, or the scrape is
+        # faster than the exporter's 2 s sampling, where its default applies).
+        local slow=()
+        case " $exporter_args " in
+            *" --sampler.slow-interval"*) ;;
+            *) if [ "$(duration_ms "$scrape_interval")" -ge 2000 ]; then slow=("--sampler.slow-interval=$scrape_interval"); fi ;;
+        esac
         # shellcheck disable=SC2086 # the extra flags are split on spaces on purpose
         start exporter "$exporter_bin" \
             "--web.listen-address=$(hostport "$exporter_port")" \
             "--storage.path=$state_dir/exporter" \
+            "${slow[@]}" \
             $exporter_args
         started+=(exporter)
     fi

@@ -1132,6 +1132,9 @@ fn start_sysmon(root: &Path, state: &Path, config: Option<&Path>) -> (Proc, u16)
                 .arg(format!("--path.kmsg={}", root.join("kmsg").display()))
                 .arg(format!("--storage.path={}", state.display()))
                 .arg("--sampler.interval=500ms")
+                // Series refreshed at every one of Prometheus' 1 s scrapes, as deploy/stack.sh
+                // sets it from the scrape interval.
+                .arg("--sampler.slow-interval=1s")
                 .arg("--sampler.collector-timeout=400ms")
                 .arg("--log.level=error")
                 .stdout(Stdio::null())

@@ -33,7 +33,10 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries, sorted_dir_entries_if_present, BuildContext, CollectError, Collector,
+    Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -526,12 +529,8 @@ pub fn export_set(set: &CacheSet, out: &mut MetricSet) {
 impl Collector for BcacheCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let root = self.roots.sys("fs/bcache");
-        let entries = match sorted_dir_entries(&root) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&root)? else {
+            return Ok(());
         };
         let mut errors = Vec::new();
         for entry in entries {

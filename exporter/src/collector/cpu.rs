@@ -33,8 +33,8 @@ use regex::Regex;
 
 use super::kept_open::KeptOpen;
 use super::{
-    read_string, read_trimmed, read_u64, sorted_dir_entries, BuildContext, CollectError, Collector,
-    Registration, Roots,
+    read_string, read_trimmed, read_u64, sorted_dir_entries_if_present, BuildContext, CollectError,
+    Collector, Registration, Roots,
 };
 use crate::anomaly::signals::{CpuTimes, Readings};
 use crate::metrics::MetricSet;
@@ -451,13 +451,9 @@ pub struct Throttles {
 /// The `cpuN` directories of `<sysfs>/devices/system/cpu`, in name order, with their numbers.
 pub fn cpu_dirs(roots: &Roots) -> Result<Vec<(String, PathBuf)>, CollectError> {
     let dir = roots.sys("devices/system/cpu");
-    let entries = match sorted_dir_entries(&dir) {
-        Ok(entries) => entries,
-        // No CPU directory in this sysfs (a container's, say): nothing to read, as node_exporter.
-        Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-            return Ok(Vec::new())
-        }
-        Err(e) => return Err(e),
+    // No CPU directory in this sysfs (a container's, say): nothing to read, as node_exporter.
+    let Some(entries) = sorted_dir_entries_if_present(&dir)? else {
+        return Ok(Vec::new());
     };
     Ok(entries
         .into_iter()

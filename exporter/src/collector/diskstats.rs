@@ -694,7 +694,7 @@ mod tests {
             assert!(backing.contains(&line), "{line} in {backing:#?}");
         }
         assert!(samples(&set, "node_disk_filesystem_info").contains(
-            &"device=dm-9,type=xfs,usage=filesystem,uuid=5a7e3c9d-1f2b-4d6e-8a0c-3e5f7b9d1c05,version= 1"
+            &"device=dm-9,type=btrfs,usage=filesystem,uuid=7c2e5a91-4b3d-4f6e-9a1c-2d8b0e6f4a37,version= 1"
                 .to_string()
         ));
 

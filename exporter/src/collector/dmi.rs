@@ -19,7 +19,9 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries_if_present, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -108,12 +110,8 @@ pub fn attribute_value(bytes: &[u8]) -> String {
 /// Reads the DMI directory: `Ok(None)` if it does not exist, else the label pairs (sorted by
 /// label name) of the attributes that could be read.
 pub fn read_dmi(dir: &Path) -> Result<Option<Vec<(&'static str, String)>>, CollectError> {
-    let entries = match sorted_dir_entries(dir) {
-        Ok(entries) => entries,
-        Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-            return Ok(None)
-        }
-        Err(e) => return Err(e),
+    let Some(entries) = sorted_dir_entries_if_present(dir)? else {
+        return Ok(None);
     };
     let mut labels = Vec::with_capacity(ATTRIBUTES.len());
     for entry in entries {

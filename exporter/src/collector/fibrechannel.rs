@@ -24,7 +24,8 @@ use std::path::Path;
 
 use super::infiniband::parse_go_uint;
 use super::{
-    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+    sorted_dir_entries_if_present, AttrDir, BuildContext, CollectError, Collector, Registration,
+    Roots,
 };
 use crate::metrics::MetricSet;
 
@@ -211,12 +212,8 @@ pub fn read_host(path: &Path, name: &str) -> Result<Host, CollectError> {
 impl Collector for FibreChannelCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/fc_host");
-        let entries = match sorted_dir_entries(&class) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&class)? else {
+            return Ok(());
         };
         let mut errors = Vec::new();
         for entry in entries {

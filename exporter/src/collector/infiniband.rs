@@ -26,7 +26,8 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use super::{
-    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+    sorted_dir_entries, sorted_dir_entries_if_present, AttrDir, BuildContext, CollectError,
+    Collector, Registration, Roots,
 };
 use crate::metrics::MetricSet;
 
@@ -390,12 +391,8 @@ impl InfinibandCollector {
 impl Collector for InfinibandCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/infiniband");
-        let entries = match sorted_dir_entries(&class) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&class)? else {
+            return Ok(());
         };
         let mut errors = Vec::new();
         for entry in entries {

@@ -34,7 +34,8 @@
 use std::io::ErrorKind;
 
 use super::{
-    read_trimmed, sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots,
+    read_trimmed, sorted_dir_entries_if_present, BuildContext, CollectError, Collector,
+    Registration, Roots,
 };
 use crate::metrics::MetricSet;
 
@@ -397,12 +398,8 @@ pub fn export_mdstat(md: &MdStat, out: &mut MetricSet) {
 impl MdadmCollector {
     fn collect_sysfs(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let block = self.roots.sys("block");
-        let entries = match sorted_dir_entries(&block) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&block)? else {
+            return Ok(());
         };
         let mut first_error = None;
         for entry in entries {

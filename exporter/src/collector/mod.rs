@@ -294,6 +294,20 @@ pub fn read_i64(path: impl AsRef<Path>) -> Result<i64, CollectError> {
         .map_err(|_| CollectError::parse(path, format!("expected an integer, found {text:?}")))
 }
 
+/// As [`sorted_dir_entries`], but a directory that does not exist (a kernel without the feature,
+/// a machine without the hardware) is `None`: "no data" for the collectors, not a failure.
+pub fn sorted_dir_entries_if_present(
+    dir: &Path,
+) -> Result<Option<Vec<std::fs::DirEntry>>, CollectError> {
+    match sorted_dir_entries(dir) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Lists the entries of a directory, sorted by name so output order is stable.
 pub fn sorted_dir_entries(path: impl AsRef<Path>) -> Result<Vec<std::fs::DirEntry>, CollectError> {
     let path = path.as_ref();

@@ -8,11 +8,11 @@
 //! controllers that were read and names the file. No `<sysfs>/class/nvme` (no NVMe driver loaded)
 //! is no data.
 
-use std::io::ErrorKind;
 use std::path::Path;
 
 use super::{
-    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+    sorted_dir_entries_if_present, AttrDir, BuildContext, CollectError, Collector, Registration,
+    Roots,
 };
 use crate::metrics::MetricSet;
 
@@ -81,12 +81,8 @@ pub fn read_controller(path: &Path) -> Result<NvmeController, CollectError> {
 impl Collector for NvmeCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/nvme");
-        let entries = match sorted_dir_entries(&class) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&class)? else {
+            return Ok(());
         };
         let mut first_error = None;
         for entry in entries {

@@ -30,7 +30,8 @@ use std::path::Path;
 use super::filter::DeviceFilter;
 use super::watchdog::parse_int;
 use super::{
-    sorted_dir_entries, AttrDir, BuildContext, CollectError, Collector, Registration, Roots,
+    sorted_dir_entries, sorted_dir_entries_if_present, AttrDir, BuildContext, CollectError,
+    Collector, Registration, Roots,
 };
 use crate::metrics::MetricSet;
 
@@ -227,12 +228,8 @@ pub fn read_supply(path: &Path) -> Result<PowerSupply, CollectError> {
 impl Collector for PowerSupplyCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/power_supply");
-        let entries = match sorted_dir_entries(&class) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&class)? else {
+            return Ok(());
         };
         let mut first_error = None;
         for entry in entries {

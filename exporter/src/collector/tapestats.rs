@@ -17,11 +17,13 @@
 //! (default `^$`) drops drives by name, unanchored. No `<sysfs>/class/scsi_tape` (no `st` driver)
 //! is no data.
 
-use std::io::ErrorKind;
 use std::path::Path;
 
 use super::filter::DeviceFilter;
-use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries, sorted_dir_entries_if_present, BuildContext, CollectError, Collector,
+    Registration, Roots,
+};
 use crate::metrics::MetricSet;
 
 pub const REGISTRATION: Registration = Registration {
@@ -151,12 +153,8 @@ pub fn read_stats(drive: &Path) -> Result<TapeStats, CollectError> {
 impl Collector for TapestatsCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/scsi_tape");
-        let entries = match sorted_dir_entries(&class) {
-            Ok(entries) => entries,
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        let Some(entries) = sorted_dir_entries_if_present(&class)? else {
+            return Ok(());
         };
         let mut first_error = None;
         for entry in entries {

@@ -20,7 +20,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::kept_open::TemperatureFiles;
-use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries_if_present, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::anomaly::signals::Readings;
 use crate::metrics::MetricSet;
 
@@ -184,12 +186,8 @@ fn read_cooling_device(dir: &Path, name: &str) -> Outcome<CoolingDevice> {
 /// the part after the prefix. No class directory (a kernel without thermal support, most VMs)
 /// means no entries.
 fn entries(class: &Path, prefix: &str) -> Result<Vec<(PathBuf, String)>, CollectError> {
-    let listing = match sorted_dir_entries(class) {
-        Ok(listing) => listing,
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Vec::new())
-        }
-        Err(e) => return Err(e),
+    let Some(listing) = sorted_dir_entries_if_present(class)? else {
+        return Ok(Vec::new());
     };
     Ok(listing
         .into_iter()

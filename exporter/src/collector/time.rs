@@ -9,8 +9,8 @@ use std::ffi::CStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
-    read_string, read_trimmed, sorted_dir_entries, BuildContext, CollectError, Collector,
-    Registration, Roots,
+    read_string, read_trimmed, sorted_dir_entries_if_present, BuildContext, CollectError,
+    Collector, Registration, Roots,
 };
 use crate::metrics::MetricSet;
 
@@ -87,15 +87,9 @@ impl TimeCollector {
     /// Like node_exporter, the `device` label is a directory's position in that list.
     fn clocksources(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let base = self.roots.sys("devices/system/clocksource");
-        let entries = match sorted_dir_entries(&base) {
-            Ok(entries) => entries,
-            // No clocksource directory: nothing to report, as a glob that matches nothing.
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        // No clocksource directory: nothing to report, as a glob that matches nothing.
+        let Some(entries) = sorted_dir_entries_if_present(&base)? else {
+            return Ok(());
         };
         let dirs = entries.into_iter().filter(|e| {
             let name = e.file_name();

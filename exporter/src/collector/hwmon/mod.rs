@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use self::sysfs::{clean_metric_name, collect_sensor_files, disambiguate, ChipNaming};
 use super::filter::DeviceFilter;
 use super::kept_open::TemperatureFiles;
-use super::{sorted_dir_entries, BuildContext, CollectError, Collector, Registration, Roots};
+use super::{
+    sorted_dir_entries_if_present, BuildContext, CollectError, Collector, Registration, Roots,
+};
 use crate::anomaly::signals::Readings;
 use crate::metrics::{MetricSet, MetricType};
 
@@ -100,16 +102,10 @@ pub struct HwmonCollector {
 impl Collector for HwmonCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let class = self.roots.sys("class/hwmon");
-        let entries = match sorted_dir_entries(&class) {
-            Ok(entries) => entries,
-            // A kernel built without hwmon has no class directory: nothing to report. (node_exporter
-            // returns its "no data" error here, which only logs at debug level.)
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                return Ok(())
-            }
-            Err(e) => return Err(e),
+        // A kernel built without hwmon has no class directory: nothing to report. (node_exporter
+        // returns its "no data" error here, which only logs at debug level.)
+        let Some(entries) = sorted_dir_entries_if_present(&class)? else {
+            return Ok(());
         };
         let mut out = Deduplicated::new(out);
         let mut last_error = None;
