@@ -313,6 +313,13 @@ struct Job {
     signals: bool,
 }
 
+impl Job {
+    /// Whether there is anything to do.
+    fn any(self) -> bool {
+        self.collect || self.signals
+    }
+}
+
 /// What one run of a collector returned.
 struct RunResult {
     set: MetricSet,
@@ -432,9 +439,9 @@ pub struct Slot {
     /// The collector's families come from outside the exporter ([`Collector::foreign_families`]).
     foreign: bool,
     /// Whether this sample took the collector's signal readings ([`Collector::reads_signals`]).
-    signals_now: bool,
-    /// The signal readings of this sample, when it took them.
-    readings: Readings,
+    /// The signal readings this sample took, `None` when it took none
+    /// ([`Collector::reads_signals`]).
+    signal_readings: Option<Readings>,
     /// The rule inputs found in the latest outcome's output, taken once per outcome: the
     /// readings of a collector that takes no signal readings.
     outcome_readings: Readings,
@@ -463,8 +470,7 @@ impl Slot {
         Slot {
             name,
             foreign: collector.foreign_families(),
-            signals_now: false,
-            readings: Readings::default(),
+            signal_readings: None,
             outcome_readings: Readings::default(),
             collector: Arc::from(collector),
             cadence: Cadence::EverySample,
@@ -576,13 +582,12 @@ impl Slot {
     }
 
     /// Records a job's result: its readings, and for a full run the collector's latest outcome.
-    fn record(&mut self, job: Job, result: RunResult, started: Instant, ran_at: SystemTime) {
+    fn record(&mut self, job: Job, mut result: RunResult, started: Instant, ran_at: SystemTime) {
         self.cpu += result.cpu;
-        self.signals_now = job.signals;
         if job.signals {
             // A job that did not run (timed out, still busy) leaves no readings: a stale value
             // must not pass for a current one.
-            self.readings = result.readings.clone().unwrap_or_default();
+            self.signal_readings = Some(result.readings.take().unwrap_or_default());
         }
         if job.collect {
             self.record_outcome(result, started, ran_at);
@@ -699,7 +704,7 @@ impl Sampler {
             .collect();
         for slot in &mut self.slots {
             slot.fresh = false;
-            slot.signals_now = false;
+            slot.signal_readings = None;
         }
         // Slow runs left in the background by earlier samples: done, or over their time.
         for slot in &mut self.slots {
@@ -723,7 +728,7 @@ impl Sampler {
         let mut dispatched = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let job = jobs[i];
-            if !(job.collect || job.signals) || slot.isolation != Isolation::Thread {
+            if !job.any() || slot.isolation != Isolation::Thread {
                 continue;
             }
             let background = slot.cadence == Cadence::Slow && slot.latest.is_some();
@@ -738,7 +743,7 @@ impl Sampler {
         let mut cpu_mark = ThreadCpu::now();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let job = jobs[i];
-            if (job.collect || job.signals) && slot.isolation == Isolation::Inline {
+            if job.any() && slot.isolation == Isolation::Inline {
                 let (result, end) = run_job_from(slot.name, &*slot.collector, job, cpu_mark);
                 cpu_mark = end;
                 slot.record(job, result, started, ran_at);
@@ -817,11 +822,11 @@ impl Sampler {
     fn readings(&self) -> Readings {
         let mut readings = Readings::default();
         for slot in &self.slots {
-            readings.merge(if slot.signals_now {
-                &slot.readings
-            } else {
-                &slot.outcome_readings
-            });
+            readings.merge(
+                slot.signal_readings
+                    .as_ref()
+                    .unwrap_or(&slot.outcome_readings),
+            );
         }
         readings
     }

@@ -38,6 +38,10 @@ impl AppState {
     /// waits for it (up to `wait`): a scrape of a starting exporter then carries every collector,
     /// as node_exporter's do, instead of an empty body that looks like a host without metrics.
     async fn first_sample(&self, wait: Duration) -> Arc<Snapshot> {
+        let latest = self.latest();
+        if !latest.is_initial() {
+            return latest; // every scrape but those of the first seconds
+        }
         let mut rx = self.snapshots.clone();
         let published = rx.wait_for(|snap| !snap.is_initial());
         let first = match tokio::time::timeout(wait, published).await {

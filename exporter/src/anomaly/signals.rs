@@ -13,12 +13,10 @@ use crate::metrics::{LabelName, MetricFamily, MetricSet};
 #[derive(Debug, Default, Clone)]
 struct Previous {
     at: Option<DateTime<Utc>>,
-    cpu_busy: f64,
-    cpu_total: f64,
+    cpu: Option<CpuTimes>,
     disk_bytes: Option<f64>,
     network_bytes: Option<f64>,
     usb_timeouts: HashMap<String, f64>,
-    have_cpu: bool,
 }
 
 /// Turns each sample's metric sets into [`Signals`].
@@ -226,11 +224,8 @@ impl SignalExtractor {
 
         // CPU: busy share of all CPU time since the previous sample.
         let cpu = readings.cpu;
-        if let (Some(now), true) = (cpu, self.previous.have_cpu) {
-            let (d_busy, d_total) = (
-                now.busy - self.previous.cpu_busy,
-                now.total - self.previous.cpu_total,
-            );
+        if let (Some(now), Some(before)) = (cpu, self.previous.cpu) {
+            let (d_busy, d_total) = (now.busy - before.busy, now.total - before.total);
             if d_total > 0.0 && d_busy >= 0.0 {
                 signals.cpu_busy_percent = Some((d_busy / d_total * 100.0).clamp(0.0, 100.0));
             }
@@ -284,12 +279,10 @@ impl SignalExtractor {
 
         self.previous = Previous {
             at: Some(at),
-            cpu_busy: cpu.map_or(0.0, |c| c.busy),
-            cpu_total: cpu.map_or(0.0, |c| c.total),
+            cpu,
             disk_bytes,
             network_bytes,
             usb_timeouts: readings.usb_timeouts.clone(),
-            have_cpu: cpu.is_some(),
         };
         signals
     }
