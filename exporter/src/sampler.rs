@@ -857,7 +857,8 @@ impl Sampler {
         interval: Duration,
         tx: watch::Sender<Arc<Snapshot>>,
     ) -> std::io::Result<SamplerHandle> {
-        let (stop, stopped) = mpsc::channel::<()>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("sampler".to_string())
             .spawn(move || {
@@ -873,9 +874,17 @@ impl Sampler {
                     }
                     // A slow sample delays the next one instead of bursting to catch up.
                     next = (next + interval).max(Instant::now());
-                    match stopped.recv_timeout(next.saturating_duration_since(Instant::now())) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => return,
+                    // Parked, not waiting on a channel: a channel's timed receive spins and
+                    // yields before it sleeps, a cost paid every sample.
+                    loop {
+                        if stopped.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let left = next.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        std::thread::park_timeout(left);
                     }
                 }
             })?;
@@ -885,14 +894,15 @@ impl Sampler {
 
 /// The running sampler thread.
 pub struct SamplerHandle {
-    stop: mpsc::Sender<()>,
+    stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl SamplerHandle {
     /// Stops sampling after the sample in progress, and waits for that.
     pub fn stop(self) {
-        let _ = self.stop.send(());
+        self.stop.store(true, Ordering::Release);
+        self.thread.thread().unpark();
         let _ = self.thread.join();
     }
 }

@@ -276,14 +276,14 @@ pub struct CacheSet {
 
 /// Reads one value file: its text without the trailing newline, [`dehumanize`]d.
 fn read_value(path: PathBuf) -> Result<u64, CollectError> {
-    let text = std::fs::read_to_string(&path).map_err(|e| CollectError::io(&path, e))?;
+    let text = crate::collector::read_text(&path).map_err(|e| CollectError::io(&path, e))?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     dehumanize(text)
         .ok_or_else(|| CollectError::parse(&path, format!("expected a number, found {text:?}")))
 }
 
 fn read_text(path: &Path) -> Result<String, CollectError> {
-    std::fs::read_to_string(path).map_err(|e| CollectError::io(path, e))
+    crate::collector::read_text(path).map_err(|e| CollectError::io(path, e))
 }
 
 fn read_period(dir: &Path) -> Result<PeriodStats, CollectError> {

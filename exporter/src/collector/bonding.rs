@@ -66,11 +66,11 @@ pub fn count_slaves<E>(
 /// Reads a slave's MII status below the bond's directory: `lower_<slave>`, else `slave_<slave>`.
 fn slave_status(bond: &Path, slave: &str) -> Result<String, CollectError> {
     let lower = bond.join(format!("lower_{slave}/bonding_slave/mii_status"));
-    match std::fs::read_to_string(&lower) {
+    match crate::collector::read_text(&lower) {
         Ok(text) => Ok(text),
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let older = bond.join(format!("slave_{slave}/bonding_slave/mii_status"));
-            std::fs::read_to_string(&older).map_err(|e| CollectError::io(&older, e))
+            crate::collector::read_text(&older).map_err(|e| CollectError::io(&older, e))
         }
         Err(e) => Err(CollectError::io(&lower, e)),
     }
@@ -81,7 +81,7 @@ fn read_bond(net: &Path, master: &str) -> Result<(u64, u64), CollectError> {
     let bond = net.join(master);
     let slaves_path = bond.join("bonding/slaves");
     let slaves =
-        std::fs::read_to_string(&slaves_path).map_err(|e| CollectError::io(&slaves_path, e))?;
+        crate::collector::read_text(&slaves_path).map_err(|e| CollectError::io(&slaves_path, e))?;
     count_slaves(&slaves, |slave| slave_status(&bond, slave))
 }
 
@@ -89,7 +89,7 @@ impl Collector for BondingCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let net = self.roots.sys("class/net");
         let masters_path = net.join("bonding_masters");
-        let masters = match std::fs::read_to_string(&masters_path) {
+        let masters = match crate::collector::read_text(&masters_path) {
             Ok(text) => text,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(CollectError::io(&masters_path, e)),

@@ -83,7 +83,7 @@ pub fn parse_commit_stats(text: &str) -> Result<CommitStats, String> {
 
 /// An attribute's value as node_exporter reads it: trimmed text, `""` when the file is missing.
 fn read_attr(path: &Path) -> Result<String, CollectError> {
-    match std::fs::read(path) {
+    match crate::collector::read_bytes(path) {
         Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).trim().to_string()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(CollectError::io(path, e)),
@@ -165,7 +165,7 @@ fn read_filesystem(dir: &Path) -> Result<Filesystem, CollectError> {
         allocation.push((kind, reserved, layouts));
     }
     let commit_path = dir.join("commit_stats");
-    let commit = match std::fs::read_to_string(&commit_path) {
+    let commit = match crate::collector::read_text(&commit_path) {
         Ok(text) => parse_commit_stats(&text).map_err(|m| CollectError::parse(&commit_path, m))?,
         Err(e) if e.kind() == ErrorKind::NotFound => CommitStats::default(),
         Err(e) => return Err(CollectError::io(&commit_path, e)),

@@ -130,7 +130,7 @@ impl ConntrackCollector {
     /// A sysctl's value, `None` when the file does not exist (conntrack not loaded).
     fn sysctl(&self, name: &str) -> Result<Option<u64>, CollectError> {
         let path = self.roots.proc("sys/net/netfilter").join(name);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::collector::read_text(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(CollectError::io(path, e)),

@@ -324,7 +324,7 @@ impl DiskstatsCollector {
         let path = self
             .udev_data
             .join(format!("b{}:{}", stat.major, stat.minor));
-        match std::fs::read(&path) {
+        match crate::collector::read_bytes(&path) {
             Ok(bytes) => parse_udev(&String::from_utf8_lossy(&bytes)),
             Err(_) => HashMap::new(),
         }
@@ -355,7 +355,7 @@ impl DiskstatsCollector {
         .find(|s| !s.is_empty())
         .unwrap_or("");
         let block = self.roots.sys("block").join(dev);
-        let rotational = std::fs::read_to_string(block.join("queue/rotational")).ok();
+        let rotational = crate::collector::read_text(block.join("queue/rotational")).ok();
         let (major, minor) = (stat.major.to_string(), stat.minor.to_string());
 
         out.gauge(

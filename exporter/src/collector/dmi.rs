@@ -126,7 +126,7 @@ pub fn read_dmi(dir: &Path) -> Result<Option<Vec<(&'static str, String)>>, Colle
             continue;
         };
         let path = entry.path();
-        match std::fs::read(&path) {
+        match crate::collector::read_bytes(&path) {
             Ok(bytes) => labels.push((*label, attribute_value(&bytes))),
             Err(e) if e.kind() == ErrorKind::PermissionDenied => continue,
             Err(e) => return Err(CollectError::io(path, e)),

@@ -75,7 +75,7 @@ pub fn parse_uint(text: &str) -> Option<u64> {
 }
 
 fn read_attr(path: &Path) -> Result<String, CollectError> {
-    std::fs::read_to_string(path)
+    crate::collector::read_text(path)
         .map(|s| s.trim().to_string())
         .map_err(|e| CollectError::io(path, e))
 }

@@ -125,7 +125,9 @@ fn collect_controller(out: &mut MetricSet, mc: &str, path: &Path) -> Result<(), 
             let Some(channel) = file.to_str().and_then(channel_of) else {
                 continue;
             };
-            let label = match std::fs::read(csrow_path.join(format!("ch{channel}_dimm_label"))) {
+            let label = match crate::collector::read_bytes(
+                csrow_path.join(format!("ch{channel}_dimm_label")),
+            ) {
                 Ok(bytes) => dimm_label(&String::from_utf8_lossy(&bytes)),
                 Err(_) => "unknown".to_string(),
             };

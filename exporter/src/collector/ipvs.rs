@@ -315,7 +315,7 @@ impl IpvsCollector {
 impl Collector for IpvsCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let stats_path = self.roots.proc("net/ip_vs_stats");
-        let stats = match std::fs::read_to_string(&stats_path) {
+        let stats = match crate::collector::read_text(&stats_path) {
             Ok(text) => text,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(CollectError::io(&stats_path, e)),

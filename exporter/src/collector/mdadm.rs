@@ -439,7 +439,7 @@ impl MdadmCollector {
 impl Collector for MdadmCollector {
     fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
         let path = self.roots.proc("mdstat");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::collector::read_text(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(CollectError::io(path, e)),

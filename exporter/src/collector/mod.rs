@@ -265,12 +265,86 @@ pub fn registration(name: &str) -> Option<&'static Registration> {
 /// Reads a whole small file (a /proc or /sys file) as a string, with the path in the error.
 pub fn read_string(path: impl AsRef<Path>) -> Result<String, CollectError> {
     let path = path.as_ref();
-    std::fs::read_to_string(path).map_err(|e| CollectError::io(path, e))
+    read_text(path).map_err(|e| CollectError::io(path, e))
+}
+
+/// The size of the first read of a whole file: every /proc and /sys file sysmon reads whole fits
+/// in it on a small machine, so it takes one read and the read that finds the end.
+const FIRST_READ: usize = 8 * 1024;
+
+/// A whole file's bytes, as `std::fs::read` but in fewer system calls: no `statx` for a size
+/// hint (a /proc file's size is 0 anyway) and one large first read, where the standard library
+/// probes a /proc file with a 32-byte read and then reads in growing steps, about eight reads for
+/// a 4 KiB file.
+pub fn read_bytes(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(FIRST_READ);
+    loop {
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.capacity());
+        }
+        let start = bytes.len();
+        let end = bytes.capacity();
+        bytes.resize(end, 0);
+        match file.read(&mut bytes[start..]) {
+            Ok(0) => {
+                bytes.truncate(start);
+                return Ok(bytes);
+            }
+            Ok(n) => bytes.truncate(start + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(start),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// As [`read_bytes`], as text; a file that is not UTF-8 is an `InvalidData` error, as with
+/// `std::fs::read_to_string`.
+pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    String::from_utf8(read_bytes(path)?).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Reads a sysfs attribute: the file's contents without the trailing newline.
 pub fn read_trimmed(path: impl AsRef<Path>) -> Result<String, CollectError> {
-    read_string(path).map(|s| s.trim_end_matches(['\n', '\r', ' ']).to_string())
+    let path = path.as_ref();
+    let bytes = std::fs::File::open(path)
+        .and_then(read_attribute)
+        .map_err(|e| CollectError::io(path, e))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CollectError::parse(path, "the file is not UTF-8 text"))?;
+    Ok(text.trim_end_matches(['\n', '\r', ' ']).to_string())
+}
+
+/// The size of the first read of an attribute: a sysfs attribute is at most one page, and the
+/// kernel hands all of it over in one read.
+const ATTRIBUTE_READ: usize = 4096;
+
+/// Reads a small file whole (at most 64 KiB), in as few system calls as it can: one read, where
+/// `std::fs::read` takes a `statx` and a second read to find the end. A read that does not fill
+/// the page is the whole attribute (sysfs, /proc/sys, and a small regular file such as a fixture's
+/// all hand their contents over in one read); only a file that fills it is read on to its end.
+/// Not for multi-record /proc files (/proc/net/*), whose reads can stop short at a record.
+fn read_attribute(mut file: std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut page = [0u8; ATTRIBUTE_READ];
+    let n = loop {
+        match file.read(&mut page) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    let mut bytes = page[..n].to_vec();
+    if n == ATTRIBUTE_READ {
+        file.take(64 * 1024 - ATTRIBUTE_READ as u64)
+            .read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// Reads a sysfs attribute that holds one integer.
@@ -350,9 +424,8 @@ impl AttrDir {
 
     /// The attribute's bytes (at most 64 KiB: sysfs attributes are one page).
     pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
-        use std::io::Read;
         let Some(dir) = &self.fd else {
-            return std::fs::read(self.path.join(name));
+            return read_attribute(std::fs::File::open(self.path.join(name))?);
         };
         let fd = rustix::fs::openat(
             dir,
@@ -360,11 +433,7 @@ impl AttrDir {
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )?;
-        let mut buf = Vec::with_capacity(64);
-        std::fs::File::from(fd)
-            .take(64 * 1024)
-            .read_to_end(&mut buf)?;
-        Ok(buf)
+        read_attribute(std::fs::File::from(fd))
     }
 }
 
@@ -412,5 +481,86 @@ pub fn fixture_roots(machine: &str) -> Roots {
         procfs: base.join("proc"),
         sysfs: base.join("sys"),
         rootfs: base.join("rootfs"),
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    /// Files around the sizes where the readers change strategy (the first read of an attribute,
+    /// the first read of a whole file) come back whole and unchanged.
+    #[test]
+    fn whole_files_of_every_size_around_the_first_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [
+            0,
+            1,
+            ATTRIBUTE_READ - 1,
+            ATTRIBUTE_READ,
+            ATTRIBUTE_READ + 1,
+            FIRST_READ - 1,
+            FIRST_READ,
+            FIRST_READ + 1,
+            5 * FIRST_READ + 17,
+        ] {
+            let text: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            let path = dir.path().join(format!("f{len}"));
+            std::fs::write(&path, &text).unwrap();
+            assert_eq!(read_text(&path).unwrap(), text, "read_text, {len} bytes");
+            assert_eq!(
+                read_string(&path).unwrap(),
+                text,
+                "read_string, {len} bytes"
+            );
+            assert_eq!(
+                read_trimmed(&path).unwrap(),
+                text,
+                "read_trimmed, {len} bytes"
+            );
+            let attrs = AttrDir::open(dir.path());
+            assert_eq!(
+                attrs.read(&format!("f{len}")).unwrap(),
+                text.as_bytes(),
+                "AttrDir::read, {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn attribute_readers_trim_and_report_bad_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("value");
+        std::fs::write(&path, "42\n").unwrap();
+        assert_eq!(read_trimmed(&path).unwrap(), "42");
+        assert_eq!(read_u64(&path).unwrap(), 42);
+        std::fs::write(&path, b"\xff\xfe\n").unwrap();
+        assert!(read_trimmed(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not UTF-8"));
+        assert_eq!(
+            read_text(&path).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        let missing = dir.path().join("missing");
+        assert_eq!(
+            read_bytes(&missing).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        assert!(read_trimmed(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
+    }
+
+    /// /proc files are not regular files: their size is 0 and they are generated as they are
+    /// read; the readers get all of a real one.
+    #[test]
+    fn proc_files_are_read_whole() {
+        let text = read_text("/proc/self/status").unwrap();
+        assert!(text.contains("VmRSS:") && text.ends_with('\n'), "{text}");
+        let maps = read_text("/proc/self/maps").unwrap();
+        assert!(maps.lines().count() > 5 && maps.ends_with('\n'));
     }
 }

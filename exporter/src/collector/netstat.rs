@@ -235,7 +235,7 @@ impl Collector for NetstatCollector {
         let mut errors = Vec::new();
         let read = |rel: &str, optional: bool, errors: &mut Vec<CollectError>| {
             let path = self.roots.proc(rel);
-            match std::fs::read_to_string(&path) {
+            match crate::collector::read_text(&path) {
                 Ok(text) => Some((path, text)),
                 Err(e) if optional && e.kind() == ErrorKind::NotFound => None,
                 Err(e) => {

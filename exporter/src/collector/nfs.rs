@@ -249,7 +249,7 @@ pub fn parse_client(text: &str) -> Result<ClientStats, String> {
 
 /// Reads a /proc/net/rpc file: `None` when it does not exist (the module is not loaded).
 pub(crate) fn read_optional(path: &std::path::Path) -> Result<Option<String>, CollectError> {
-    match std::fs::read_to_string(path) {
+    match crate::collector::read_text(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CollectError::io(path, e)),

@@ -220,7 +220,7 @@ impl Collector for OsCollector {
         ];
         let mut found = None;
         for path in &candidates {
-            match std::fs::read(path) {
+            match crate::collector::read_bytes(path) {
                 Ok(bytes) => {
                     found = Some((path, String::from_utf8_lossy(&bytes).into_owned()));
                     break;

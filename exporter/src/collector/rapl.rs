@@ -123,7 +123,7 @@ impl Collector for RaplCollector {
         let mut first_error = None;
         for entry in entries {
             let zone = entry.path();
-            let Ok(raw) = std::fs::read(zone.join("name")) else {
+            let Ok(raw) = crate::collector::read_bytes(zone.join("name")) else {
                 continue;
             };
             let (index, name) = index_and_name(&mut seen, String::from_utf8_lossy(&raw).trim());

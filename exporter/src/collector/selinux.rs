@@ -124,13 +124,13 @@ impl SelinuxCollector {
         if usable(&standard) {
             return Some(standard);
         }
-        let filesystems = std::fs::read(self.roots.proc("filesystems")).ok()?;
+        let filesystems = crate::collector::read_bytes(self.roots.proc("filesystems")).ok()?;
         if !filesystems.windows(11).any(|w| w == b"\tselinuxfs\n") {
             return None;
         }
-        let mountinfo = match std::fs::read(self.roots.proc("1/mountinfo")) {
+        let mountinfo = match crate::collector::read_bytes(self.roots.proc("1/mountinfo")) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                std::fs::read(self.roots.proc("self/mountinfo")).ok()?
+                crate::collector::read_bytes(self.roots.proc("self/mountinfo")).ok()?
             }
             other => other.ok()?,
         };
@@ -152,7 +152,7 @@ impl SelinuxCollector {
 
     /// Whether our own context is `kernel` (SELinux on, no policy loaded).
     fn context_is_kernel(&self) -> bool {
-        let read = |rel: &str| std::fs::read(self.roots.proc(rel));
+        let read = |rel: &str| crate::collector::read_bytes(self.roots.proc(rel));
         let context = match read("thread-self/attr/current") {
             Err(e) if e.kind() == ErrorKind::NotFound => read("self/attr/current"),
             other => other,
@@ -194,7 +194,7 @@ impl Collector for SelinuxCollector {
 
         let mut error = None;
         let config_path = self.roots.root("/etc/selinux/config");
-        let configured = match std::fs::read(&config_path) {
+        let configured = match crate::collector::read_bytes(&config_path) {
             Ok(bytes) => config_mode(&String::from_utf8_lossy(&bytes)),
             Err(e) if e.kind() == ErrorKind::NotFound => DISABLED,
             Err(e) => {
@@ -209,7 +209,7 @@ impl Collector for SelinuxCollector {
         .sample(&[], configured as f64);
 
         let enforce_path = selinuxfs.join("enforce");
-        let current = match std::fs::read(&enforce_path) {
+        let current = match crate::collector::read_bytes(&enforce_path) {
             Ok(bytes) => parse_enforce(&bytes).unwrap_or_else(|| {
                 error.get_or_insert(CollectError::parse(
                     &enforce_path,

@@ -180,7 +180,7 @@ impl Collector for SockstatCollector {
         let mut errors = Vec::new();
         for (file, ipv6) in [("net/sockstat", false), ("net/sockstat6", true)] {
             let path = self.roots.proc(file);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::collector::read_text(&path) {
                 Ok(text) => text,
                 // IPv4 or IPv6 disabled on this kernel.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,

@@ -140,7 +140,7 @@ pub fn read_stats(drive: &Path) -> Result<TapeStats, CollectError> {
     let mut files = Vec::new();
     for entry in sorted_dir_entries(&dir)? {
         let path = entry.path();
-        let text = std::fs::read(&path).map_err(|e| CollectError::io(&path, e))?;
+        let text = crate::collector::read_bytes(&path).map_err(|e| CollectError::io(&path, e))?;
         files.push((
             entry.file_name().to_string_lossy().into_owned(),
             String::from_utf8_lossy(&text).into_owned(),

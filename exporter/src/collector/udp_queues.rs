@@ -137,7 +137,7 @@ impl Collector for UdpQueuesCollector {
         let mut errors = Vec::new();
         for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
             let path = self.roots.proc(file);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::collector::read_text(&path) {
                 Ok(text) => text,
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => {

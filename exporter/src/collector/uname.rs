@@ -50,7 +50,7 @@ impl Collector for UnameCollector {
         let mut values: Vec<(&'static str, String)> = Vec::with_capacity(FIELDS.len());
         for (label, file, uts_field) in FIELDS {
             let path = self.roots.proc("sys/kernel").join(file);
-            let value = match std::fs::read(&path) {
+            let value = match crate::collector::read_bytes(&path) {
                 // One line, ending in a newline; the version string itself contains spaces.
                 Ok(bytes) => String::from_utf8_lossy(&bytes)
                     .trim_end_matches('\n')

@@ -206,7 +206,7 @@ pub fn parse_state(text: &str) -> String {
 /// Reads a file; `Ok(None)` when it does not exist (a kstat of another ZFS version, or a pool
 /// exported while we list it).
 fn read_optional(path: &Path) -> Result<Option<String>, CollectError> {
-    match std::fs::read_to_string(path) {
+    match crate::collector::read_text(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CollectError::io(path, e)),

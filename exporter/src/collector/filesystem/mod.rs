@@ -123,11 +123,12 @@ impl FilesystemCollector {
     /// when PID 1 is hidden (hidepid), as node_exporter does.
     fn read_mountinfo(&self) -> Result<(PathBuf, Vec<u8>), CollectError> {
         let init = self.roots.proc("1/mountinfo");
-        match std::fs::read(&init) {
+        match crate::collector::read_bytes(&init) {
             Ok(bytes) => Ok((init, bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let own = self.roots.proc("self/mountinfo");
-                let bytes = std::fs::read(&own).map_err(|e| CollectError::io(&own, e))?;
+                let bytes =
+                    crate::collector::read_bytes(&own).map_err(|e| CollectError::io(&own, e))?;
                 Ok((own, bytes))
             }
             Err(e) => Err(CollectError::io(&init, e)),

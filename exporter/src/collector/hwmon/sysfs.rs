@@ -204,7 +204,7 @@ pub fn disambiguate(chips: &[ChipNaming]) -> Vec<String> {
 
 /// The driver's name for the chip (`coretemp`, `nvme`, `nct6779`), from the chip's `name` file.
 pub fn human_chip_name(dir: &Path) -> Option<String> {
-    let raw = std::fs::read(dir.join("name")).ok()?;
+    let raw = crate::collector::read_bytes(dir.join("name")).ok()?;
     Some(clean_metric_name(&raw)).filter(|n| !n.is_empty())
 }
 

@@ -674,7 +674,7 @@ impl NetdevCollector {
             }
         }
         let path = self.roots.proc("net/if_inet6");
-        match std::fs::read_to_string(&path) {
+        match crate::collector::read_text(&path) {
             Ok(text) => {
                 let (v6, bad_lines) = parse_if_inet6(&text);
                 addresses.extend(v6);
@@ -693,7 +693,7 @@ impl NetdevCollector {
 }
 
 fn ifalias(roots: &Roots, device: &str) -> String {
-    std::fs::read(roots.sys("class/net").join(device).join("ifalias"))
+    crate::collector::read_bytes(roots.sys("class/net").join(device).join("ifalias"))
         .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
         .unwrap_or_default()
 }

@@ -198,7 +198,8 @@ pub fn split_lines(data: &[u8], skipping: &mut bool, mut each: impl FnMut(&[u8])
 /// The log, once opened.
 enum Source {
     /// /dev/kmsg (or any character device): one record per `read()`, position kept by the kernel.
-    Device(File),
+    /// The record buffer is kept: the log is polled every sample and is almost always empty.
+    Device { file: File, record: Box<[u8]> },
     /// A text file: one record per line, position kept here.
     Text {
         identity: (u64, u64),
@@ -215,7 +216,10 @@ impl Source {
             .open(path)?;
         let meta = file.metadata()?;
         if meta.file_type().is_char_device() {
-            Ok(Source::Device(file))
+            Ok(Source::Device {
+                file,
+                record: vec![0u8; RECORD_BUFFER].into_boxed_slice(),
+            })
         } else {
             Ok(Source::Text {
                 identity: (meta.dev(), meta.ino()),
@@ -229,13 +233,12 @@ impl Source {
     /// of the log (`false` when it stopped at the per-poll bound).
     fn read(&mut self, path: &Path, each: &mut dyn FnMut(&[u8])) -> io::Result<bool> {
         match self {
-            Source::Device(file) => {
-                let mut buf = vec![0u8; RECORD_BUFFER];
+            Source::Device { file, record } => {
                 for _ in 0..MAX_RECORDS_PER_POLL {
-                    match file.read(&mut buf) {
+                    match file.read(record) {
                         // Not a kmsg device after all (/dev/null): nothing more.
                         Ok(0) => return Ok(true),
-                        Ok(n) => each(&buf[..n]),
+                        Ok(n) => each(&record[..n]),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                         // Records were overwritten before we read them; go on with the next.
                         Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
@@ -381,7 +384,7 @@ impl KmsgReader {
 
         if !self.started {
             self.started = true;
-            self.boot_id = std::fs::read_to_string(&self.boot_id_path)
+            self.boot_id = crate::collector::read_text(&self.boot_id_path)
                 .ok()
                 .and_then(|s| valid_boot_id(&s));
             let saved = self.load_position();
@@ -429,7 +432,7 @@ impl KmsgReader {
     }
 
     fn load_position(&self) -> Option<Position> {
-        match std::fs::read_to_string(&self.state_path) {
+        match crate::collector::read_text(&self.state_path) {
             Ok(text) => {
                 let p = parse_position(&text);
                 if p.is_none() {
