@@ -690,3 +690,129 @@ impl Detector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::evaluation::Rng;
+
+    const DAY: i64 = 86_400;
+
+    /// Three days of CPU busy % at 2 s: a daily pattern, noise and one-sample bursts; on the third
+    /// day a step of +30 points at 14:00 for an hour.
+    fn host_trace() -> Vec<(i64, f64)> {
+        let mut r = Rng::new(7);
+        (0..3 * DAY / 2)
+            .map(|i| {
+                let t = i * 2;
+                let tod = (t % DAY) as f64 / DAY as f64;
+                let daily = 0.5 - 0.5 * (std::f64::consts::TAU * (tod - 4.0 / 24.0)).cos();
+                let burst = if r.uniform() < 1.0 / 150.0 { 20.0 } else { 0.0 };
+                let mut x = 10.0 + 25.0 * daily + 3.0 * r.normal() + burst;
+                if (2 * DAY + 14 * 3600..2 * DAY + 15 * 3600).contains(&t) {
+                    x += 30.0;
+                }
+                (t, x.clamp(0.0, 100.0))
+            })
+            .collect()
+    }
+
+    /// The periods (5-minute indices) in which anomalies started.
+    fn started_periods(points: &[(i64, f64)]) -> Vec<i64> {
+        let mut d = Detector::new(Params::default());
+        points
+            .iter()
+            .filter(|&&(t, x)| d.update(t as f64, x).started)
+            .map(|&(t, _)| t / 300)
+            .collect()
+    }
+
+    #[test]
+    fn a_trace_at_2s_and_the_same_trace_at_5min_raise_the_same_anomalies() {
+        let fine = host_trace();
+        // The same trace as a 5-minute recording: each point the mean of its 5 minutes, stamped
+        // at their start (what a Prometheus avg_over_time or a NAB file holds).
+        let coarse: Vec<(i64, f64)> = fine
+            .chunks(150)
+            .map(|c| (c[0].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64))
+            .collect();
+        let (a, b) = (started_periods(&fine), started_periods(&coarse));
+        assert_eq!(a, b, "2 s and 5 min disagree");
+        let at = |h: i64, m: i64| (2 * DAY + h * 3600 + m * 60) / 300;
+        // The step up and its end, in the periods they happened (the third day).
+        assert_eq!(a, vec![at(14, 0), at(15, 0)], "{a:?}");
+    }
+
+    #[test]
+    fn two_days_of_noise_with_a_daily_pattern_raise_nothing() {
+        let mut r = Rng::new(3);
+        let mut d = Detector::new(Params::default());
+        for i in 0..4 * DAY / 2 {
+            let t = i * 2;
+            let tod = (t % DAY) as f64 / DAY as f64;
+            let x = 40.0 + 10.0 * (std::f64::consts::TAU * tod).sin() + 5.0 * r.laplace();
+            assert!(!d.update(t as f64, x).started, "false alarm at {t}");
+        }
+        // Bounded memory: about 4 days of 5-minute means in the windows, not 172,800 samples.
+        assert!(d.held_values() < 3 * 4 * 288, "{}", d.held_values());
+    }
+
+    #[test]
+    fn non_finite_values_are_ignored() {
+        let trace = host_trace();
+        let mut clean = Detector::new(Params::default());
+        let mut gaps = Detector::new(Params::default());
+        for &(t, x) in &trace {
+            let a = clean.update(t as f64, x);
+            for bad in [f64::NAN, f64::INFINITY] {
+                let v = gaps.update(t as f64 + 1.0, bad);
+                assert!(!v.started && !v.ended);
+            }
+            assert_eq!(gaps.update(t as f64, x).started, a.started, "at {t}");
+        }
+    }
+
+    #[test]
+    fn median_and_mad_of_a_time_window() {
+        let mut w = TimeWindow::new(5.0);
+        for (t, x) in [(0.0, 9.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (4.0, 4.0), (5.0, 100.0)] {
+            w.push(t, x);
+        }
+        // 9.0 (at 0) left; window 1 2 3 4 100: median 3, distances 2 1 0 1 97, MAD 1.
+        let s = w.spread().unwrap();
+        assert_eq!(s.median, 3.0);
+        assert!((s.sigma - MAD_TO_SIGMA).abs() < 1e-12);
+    }
+
+    #[test]
+    fn params_from_toml_and_validation() {
+        let p: Params = toml::from_str("period = \"1m\"\nbaseline_window = \"3days\"\n").unwrap();
+        assert_eq!(p.period, Duration::from_secs(60));
+        assert_eq!(p.baseline_window, Duration::from_secs(3 * 86_400));
+        assert_eq!(p.level_z, Params::default().level_z);
+        assert!(p.validate().is_ok());
+        assert!(toml::from_str::<Params>("windw = 3").is_err());
+        let e = toml::from_str::<Params>("period = \"soon\"").unwrap_err();
+        assert!(e.to_string().contains("expected a duration"), "{e}");
+        let bad = Params {
+            recent_window: Duration::from_secs(1),
+            ..Params::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("recent_window"));
+        let bad = Params {
+            rarity: f64::NAN,
+            ..Params::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("rarity"));
+        // Clamped, never a panic or an unbounded window.
+        let huge = Params {
+            baseline_window: Duration::from_secs(u64::MAX / 4),
+            period: Duration::ZERO,
+            ..Params::default()
+        };
+        let d = Detector::new(huge);
+        assert_eq!(d.params().baseline_window, MAX_WINDOW);
+        assert_eq!(d.params().period, MIN_PERIOD);
+        assert!(Params::default().validate().is_ok());
+    }
+}
