@@ -775,7 +775,14 @@ mod tests {
     #[test]
     fn median_and_mad_of_a_time_window() {
         let mut w = TimeWindow::new(5.0);
-        for (t, x) in [(0.0, 9.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (4.0, 4.0), (5.0, 100.0)] {
+        for (t, x) in [
+            (0.0, 9.0),
+            (1.0, 1.0),
+            (2.0, 2.0),
+            (3.0, 3.0),
+            (4.0, 4.0),
+            (5.0, 100.0),
+        ] {
             w.push(t, x);
         }
         // 9.0 (at 0) left; window 1 2 3 4 100: median 3, distances 2 1 0 1 97, MAD 1.
