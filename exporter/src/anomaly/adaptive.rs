@@ -600,18 +600,19 @@ impl Detector {
         let comp = signed.map(f64::abs);
         let mut score = 0.0f64;
         let mut beyond_bar = false;
-        for i in 0..3 {
-            let bar = (p.rarity * self.records[i].at(t)).max(1.0);
-            beyond_bar |= comp[i] >= bar;
-            score = score.max(comp[i] / bar);
+        for (c, record) in comp.iter().zip(&self.records) {
+            let bar = (p.rarity * record.at(t)).max(1.0);
+            beyond_bar |= *c >= bar;
+            score = score.max(c / bar);
         }
         // Excursions: a run of periods with a score at or above 1; its peak sets the bar.
-        for i in 0..3 {
-            if comp[i] >= 1.0 {
-                self.excursion[i] = self.excursion[i].max(comp[i]);
-            } else if self.excursion[i] > 0.0 {
-                self.records[i].add(t, self.excursion[i]);
-                self.excursion[i] = 0.0;
+        for ((c, excursion), record) in comp.iter().zip(&mut self.excursion).zip(&mut self.records)
+        {
+            if *c >= 1.0 {
+                *excursion = excursion.max(*c);
+            } else if *excursion > 0.0 {
+                record.add(t, *excursion);
+                *excursion = 0.0;
             }
         }
         let mut v = Verdict {
