@@ -107,6 +107,7 @@ fn main() {
         per_sample.push(began.elapsed());
         series = out.sample_count();
     }
+    let mean = per_sample.iter().sum::<Duration>() / per_sample.len().max(1) as u32;
     per_sample.sort();
     let pct = |p: f64| per_sample[((per_sample.len() - 1) as f64 * p) as usize];
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -116,7 +117,8 @@ fn main() {
         "  samples: {samples}, anomaly series published: {series}, transitions: {transitions}"
     );
     println!(
-        "  median {:.1} us, p99 {:.1} us, max {:.1} us",
+        "  mean {:.1} us, median {:.1} us, p99 {:.1} us, max {:.1} us",
+        us(mean),
         us(pct(0.5)),
         us(pct(0.99)),
         us(pct(1.0))
