@@ -180,6 +180,23 @@ fn sensitivity(nab: &[Series], synth: &[Series]) {
             },
         ),
         (
+            "season 7d, slot 10m",
+            adaptive::Params {
+                season_days: 7,
+                season_slot: mins(10),
+                ..d.clone()
+            },
+        ),
+        (
+            "season 7d, 10m, change 6",
+            adaptive::Params {
+                season_days: 7,
+                season_slot: mins(10),
+                change_z: 6.0,
+                ..d.clone()
+            },
+        ),
+        (
             "rarity=1.0",
             adaptive::Params {
                 rarity: 1.0,
