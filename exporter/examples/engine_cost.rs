@@ -119,6 +119,19 @@ fn main() {
         series = out.sample_count();
     }
     let mean = per_sample.iter().sum::<Duration>() / per_sample.len().max(1) as u32;
+    // Samples that close a 5-minute period (the adaptive detectors judge then) against the rest.
+    let closing: Vec<Duration> = per_sample
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % 150 == 0)
+        .map(|(_, d)| *d)
+        .collect();
+    let closing_mean = closing.iter().sum::<Duration>() / closing.len().max(1) as u32;
+    let slowest = per_sample
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, d)| **d)
+        .map_or(0, |(i, _)| i);
     per_sample.sort();
     let pct = |p: f64| per_sample[((per_sample.len() - 1) as f64 * p) as usize];
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -128,6 +141,10 @@ fn main() {
     println!("  host: 64 CPUs, 48 sensors, 40 mounts, 24 disks, 16 NICs, 8 USB ports");
     println!(
         "  samples: {samples}, anomaly series published: {series}, transitions: {transitions}"
+    );
+    println!(
+        "  samples closing a 5-minute period: mean {:.1} us; slowest sample: #{slowest}",
+        us(closing_mean)
     );
     println!(
         "  mean {:.1} us, median {:.1} us, p99 {:.1} us, max {:.1} us",
