@@ -1,60 +1,68 @@
-//! Guards the adaptive detector's shipped defaults: their quality on the NAB tuning subset must not
-//! drop. The figure comes from `cargo run --release -p sysmon-exporter --example tune_adaptive`
-//! (see docs/anomaly-detection.md); this runs the same evaluation code.
-
-#[allow(dead_code)]
-#[path = "../examples/tune_adaptive/eval.rs"]
-mod eval;
+//! Guards the adaptive detector's shipped defaults: their quality on the NAB tuning subset and on
+//! the synthetic host traces must not drop. The figures come from `cargo run --release -p
+//! sysmon-exporter --example tune_adaptive` (see docs/anomaly-detection.md), which runs the same
+//! evaluation code (`sysmon_exporter::anomaly::evaluation`).
 
 use std::path::Path;
 
 use sysmon_exporter::anomaly::adaptive::Params;
+use sysmon_exporter::anomaly::evaluation::{evaluate, load_nab, synthetic, totals, FileScore};
 
-/// The data lives next to the repository (`../shared` from the repo root), not inside it.
+/// The data lives next to the repository (`../shared` from the repo root), not inside it;
+/// `NAB_TUNING_DIR` points elsewhere (a git worktree, another checkout).
 const NAB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/nab-tuning");
 
-/// Event-wise F1 of `Params::default()` on all 37 series is 0.388 (docs/anomaly-detection.md);
-/// a little slack for floating-point differences between builds.
-const MIN_F1: f64 = 0.385;
+fn nab_dir() -> String {
+    std::env::var("NAB_TUNING_DIR").unwrap_or_else(|_| NAB_DIR.to_string())
+}
+
+/// The issue's floor: event-wise F1 of at least 0.60 on all 37 series...
+const MIN_F1: f64 = 0.60;
+/// ...with at most 0.2 false alarms per day of scored data.
+const MAX_FALSE_ALARMS_PER_DAY: f64 = 0.2;
 
 #[test]
-fn default_params_keep_their_nab_f1() {
-    let dir = Path::new(NAB_DIR);
+fn default_params_reach_the_nab_floor() {
+    let dir = nab_dir();
+    let dir = Path::new(&dir);
     assert!(
         dir.join("labels/combined_windows.json").is_file(),
-        "NAB tuning data not found at {NAB_DIR}: this test needs the shared/ directory next to the \
-         repository (shared/data/nab-tuning)"
+        "NAB tuning data not found at {}: this test needs the shared/ directory next to the \
+         repository (shared/data/nab-tuning), or NAB_TUNING_DIR set to it",
+        dir.display()
     );
-    let series = eval::load_nab(dir).unwrap_or_else(|e| panic!("{e}"));
+    let series = load_nab(dir).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(series.len(), 37, "the tuning subset has 37 series");
     let p = Params::default();
-    let scores: Vec<eval::FileScore> = series.iter().map(|s| eval::evaluate(s, &p)).collect();
-    let t = eval::totals(&scores);
+    let scores: Vec<FileScore> = series.iter().map(|s| evaluate(s, &p)).collect();
+    let t = totals(&scores);
     assert_eq!(t.windows, 76, "every labelled window is scored");
     assert!(
-        t.f1 >= MIN_F1,
-        "NAB F1 of the default params fell to {:.3} (precision {:.3}, recall {:.3}), below {MIN_F1}",
+        t.f1 >= MIN_F1 && t.false_alarms_per_day <= MAX_FALSE_ALARMS_PER_DAY,
+        "NAB event-wise F1 {:.3} (precision {:.3}, recall {:.3}) with {:.3} false alarms/day: the \
+         floor is F1 >= {MIN_F1} with <= {MAX_FALSE_ALARMS_PER_DAY} false alarms/day",
         t.f1,
         t.precision,
-        t.recall
+        t.recall,
+        t.false_alarms_per_day
     );
 }
 
 #[test]
 fn default_params_on_synthetic_host_traces() {
     let p = Params::default();
-    let scores: Vec<eval::FileScore> = eval::synthetic()
-        .iter()
-        .map(|s| eval::evaluate(s, &p))
-        .collect();
+    let scores: Vec<FileScore> = synthetic().iter().map(|s| evaluate(s, &p)).collect();
     for s in &scores {
-        match s.name.as_str() {
-            // A slow leak is invisible to a detector that adapts to its own recent past.
-            "synthetic/memory_leak" => assert_eq!(s.detected, 1, "{s:?}"),
-            "synthetic/flat_tiny_noise" | "synthetic/noisy_no_anomaly" => {
-                assert_eq!(s.alarms, 0, "{s:?}")
-            }
-            _ => assert_eq!(s.detected, s.windows, "{s:?}"),
+        if s.windows == 0 {
+            assert_eq!(s.alarms, 0, "false alarm on a trace with no anomaly: {s:?}");
         }
     }
+    let t = totals(&scores);
+    assert!(
+        t.f1 >= 0.9,
+        "synthetic F1 {:.3} (precision {:.3}, recall {:.3}) below 0.9: {scores:?}",
+        t.f1,
+        t.precision,
+        t.recall
+    );
 }

@@ -1,207 +1,31 @@
-//! Chooses and reports the adaptive detector's parameters.
+//! Scores the adaptive detector, side by side with the first one, and reports its sensitivity.
 //!
 //! ```text
 //! cargo run --release -p sysmon-exporter --example tune_adaptive -- ../shared/data/nab-tuning
-//! cargo run --release -p sysmon-exporter --example tune_adaptive -- ../shared/data/nab-tuning --no-grid
 //! ```
 //!
-//! 1. A bounded grid search (two stages, a few hundred parameter sets) scored on the NAB tuning
-//!    subset and on synthetic host-like traces; prints the best sets.
-//! 2. The per-series and total table for `Params::default()` (the set the exporter ships).
-//! 3. The cost of one update, timed on a noisy series (a benchmark figure, not a test).
+//! 1. The NAB tuning subset and the synthetic host traces, scored per family for the shipped
+//!    detector (`adaptive::Params::default()`) and for the first one (`zscore::Params::default()`),
+//!    in one run on the same data.
+//! 2. The shipped parameters changed one at a time (sensitivity).
+//! 3. The cost of one update, timed on a 2 s series (a benchmark figure, not a test).
 //!
-//! `--no-grid` skips step 1.
+//! Scoring is `sysmon_exporter::anomaly::evaluation` (shared with the `adaptive_nab` test and
+//! `sysmon-exporter backtest --labels`).
 
-#[path = "eval.rs"]
-mod eval;
-
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use eval::{evaluate, human, totals, FileScore, Series, Totals};
-use sysmon_exporter::anomaly::adaptive::{Detector, Params};
+use sysmon_exporter::anomaly::adaptive::{self, Detector};
+use sysmon_exporter::anomaly::evaluation::{
+    evaluate, evaluate_zscore, human, load_nab, synthetic, totals, FileScore, Rng, Series, Totals,
+};
+use sysmon_exporter::anomaly::zscore;
 
-/// Synthetic no-anomaly series may raise at most this many false alarms per day for a set to be
-/// eligible: an adaptive detector that pages on a quiet host every day is worse than none.
-const MAX_QUIET_FALSE_ALARMS_PER_DAY: f64 = 0.5;
-
-struct Outcome {
-    params: Params,
-    nab: Totals,
-    synth: Totals,
-    quiet_fa_per_day: f64,
-}
-
-impl Outcome {
-    /// What the search maximises: NAB F1 and synthetic F1 weigh the same.
-    fn objective(&self) -> f64 {
-        if self.quiet_fa_per_day > MAX_QUIET_FALSE_ALARMS_PER_DAY {
-            return f64::NEG_INFINITY;
-        }
-        self.nab.f1 + self.synth.f1
-    }
-}
-
-fn run(nab: &[Series], synth: &[Series], p: &Params) -> Outcome {
-    let nab_scores: Vec<FileScore> = nab.iter().map(|s| evaluate(s, p)).collect();
-    let synth_scores: Vec<FileScore> = synth.iter().map(|s| evaluate(s, p)).collect();
-    let quiet: Vec<FileScore> = synth_scores
-        .iter()
-        .filter(|s| s.windows == 0)
-        .cloned()
-        .collect();
-    Outcome {
-        params: p.clone(),
-        nab: totals(&nab_scores),
-        synth: totals(&synth_scores),
-        quiet_fa_per_day: totals(&quiet).false_alarms_per_day,
-    }
-}
-
-/// Evaluates every set on all cores, keeping the input order.
-fn run_all(nab: &[Series], synth: &[Series], sets: Vec<Params>) -> Vec<Outcome> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunk = sets.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = sets
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|p| run(nab, synth, p)).collect::<Vec<_>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("evaluation thread panicked"))
-            .collect::<Vec<Outcome>>()
-    })
-}
-
-fn describe(p: &Params) -> String {
+fn line(label: &str, t: &Totals) -> String {
     format!(
-        "window={} warmup={} level_z={} change_z={} persistence={} clear_z={} cooldown={} min_dev_frac={}",
-        p.window,
-        p.warmup,
-        p.level_z,
-        p.change_z,
-        p.persistence,
-        p.clear_z,
-        p.cooldown,
-        p.min_deviation_fraction
-    )
-}
-
-fn print_top(title: &str, outcomes: &mut [Outcome], n: usize) {
-    outcomes.sort_by(|a, b| {
-        b.objective().total_cmp(&a.objective()).then(
-            a.nab
-                .false_alarms_per_day
-                .total_cmp(&b.nab.false_alarms_per_day),
-        )
-    });
-    println!("\n{title}");
-    println!("  NAB F1  P     R     FA/d | synth F1  quiet FA/d | params");
-    for o in outcomes.iter().take(n) {
-        println!(
-            "  {:.3}  {:.2}  {:.2}  {:.2} | {:.3}     {:.2}       | {}",
-            o.nab.f1,
-            o.nab.precision,
-            o.nab.recall,
-            o.nab.false_alarms_per_day,
-            o.synth.f1,
-            o.quiet_fa_per_day,
-            describe(&o.params)
-        );
-    }
-}
-
-fn grid(nab: &[Series], synth: &[Series]) {
-    let started = Instant::now();
-    // Stage 1: the parameters that matter most, the others at plausible values.
-    let mut stage1 = Vec::new();
-    for window in [256, 512, 1024, 2048] {
-        for level_z in [3.0, 4.0, 5.0, 6.0] {
-            for change_z in [8.0, 12.0, f64::INFINITY] {
-                for persistence in [3, 5, 8, 12] {
-                    stage1.push(Params {
-                        window,
-                        warmup: window,
-                        level_z,
-                        change_z,
-                        persistence,
-                        clear_z: 2.0,
-                        cooldown: 64,
-                        min_deviation_fraction: 0.05,
-                        ..Params::default()
-                    });
-                }
-            }
-        }
-    }
-    let n1 = stage1.len();
-    let mut first = run_all(nab, synth, stage1);
-    print_top(
-        "Stage 1 (window, level_z, change_z, persistence): best 10",
-        &mut first,
-        10,
-    );
-
-    // Stage 2: around the 5 best, the hysteresis, the cooldown and the warm-up. The floor
-    // (min_deviation_fraction) is left at 5%: it changed nothing on NAB in a first run (0.01, 0.05,
-    // 0.1 scored the same) and exists for flat host series.
-    let mut stage2 = Vec::new();
-    for o in first.iter().take(5) {
-        for clear_z in [1.0_f64, 2.0, 3.0] {
-            for cooldown in [0, 32, 128] {
-                for warmup in [64, 128, o.params.window] {
-                    stage2.push(Params {
-                        clear_z: clear_z.min(o.params.level_z),
-                        cooldown,
-                        warmup,
-                        ..o.params.clone()
-                    });
-                }
-            }
-        }
-    }
-    let n2 = stage2.len();
-    let mut second = run_all(nab, synth, stage2);
-    print_top(
-        "Stage 2 (clear_z, cooldown, warmup): best 10",
-        &mut second,
-        10,
-    );
-    println!(
-        "\n{} parameter sets in {:.0?}; best: {}",
-        n1 + n2,
-        started.elapsed(),
-        describe(&second[0].params)
-    );
-}
-
-fn print_table(title: &str, scores: &[FileScore]) {
-    println!("\n{title}");
-    println!(
-        "  {:<50} {:>6} {:>7} {:>4} {:>4} {:>5} {:>5} {:>9}",
-        "series", "rows", "days", "win", "det", "alarm", "false", "delay"
-    );
-    for s in scores {
-        let mut delays = s.delays.clone();
-        println!(
-            "  {:<50} {:>6} {:>7.1} {:>4} {:>4} {:>5} {:>5} {:>9}",
-            s.name,
-            s.rows,
-            s.scored_days,
-            s.windows,
-            s.detected,
-            s.alarms,
-            s.false_alarms,
-            human(eval::median(&mut delays))
-        );
-    }
-    let t = totals(scores);
-    println!(
-        "  TOTAL: windows {} detected {} alarms {} false {} | precision {:.3} recall {:.3} F1 {:.3} | \
-         false alarms/day {:.3} over {:.1} days | median delay {}",
+        "  {label:<26} {:>4} {:>4} {:>5} {:>5}  {:.3}  {:.3}  {:.3}  {:.3}  {}",
         t.windows,
         t.detected,
         t.alarms,
@@ -210,99 +34,231 @@ fn print_table(title: &str, scores: &[FileScore]) {
         t.recall,
         t.f1,
         t.false_alarms_per_day,
-        t.days,
         human(t.median_delay)
+    )
+}
+
+fn header() {
+    println!(
+        "  {:<26} {:>4} {:>4} {:>5} {:>5}  {:<5}  {:<5}  {:<5}  {:<5}  delay",
+        "", "win", "det", "alarm", "false", "P", "R", "F1", "FA/d"
     );
 }
 
-/// Seconds since the start of a synthetic trace as a time of day.
-fn clock(t: i64) -> String {
-    let t = t % 86_400;
-    format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+/// Totals per family (the directory of a NAB file, or the whole synthetic set).
+fn by_family(series: &[Series], scores: &[FileScore]) -> BTreeMap<String, Totals> {
+    let mut fam: BTreeMap<String, Vec<FileScore>> = BTreeMap::new();
+    for (s, sc) in series.iter().zip(scores) {
+        let f = s.name.split('/').next().unwrap_or("").to_string();
+        fam.entry(f).or_default().push(sc.clone());
+    }
+    fam.into_iter().map(|(k, v)| (k, totals(&v))).collect()
 }
 
-/// The defaults with one parameter changed at a time: how much each choice matters.
-fn sensitivity(nab: &[Series], synth: &[Series], p: &Params) {
-    let variants: Vec<(String, Params)> = vec![
-        ("defaults".into(), p.clone()),
+fn side_by_side(title: &str, series: &[Series]) {
+    let new: Vec<FileScore> = series
+        .iter()
+        .map(|s| evaluate(s, &adaptive::Params::default()))
+        .collect();
+    let old: Vec<FileScore> = series
+        .iter()
+        .map(|s| evaluate_zscore(s, &zscore::Params::default()))
+        .collect();
+    println!("\n{title}");
+    header();
+    let (fn_, fo) = (by_family(series, &new), by_family(series, &old));
+    for (k, t) in &fn_ {
+        println!("{}", line(&format!("{k} (new)"), t));
+        println!("{}", line(&format!("{k} (old)"), &fo[k]));
+    }
+    println!("{}", line("TOTAL new (adaptive)", &totals(&new)));
+    println!("{}", line("TOTAL old (zscore)", &totals(&old)));
+    println!("  per series (new | old): windows detected/alarms/false");
+    for ((s, a), b) in series.iter().zip(&new).zip(&old) {
+        println!(
+            "    {:<55} {} {}/{}/{} | {}/{}/{}",
+            s.name,
+            a.windows,
+            a.detected,
+            a.alarms,
+            a.false_alarms,
+            b.detected,
+            b.alarms,
+            b.false_alarms
+        );
+    }
+}
+
+fn sensitivity(nab: &[Series], synth: &[Series]) {
+    let d = adaptive::Params::default();
+    let mins = |m: u64| Duration::from_secs(m * 60);
+    let days = |n: u64| Duration::from_secs(n * 86_400);
+    let variants: Vec<(&str, adaptive::Params)> = vec![
+        ("defaults", d.clone()),
         (
-            "window=512".into(),
-            Params {
-                window: 512,
-                ..p.clone()
+            "period=1m",
+            adaptive::Params {
+                period: mins(1),
+                ..d.clone()
             },
         ),
         (
-            "level_z=5".into(),
-            Params {
-                level_z: 5.0,
-                ..p.clone()
+            "baseline_window=3d",
+            adaptive::Params {
+                baseline_window: days(3),
+                ..d.clone()
             },
         ),
         (
-            "change_z=12".into(),
-            Params {
+            "baseline_window=14d",
+            adaptive::Params {
+                baseline_window: days(14),
+                ..d.clone()
+            },
+        ),
+        (
+            "noise_window=7d",
+            adaptive::Params {
+                noise_window: days(7),
+                ..d.clone()
+            },
+        ),
+        (
+            "recent_window=1h",
+            adaptive::Params {
+                recent_window: mins(60),
+                ..d.clone()
+            },
+        ),
+        (
+            "level_z=4",
+            adaptive::Params {
+                level_z: 4.0,
+                ..d.clone()
+            },
+        ),
+        (
+            "level_z=6",
+            adaptive::Params {
+                level_z: 6.0,
+                ..d.clone()
+            },
+        ),
+        (
+            "change_z=6",
+            adaptive::Params {
+                change_z: 6.0,
+                ..d.clone()
+            },
+        ),
+        (
+            "change_z=12",
+            adaptive::Params {
                 change_z: 12.0,
-                ..p.clone()
+                ..d.clone()
             },
         ),
         (
-            "persistence=3".into(),
-            Params {
-                persistence: 3,
-                ..p.clone()
+            "season_days=0 (off)",
+            adaptive::Params {
+                season_days: 0,
+                ..d.clone()
             },
         ),
         (
-            "persistence=8".into(),
-            Params {
-                persistence: 8,
-                ..p.clone()
+            "season_days=7",
+            adaptive::Params {
+                season_days: 7,
+                ..d.clone()
             },
         ),
         (
-            "clear_z=2".into(),
-            Params {
-                clear_z: 2.0,
-                ..p.clone()
+            "season_slot=10m",
+            adaptive::Params {
+                season_slot: mins(10),
+                ..d.clone()
             },
         ),
         (
-            "cooldown=30".into(),
-            Params {
-                cooldown: 30,
-                ..p.clone()
+            "season 7d, slot 10m",
+            adaptive::Params {
+                season_days: 7,
+                season_slot: mins(10),
+                ..d.clone()
             },
         ),
         (
-            "cooldown=150".into(),
-            Params {
-                cooldown: 150,
-                ..p.clone()
+            "season 7d, 10m, change 6",
+            adaptive::Params {
+                season_days: 7,
+                season_slot: mins(10),
+                change_z: 6.0,
+                ..d.clone()
+            },
+        ),
+        (
+            "rarity=1.0",
+            adaptive::Params {
+                rarity: 1.0,
+                ..d.clone()
+            },
+        ),
+        (
+            "rarity=1.1",
+            adaptive::Params {
+                rarity: 1.1,
+                ..d.clone()
+            },
+        ),
+        (
+            "rarity=1.3",
+            adaptive::Params {
+                rarity: 1.3,
+                ..d.clone()
+            },
+        ),
+        (
+            "rarity_half_life=7d",
+            adaptive::Params {
+                rarity_half_life: days(7),
+                ..d.clone()
+            },
+        ),
+        (
+            "rarity_half_life=365d",
+            adaptive::Params {
+                rarity_half_life: days(365),
+                ..d.clone()
+            },
+        ),
+        (
+            "persistence=10m",
+            adaptive::Params {
+                persistence: mins(10),
+                ..d.clone()
+            },
+        ),
+        (
+            "warmup=12h",
+            adaptive::Params {
+                warmup: mins(720),
+                ..d.clone()
             },
         ),
     ];
-    let outcomes = run_all(
-        nab,
-        synth,
-        variants.iter().map(|(_, q)| q.clone()).collect(),
-    );
     println!("\nOne change at a time from the defaults:");
     println!(
-        "  {:<15} NAB F1  P     R     FA/d | synth F1  alarms  quiet FA/d",
+        "  {:<24} NAB F1  P      R      FA/d  | synth F1  alarms  quiet alarms",
         "variant"
     );
-    for ((name, _), o) in variants.iter().zip(&outcomes) {
+    for (name, p) in variants {
+        let n: Vec<FileScore> = nab.iter().map(|s| evaluate(s, &p)).collect();
+        let s: Vec<FileScore> = synth.iter().map(|s| evaluate(s, &p)).collect();
+        let quiet: usize = s.iter().filter(|x| x.windows == 0).map(|x| x.alarms).sum();
+        let (tn, ts) = (totals(&n), totals(&s));
         println!(
-            "  {:<15} {:.3}  {:.2}  {:.2}  {:.2} | {:.3}     {:>4}    {:.2}",
-            name,
-            o.nab.f1,
-            o.nab.precision,
-            o.nab.recall,
-            o.nab.false_alarms_per_day,
-            o.synth.f1,
-            o.synth.alarms,
-            o.quiet_fa_per_day
+            "  {name:<24} {:.3}   {:.3}  {:.3}  {:.3} | {:.3}     {:>4}    {}",
+            tn.f1, tn.precision, tn.recall, tn.false_alarms_per_day, ts.f1, ts.alarms, quiet
         );
     }
 }
@@ -318,46 +274,40 @@ fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// ns of thread CPU time per update of one detector on a long noisy series.
-fn time_update(p: &Params) -> f64 {
-    let mut r = eval::Rng::new(99);
-    let values: Vec<f64> = (0..200_000)
-        .map(|i| 50.0 + 10.0 * r.normal() + if i % 50_000 < 100 { 40.0 } else { 0.0 })
-        .collect();
+/// ns of thread CPU time per update on 30 days of a 2 s series, and the values held at the end.
+fn time_update(p: &adaptive::Params) -> (f64, usize) {
+    let mut r = Rng::new(99);
+    let n = 30 * 86_400 / 2;
     let mut d = Detector::new(p.clone());
     let mut active = 0usize;
     let start = thread_cpu_time();
-    for _ in 0..5 {
-        for &x in &values {
-            active += usize::from(std::hint::black_box(d.update(x)).active);
-        }
+    for i in 0..n {
+        let x = 50.0 + 10.0 * r.normal() + if i % 200_000 < 300 { 40.0 } else { 0.0 };
+        active += usize::from(std::hint::black_box(d.update(i as f64 * 2.0, x)).active);
     }
-    let ns = (thread_cpu_time() - start).as_nanos() as f64 / (5 * values.len()) as f64;
+    let ns = (thread_cpu_time() - start).as_nanos() as f64 / n as f64;
     std::hint::black_box(active);
-    ns
+    (ns, d.held_values())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let no_grid = args.iter().any(|a| a == "--no-grid");
     let Some(dir) = args
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
     else {
-        eprintln!(
-            "usage: tune_adaptive <nab-tuning dir, e.g. ../shared/data/nab-tuning> [--no-grid]"
-        );
+        eprintln!("usage: tune_adaptive <nab-tuning dir, e.g. ../shared/data/nab-tuning>");
         std::process::exit(2);
     };
-    let nab = match eval::load_nab(&dir) {
+    let nab = match load_nab(&dir) {
         Ok(nab) => nab,
         Err(e) => {
             eprintln!("tune_adaptive: {e}");
-            std::process::exit(1);
+            std::process::exit(2);
         }
     };
-    let synth = eval::synthetic();
+    let synth = synthetic();
     println!(
         "{} NAB series ({} rows), {} synthetic series ({} rows)",
         nab.len(),
@@ -365,53 +315,20 @@ fn main() {
         synth.len(),
         synth.iter().map(|s| s.v.len()).sum::<usize>()
     );
-    if !no_grid {
-        grid(&nab, &synth);
-    }
-
-    let p = Params::default();
-    println!("\nShipped defaults: {}", describe(&p));
-    let nab_scores: Vec<FileScore> = nab.iter().map(|s| evaluate(s, &p)).collect();
-    print_table("NAB tuning subset, default params", &nab_scores);
-    let synth_scores: Vec<FileScore> = synth.iter().map(|s| evaluate(s, &p)).collect();
-    print_table(
-        "Synthetic traces (2 s interval), default params",
-        &synth_scores,
+    println!("new: {:?}", adaptive::Params::default());
+    println!("old: {:?}", zscore::Params::default());
+    side_by_side(
+        "NAB tuning subset, new and old detector, default parameters",
+        &nab,
     );
-    let quiet: Vec<FileScore> = synth_scores
-        .iter()
-        .filter(|s| s.windows == 0)
-        .cloned()
-        .collect();
+    side_by_side(
+        "Synthetic host traces (2 s interval), new and old detector",
+        &synth,
+    );
+    sensitivity(&nab, &synth);
+    let (ns, held) = time_update(&adaptive::Params::default());
     println!(
-        "  no-anomaly synthetic series: {:.3} false alarms/day",
-        totals(&quiet).false_alarms_per_day
+        "\nCost: {ns:.0} ns per update (thread CPU time, release build, 30 days at 2 s); {held} period \
+         means held after 30 days"
     );
-    println!("  alarms (start-end, time of day):");
-    for s in &synth_scores {
-        let spans: Vec<String> = s
-            .alarm_spans
-            .iter()
-            .map(|&(a, b)| format!("{}-{}", clock(a), b.map_or("...".to_string(), clock)))
-            .collect();
-        println!("    {:<30} {}", s.name, spans.join(", "));
-    }
-
-    sensitivity(&nab, &synth, &p);
-
-    println!("\nCost per update (one series, release build, thread CPU time):");
-    println!("  defaults: {:.0} ns/update", time_update(&p));
-    for window in [256, 512, 1024] {
-        for change_z in [8.0, f64::INFINITY] {
-            let q = Params {
-                window,
-                change_z,
-                ..p.clone()
-            };
-            println!(
-                "  window {window:>4}, change_z {change_z:>3}: {:.0} ns/update",
-                time_update(&q)
-            );
-        }
-    }
 }

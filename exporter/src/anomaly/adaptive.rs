@@ -1,100 +1,158 @@
-//! An adaptive detector for one scalar series that needs no threshold: it learns what is normal for
-//! the series from its own recent past and flags points that are far from it.
+//! The adaptive detector: one per series, no threshold to set. It learns what is normal for the
+//! series from its own past and reports when the series does something it has not done before.
 //!
-//! For every new value it computes two robust z-scores against a sliding window of the last
-//! [`Params::window`] points (the new point is judged before it joins the window):
+//! **Time, not samples.** Values are first averaged into fixed periods ([`Params::period`], 5
+//! minutes), and every window is a duration. A series sampled every 2 s and the same series
+//! recorded every 5 minutes give the detector the same period means, so it raises the same
+//! anomalies (`exporter/tests/anomaly.rs` checks this), and the parameters tuned on 5-minute data
+//! mean the same on a host. The cost is paid once per period, not once per sample.
 //!
-//! * level: `(x - median) / scale`, where `scale` is `1.4826 * MAD` (the median absolute
-//!   deviation, scaled so it estimates the standard deviation of normal noise);
-//! * change: the same on the first difference `x - previous x`, against a window of past
-//!   differences, which catches a sudden jump even when the new value is within the range the
-//!   level window has seen (a daily peak). Within a streak, the jump is measured from the value
-//!   before it, so it counts again only if it holds: a one-point spike is not a persistent change.
+//! For each period mean `x` it computes three scores, each in units of its own threshold:
 //!
-//! Median and MAD instead of mean and standard deviation because one outlier moves a mean and
-//! inflates a standard deviation (hiding the next outlier), but barely moves a median. The window is
-//! kept sorted as values come and go, so the median is read directly and the MAD is a merge of two
-//! sorted runs: O(window) cheap work per update with no allocation (see `docs/anomaly-detection.md`
-//! for the measured cost).
+//! * **level**: `x` against the median and MAD of the last [`Params::baseline_window`] (7 days):
+//!   a value outside the range the series has kept for a week;
+//! * **change**: `x` against the median of the last [`Params::recent_window`] (30 min), in units of
+//!   the typical period-to-period change (robust spread of the first differences over
+//!   [`Params::noise_window`]): a sudden shift, even inside the weekly range;
+//! * **season**: the distance from `x` to the band of values seen at the same time of day (±1 slot)
+//!   on the previous [`Params::season_days`] days, in the same units: a missing daily peak, a
+//!   flat line where there is normally a swing.
 //!
-//! A point is anomalous when either score passes its threshold and its deviation is larger than a
-//! floor ([`Params::min_deviation`], [`Params::min_deviation_fraction`]), so a flat series with
-//! tiny noise, where MAD is nearly zero, does not alarm on noise. An anomaly starts after
-//! [`Params::persistence`] anomalous points in a row, ends when the level score falls back under
-//! [`Params::clear_z`] (hysteresis), and cannot start again for [`Params::cooldown`] points. Nothing
-//! fires during the first [`Params::warmup`] points. Anomalous points still join the window: a
-//! lasting change becomes the new normal after about half a window, and the anomaly clears.
+//! The season band also *vetoes* the first two: a value inside what the series did at this time on
+//! the previous days (a nightly backup) is not a level or change anomaly, however far it is from
+//! the weekly median.
 //!
-//! The defaults were chosen on labelled data; `exporter/examples/tune_adaptive` re-runs that
-//! choice and `docs/anomaly-detection.md` reports the results.
+//! **Rarity.** A score of 1 is not enough: each score must also beat [`Params::rarity`] times the
+//! largest excursion of that score seen before (an excursion is a run of periods with the score at
+//! or above 1; its peak is remembered, decaying with a half-life of [`Params::rarity_half_life`]).
+//! This is what keeps a noisy series quiet: its everyday bursts set the bar, and only something
+//! bigger than anything recent fires. It is also why a slow drift is still caught: the excursion of
+//! a ramp does not end, so it does not raise its own bar.
+//!
+//! An anomaly starts when a score passes its bar (after [`Params::warmup`], and once anomalous for
+//! [`Params::persistence`]); it ends when every score is below [`Params::clear`]. While an anomaly
+//! is active, an abrupt change in the opposite direction (a restart dropping leaked memory, traffic
+//! resuming after an outage) ends it and starts a new one: it is a second event worth reporting.
+//!
+//! Memory per series is bounded by the windows: at most `window / period` period means in each
+//! sorted window (2,016 for 7 days, 4,032 for 14) plus `season_days` days of 30-minute slots,
+//! about 150 KiB with the defaults (see `docs/anomaly-detection.md`).
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::Severity;
-
-/// Scores are capped here so a series whose history is perfectly flat reports a large finite
-/// number rather than infinity.
+/// Scores are capped so a perfectly flat history reports a large finite number.
 const MAX_Z: f64 = 1000.0;
-
-/// Largest accepted window: beyond this the per-update cost (a `memmove` of the window) is too high.
-const MAX_WINDOW: usize = 100_000;
-
 /// `1 / Φ⁻¹(3/4)`: turns a MAD into an estimate of the standard deviation of normal noise.
 const MAD_TO_SIGMA: f64 = 1.4826;
-
-/// `sqrt(π/2)`: turns a mean absolute deviation into the same estimate (used when MAD is 0).
+/// `sqrt(π/2)`: the same for a mean absolute deviation (used when the MAD is 0).
 const MEAN_AD_TO_SIGMA: f64 = 1.2533;
+/// Longest accepted window: bounds the memory of a series.
+const MAX_WINDOW: Duration = Duration::from_secs(60 * 86_400);
+/// Shortest accepted period: below this a 60-day window would hold too many period means.
+const MIN_PERIOD: Duration = Duration::from_secs(10);
+const DAY_SECS: f64 = 86_400.0;
 
-/// The detector's parameters. One set serves every series: the scores are relative to each series'
-/// own spread, so no per-signal threshold is needed. In the config, under `[rules.adaptive]`.
+/// Durations in the config as text (`"5m"`, `"7d"`), read with `humantime`.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "expected a duration such as \"5m\" or \"7d\", found {text:?} ({e})"
+            ))
+        })
+    }
+}
+
+/// The detector's parameters: one set for every series (scores are relative to each series' own
+/// spread). In the config under `[rules.adaptive.detector]`; durations are text (`"30m"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
-    /// Number of past points the baseline (median and MAD) is computed over. Larger is steadier
-    /// but adapts more slowly and costs more per update. From 8 to 100,000.
-    pub window: usize,
-    /// Points seen before any anomaly may start: the window needs history before its median and MAD
-    /// mean anything. At least 3.
-    pub warmup: usize,
-    /// A point is anomalous when `|x - median| / scale` reaches this (robust z-score of the level).
+    /// Values are averaged over periods of this length before they are judged.
+    #[serde(with = "duration_text")]
+    pub period: Duration,
+    /// The level baseline: median and MAD of the period means over this long.
+    #[serde(with = "duration_text")]
+    pub baseline_window: Duration,
+    /// The typical period-to-period change is measured over this long.
+    #[serde(with = "duration_text")]
+    pub noise_window: Duration,
+    /// The change score compares a period with the median of this recent past.
+    #[serde(with = "duration_text")]
+    pub recent_window: Duration,
+    /// Nothing fires until the series has been seen for this long.
+    #[serde(with = "duration_text")]
+    pub warmup: Duration,
+    /// Robust z-score of the level that makes a period anomalous.
     pub level_z: f64,
-    /// A point is anomalous when the robust z-score of its change from the previous point reaches
-    /// this. `inf` disables the change test (and halves the cost of an update).
+    /// Change from the recent median, in typical period-to-period changes, that makes a period
+    /// anomalous.
     pub change_z: f64,
-    /// Consecutive anomalous points needed before an anomaly starts. At least 1.
-    pub persistence: usize,
-    /// An active anomaly ends at the first point whose level z-score is below this (hysteresis: lower
-    /// than `level_z`, so a value hovering at the threshold does not flap).
-    pub clear_z: f64,
-    /// After an anomaly ends, points during which no new one may start.
-    pub cooldown: usize,
-    /// Floor on the deviation, relative to the baseline: a point is never anomalous if it is
-    /// closer to the median than this fraction of `|median|` (for the change test: if its change
-    /// differs from the typical change by less).
+    /// Distance from the same-time-of-day band, in typical changes, that makes a period anomalous.
+    pub season_z: f64,
+    /// Previous days the same-time-of-day band is built from (0 turns the season score and veto
+    /// off).
+    pub season_days: usize,
+    /// Days of history the band needs before it is used.
+    pub season_min_days: usize,
+    /// Time-of-day slot of the season band.
+    #[serde(with = "duration_text")]
+    pub season_slot: Duration,
+    /// A score must beat this times the peak of the largest earlier excursion of the same score.
+    pub rarity: f64,
+    /// Half-life of a remembered excursion peak.
+    #[serde(with = "duration_text")]
+    pub rarity_half_life: Duration,
+    /// A period must have been anomalous for this long before an anomaly starts (0: the first
+    /// anomalous period).
+    #[serde(with = "duration_text")]
+    pub persistence: Duration,
+    /// An active anomaly ends when every score falls below this fraction of its threshold.
+    pub clear: f64,
+    /// Deviations smaller than this fraction of `|median|` never count (flat series with tiny
+    /// noise).
     pub min_deviation_fraction: f64,
-    /// Floor on the deviation in the series' own unit, for series whose baseline is near 0 (where
-    /// the relative floor vanishes). Applied with `min_deviation_fraction`: the larger floor wins.
+    /// The same floor in the series' unit, for series whose median is near 0.
     pub min_deviation: f64,
-    /// [`Verdict::score`] at or above which an anomaly is reported as a warning rather than info.
-    pub warning_score: f64,
+    /// `adaptive_host` fires when at least this many signals (CPU, memory, load, disk, network,
+    /// temperature) are anomalous at once.
+    pub host_signals: usize,
 }
 
 impl Default for Params {
     /// The tuned set (see `docs/anomaly-detection.md`).
     fn default() -> Self {
         Params {
-            window: 1024,
-            warmup: 128,
-            level_z: 4.0,
-            change_z: f64::INFINITY,
-            persistence: 5,
-            clear_z: 3.0,
-            cooldown: 0,
+            period: Duration::from_secs(300),
+            baseline_window: Duration::from_secs(7 * 86_400),
+            noise_window: Duration::from_secs(14 * 86_400),
+            recent_window: Duration::from_secs(1800),
+            warmup: Duration::from_secs(86_400),
+            level_z: 5.0,
+            change_z: 8.0,
+            season_z: 5.0,
+            season_days: 3,
+            season_min_days: 2,
+            season_slot: Duration::from_secs(1800),
+            rarity: 1.2,
+            rarity_half_life: Duration::from_secs(30 * 86_400),
+            persistence: Duration::ZERO,
+            clear: 0.5,
             min_deviation_fraction: 0.05,
             min_deviation: 0.0,
-            warning_score: 2.0,
+            host_signals: 2,
         }
     }
 }
@@ -102,132 +160,181 @@ impl Default for Params {
 impl Params {
     /// Checks the parameters make sense; the message names the first bad field.
     pub fn validate(&self) -> Result<(), String> {
+        let key = |name: &str| format!("rules.adaptive.detector.{name}");
         let positive = |name: &str, v: f64| {
-            if v.is_nan() || v <= 0.0 {
-                Err(format!("rules.adaptive.{name} must be > 0, got {v}"))
-            } else {
+            if v.is_finite() && v > 0.0 {
                 Ok(())
+            } else {
+                Err(format!("{} must be a number > 0, got {v}", key(name)))
             }
         };
         let non_negative = |name: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(format!(
-                    "rules.adaptive.{name} must be finite and >= 0, got {v}"
-                ))
+                Err(format!("{} must be a number >= 0, got {v}", key(name)))
             }
         };
-        if !(8..=MAX_WINDOW).contains(&self.window) {
+        if self.period < MIN_PERIOD || self.period > Duration::from_secs(86_400) {
             return Err(format!(
-                "rules.adaptive.window must be between 8 and {MAX_WINDOW}, got {}",
-                self.window
+                "{} must be between 10s and 1day, got {}",
+                key("period"),
+                humantime::format_duration(self.period)
             ));
         }
-        if self.warmup < 3 {
+        for (name, w) in [
+            ("baseline_window", self.baseline_window),
+            ("noise_window", self.noise_window),
+            ("recent_window", self.recent_window),
+        ] {
+            if w < self.period || w > MAX_WINDOW {
+                return Err(format!(
+                    "{} must be between the period and 60days, got {}",
+                    key(name),
+                    humantime::format_duration(w)
+                ));
+            }
+        }
+        if self.season_slot < self.period || self.season_slot > Duration::from_secs(6 * 3600) {
             return Err(format!(
-                "rules.adaptive.warmup must be >= 3, got {}",
-                self.warmup
+                "{} must be between the period and 6h, got {}",
+                key("season_slot"),
+                humantime::format_duration(self.season_slot)
             ));
         }
-        if self.persistence < 1 {
-            return Err("rules.adaptive.persistence must be >= 1".to_string());
+        if self.season_days > 28 {
+            return Err(format!(
+                "{} must be at most 28, got {}",
+                key("season_days"),
+                self.season_days
+            ));
         }
         positive("level_z", self.level_z)?;
         positive("change_z", self.change_z)?;
-        positive("warning_score", self.warning_score)?;
-        non_negative("clear_z", self.clear_z)?;
+        positive("season_z", self.season_z)?;
+        positive("rarity", self.rarity)?;
+        positive("clear", self.clear)?;
         non_negative("min_deviation_fraction", self.min_deviation_fraction)?;
         non_negative("min_deviation", self.min_deviation)?;
-        if self.clear_z > self.level_z {
+        if self.clear > 1.0 {
             return Err(format!(
-                "rules.adaptive.clear_z ({}) must not exceed level_z ({})",
-                self.clear_z, self.level_z
+                "{} must be at most 1, got {}",
+                key("clear"),
+                self.clear
             ));
+        }
+        if self.host_signals < 1 {
+            return Err(format!("{} must be at least 1", key("host_signals")));
         }
         Ok(())
     }
+
+    fn clamped(mut self) -> Params {
+        self.period = self.period.clamp(MIN_PERIOD, Duration::from_secs(86_400));
+        for w in [
+            &mut self.baseline_window,
+            &mut self.noise_window,
+            &mut self.recent_window,
+        ] {
+            *w = (*w).clamp(self.period, MAX_WINDOW);
+        }
+        self.season_slot = self
+            .season_slot
+            .clamp(self.period, Duration::from_secs(6 * 3600));
+        self.season_days = self.season_days.min(28);
+        self
+    }
 }
 
-/// What the detector concluded about one value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the detector concluded after one value.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Verdict {
-    /// How far past its threshold the point is: `max(|level z| / level_z, |change z| / change_z)`.
-    /// At least 1 means the point itself is anomalous (an anomaly starts once enough are in a
-    /// row). 0 during warm-up and for ignored (non-finite) values.
+    /// The strongest score of the last judged period over its bar (threshold and rarity): at least
+    /// 1 means that period was anomalous. 0 before any period was judged.
     pub score: f64,
-    /// Signed robust z-score of the level (capped at ±1000).
-    pub level_z: f64,
-    /// Signed robust z-score of the change from the previous value, against the window of past
-    /// changes (capped at ±1000). While a streak opened by a jump lasts, the change is measured
-    /// from the value before that jump, so the jump must hold to keep counting.
-    pub change_z: f64,
-    /// The median of the window: what the detector considers normal right now (before any
-    /// history: the value itself, or NaN if that was not finite).
+    /// Signed scores of the last judged period, in units of their thresholds (level, change,
+    /// season; before the rarity bar).
+    pub level: f64,
+    pub change: f64,
+    pub season: f64,
+    /// What the detector considers normal: the baseline median (NaN before any history).
     pub baseline: f64,
     /// An anomaly is in progress (after this value).
     pub active: bool,
     /// This value started an anomaly.
     pub started: bool,
-    /// This value ended an anomaly.
+    /// This value ended an anomaly (with `started` too: one ended and the next began).
     pub ended: bool,
-    /// `Warning` when `score >= warning_score`, else `Info`.
-    pub severity: Severity,
+    /// A period was judged with this value (it closed a period).
+    pub judged: bool,
 }
 
-/// The last `capacity` values, kept both in arrival order (to know which one leaves) and sorted
-/// (for the median and MAD). Only finite values are ever pushed.
+/// Period means over a span of time, kept in arrival order (to know which leaves) and sorted (for
+/// the median and MAD). At most one entry per period, so at most `span / period + 1` entries.
+/// Stored as `f32` (7 significant digits, plenty for a baseline) with `u32` seconds since the
+/// window's first value: 12 bytes a period mean instead of 24.
 #[derive(Debug, Clone)]
-struct RollingWindow {
-    arrival: VecDeque<f64>,
-    sorted: Vec<f64>,
-    capacity: usize,
+struct TimeWindow {
+    arrival: VecDeque<(u32, f32)>,
+    sorted: Vec<f32>,
+    span: f64,
+    origin: Option<f64>,
 }
 
-/// Median and robust scale of a window.
 #[derive(Debug, Clone, Copy)]
 struct Spread {
     median: f64,
-    /// Estimated standard deviation: 1.4826 MAD, or 1.2533 mean absolute deviation when MAD is 0.
     sigma: f64,
 }
 
-impl RollingWindow {
-    fn new(capacity: usize) -> Self {
-        RollingWindow {
-            arrival: VecDeque::with_capacity(capacity + 1),
-            sorted: Vec::with_capacity(capacity + 1),
-            capacity,
+impl TimeWindow {
+    fn new(span: f64) -> Self {
+        TimeWindow {
+            arrival: VecDeque::new(),
+            sorted: Vec::new(),
+            span,
+            origin: None,
         }
     }
 
-    fn push(&mut self, x: f64) {
-        if self.arrival.len() == self.capacity {
-            if let Some(old) = self.arrival.pop_front() {
-                // Same bits as when it was inserted, so total_cmp finds it exactly.
-                if let Ok(i) = self.sorted.binary_search_by(|v| v.total_cmp(&old)) {
-                    self.sorted.remove(i);
-                }
+    fn push(&mut self, t: f64, x: f64) {
+        let origin = *self.origin.get_or_insert(t);
+        // Values before the origin (a clock set back) count as at the origin.
+        let secs = |t: f64| (t - origin).clamp(0.0, u32::MAX as f64) as u32;
+        let x = x as f32;
+        if !x.is_finite() {
+            return; // beyond f32's range: not worth a baseline entry
+        }
+        let now = secs(t);
+        while let Some(&(t0, old)) = self.arrival.front() {
+            if f64::from(t0) > f64::from(now) - self.span {
+                break;
+            }
+            self.arrival.pop_front();
+            // Same bits as when inserted, so total_cmp finds it exactly.
+            if let Ok(i) = self.sorted.binary_search_by(|v| v.total_cmp(&old)) {
+                self.sorted.remove(i);
             }
         }
         let at = self.sorted.partition_point(|v| v.total_cmp(&x).is_lt());
         self.sorted.insert(at, x);
-        self.arrival.push_back(x);
+        self.arrival.push_back((now, x));
     }
 
-    /// `None` when the window is empty.
+    fn median(&self) -> Option<f64> {
+        let (s, n) = (&self.sorted, self.sorted.len());
+        (n > 0).then(|| (f64::from(s[(n - 1) / 2]) + f64::from(s[n / 2])) / 2.0)
+    }
+
     fn spread(&self) -> Option<Spread> {
         let s = &self.sorted;
         let n = s.len();
-        if n == 0 {
-            return None;
-        }
-        let median = (s[(n - 1) / 2] + s[n / 2]) / 2.0;
-        // Distances to the median form two ascending runs: walking left from the median and
-        // walking right from it. The MAD is the middle of their union, found by binary search.
-        let split = s.partition_point(|v| *v < median);
-        let left = |i: usize| median - s[split - 1 - i];
-        let right = |j: usize| s[split + j] - median;
+        let median = self.median()?;
+        // Distances to the median form two ascending runs (left and right of it); the MAD is the
+        // middle of their union, found by binary search.
+        let split = s.partition_point(|v| f64::from(*v) < median);
+        let left = |i: usize| median - f64::from(s[split - 1 - i]);
+        let right = |j: usize| f64::from(s[split + j]) - median;
         let (nl, nr) = (split, n - split);
         let lower = kth_of_two(nl, nr, left, right, (n - 1) / 2);
         let upper = kth_of_two(nl, nr, left, right, n / 2);
@@ -235,17 +342,20 @@ impl RollingWindow {
         let sigma = if mad > 0.0 {
             MAD_TO_SIGMA * mad
         } else {
-            // More than half the window sits exactly on the median (quantised or idle series):
-            // fall back to the mean absolute deviation, which still sees the rest.
-            let sum: f64 = s.iter().map(|v| (v - median).abs()).sum();
+            // More than half the window is one value (idle or quantised series): the mean
+            // absolute deviation still sees the rest.
+            let sum: f64 = s.iter().map(|v| (f64::from(*v) - median).abs()).sum();
             MEAN_AD_TO_SIGMA * sum / n as f64
         };
         Some(Spread { median, sigma })
     }
+
+    fn len(&self) -> usize {
+        self.sorted.len()
+    }
 }
 
-/// The `k`-th smallest (from 0) of the union of two ascending sequences `a` (length `na`) and `b`
-/// (length `nb`), in O(log) steps; `k < na + nb`.
+/// The `k`-th smallest (from 0) of the union of two ascending sequences, in O(log) steps.
 fn kth_of_two(
     na: usize,
     nb: usize,
@@ -253,7 +363,6 @@ fn kth_of_two(
     b: impl Fn(usize) -> f64,
     k: usize,
 ) -> f64 {
-    // Choose how many of the k + 1 smallest come from `a` (`i`); the rest come from `b` (`j`).
     let (mut lo, mut hi) = ((k + 1).saturating_sub(nb), (k + 1).min(na));
     while lo <= hi {
         let i = (lo + hi) / 2;
@@ -268,12 +377,11 @@ fn kth_of_two(
             return from_a.max(from_b);
         }
     }
-    // Unreachable for sorted input and k < na + nb.
     0.0
 }
 
-/// `deviation / sigma`, with the floor raising the scale so that a deviation equal to the floor
-/// scores exactly `threshold`, and capped at ±[`MAX_Z`].
+/// `deviation / sigma`, the floor raising the scale so a deviation equal to the floor scores
+/// exactly `threshold`; capped at ±[`MAX_Z`].
 fn robust_z(deviation: f64, sigma: f64, floor: f64, threshold: f64) -> f64 {
     let scale = sigma.max(floor / threshold);
     if scale > 0.0 && scale.is_finite() {
@@ -285,42 +393,98 @@ fn robust_z(deviation: f64, sigma: f64, floor: f64, threshold: f64) -> f64 {
     }
 }
 
-/// The streaming detector for one series. Feed it every value in order with [`Detector::update`].
+/// The peak of the largest excursion so far, decaying with a half-life.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    peak: f64,
+    at: f64,
+    half_life: f64,
+}
+
+impl Record {
+    fn at(&self, t: f64) -> f64 {
+        if self.peak == 0.0 {
+            return 0.0;
+        }
+        self.peak * (-(t - self.at).max(0.0) / self.half_life * std::f64::consts::LN_2).exp()
+    }
+
+    fn add(&mut self, t: f64, peak: f64) {
+        self.peak = self.at(t).max(peak);
+        self.at = t;
+    }
+}
+
+/// One time-of-day slot of one day: the smallest and largest period mean in it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    index: i64,
+    min: f64,
+    max: f64,
+}
+
+const LEVEL: usize = 0;
+const CHANGE: usize = 1;
+const SEASON: usize = 2;
+
+/// The streaming detector for one series. Feed it every value in time order with
+/// [`Detector::update`].
 #[derive(Debug, Clone)]
 pub struct Detector {
     p: Params,
-    levels: RollingWindow,
-    changes: RollingWindow,
+    period: f64,
+    baseline: TimeWindow,
+    recent: TimeWindow,
+    changes: TimeWindow,
+    slots: VecDeque<Slot>,
+    records: [Record; 3],
+    /// Peak of the current excursion of each score (0: none running).
+    excursion: [f64; 3],
     previous: Option<f64>,
-    seen: usize,
-    streak: usize,
-    /// The value before the jump that opened the current streak, if a jump opened it.
-    anchor: Option<f64>,
-    /// That jump went up.
-    anchor_up: bool,
+    first_seen: Option<f64>,
+    /// The period being filled: its index, sum and count.
+    open: Option<(i64, f64, usize)>,
+    /// The last gap between two values, to know when a period is complete.
+    gap: f64,
+    last_at: Option<f64>,
+    anomalous_since: Option<f64>,
     active: bool,
-    cooldown_left: usize,
+    /// Sign of the deviation that started the active anomaly.
+    direction: f64,
+    last: Verdict,
 }
 
 impl Detector {
-    /// Parameters out of range are clamped into it (see [`Params::validate`] to reject
-    /// them instead), so the detector never panics.
+    /// Out-of-range parameters are clamped (see [`Params::validate`] to reject them instead).
     pub fn new(p: Params) -> Self {
-        let mut p = p;
-        p.window = p.window.clamp(8, MAX_WINDOW);
-        p.warmup = p.warmup.max(3);
-        p.persistence = p.persistence.max(1);
+        let p = p.clamped();
+        let half_life = p.rarity_half_life.as_secs_f64().max(1.0);
+        let record = Record {
+            peak: 0.0,
+            at: 0.0,
+            half_life,
+        };
         Detector {
-            levels: RollingWindow::new(p.window),
-            changes: RollingWindow::new(p.window),
-            p,
+            period: p.period.as_secs_f64(),
+            baseline: TimeWindow::new(p.baseline_window.as_secs_f64()),
+            recent: TimeWindow::new(p.recent_window.as_secs_f64()),
+            changes: TimeWindow::new(p.noise_window.as_secs_f64()),
+            slots: VecDeque::new(),
+            records: [record; 3],
+            excursion: [0.0; 3],
             previous: None,
-            seen: 0,
-            streak: 0,
-            anchor: None,
-            anchor_up: false,
+            first_seen: None,
+            open: None,
+            gap: 0.0,
+            last_at: None,
+            anomalous_since: None,
             active: false,
-            cooldown_left: 0,
+            direction: 0.0,
+            last: Verdict {
+                baseline: f64::NAN,
+                ..Verdict::default()
+            },
+            p,
         }
     }
 
@@ -328,325 +492,347 @@ impl Detector {
         &self.p
     }
 
-    /// An anomaly is in progress.
     pub fn is_active(&self) -> bool {
         self.active
     }
 
-    /// Judges `value`, then adds it to the history. A non-finite value (NaN, ±inf: a failed read)
-    /// is ignored: the state does not change and the verdict only repeats `active`.
-    pub fn update(&mut self, value: f64) -> Verdict {
-        let level = self.levels.spread();
+    /// Period means held in the detector's windows (for the memory figure).
+    pub fn held_values(&self) -> usize {
+        self.baseline.len() + self.recent.len() + self.changes.len() + self.slots.len()
+    }
+
+    /// Adds `value` observed at `at` (seconds since any fixed epoch, increasing). The period it
+    /// falls in is judged once it is complete: when a value of a later period arrives, or when
+    /// the gap between values says no other value will fall in it. A non-finite value (a failed
+    /// read) is ignored.
+    pub fn update(&mut self, at: f64, value: f64) -> Verdict {
         let mut v = Verdict {
-            score: 0.0,
-            level_z: 0.0,
-            change_z: 0.0,
-            baseline: level.map_or(value, |s| s.median),
-            active: self.active,
             started: false,
             ended: false,
-            severity: Severity::Info,
+            judged: false,
+            ..self.last
         };
-        if !value.is_finite() {
+        if !value.is_finite() || !at.is_finite() {
             return v;
         }
-        let p = &self.p;
-        let change = self.previous.map(|prev| value - prev);
-        if let Some(level) = level {
-            let floor = p
-                .min_deviation
-                .max(p.min_deviation_fraction * level.median.abs());
-            v.level_z = robust_z(value - level.median, level.sigma, floor, p.level_z);
-            if let (Some(d), Some(ch)) = (change, self.changes.spread()) {
-                v.change_z = match self.anchor {
-                    // Inside a streak opened by a jump, the jump must hold: measure from the
-                    // value before it, in the same direction. A one-point spike falls back and
-                    // breaks the streak instead of scoring a second, opposite jump.
-                    Some(anchor) => {
-                        let z = robust_z(value - anchor, ch.sigma, floor, p.change_z);
-                        let opened_up = self.anchor_up;
-                        if (z > 0.0) == opened_up {
-                            z
-                        } else {
-                            0.0
-                        }
-                    }
-                    None => robust_z(d - ch.median, ch.sigma, floor, p.change_z),
+        if let Some(last) = self.last_at {
+            if at > last {
+                self.gap = at - last;
+            }
+        }
+        self.last_at = Some(at);
+        let index = (at / self.period).floor() as i64;
+        if let Some((open, sum, n)) = self.open {
+            if open != index {
+                self.open = None;
+                v = self.judge(open, sum / n as f64);
+            }
+        }
+        let (_, sum, n) = self.open.get_or_insert((index, 0.0, 0));
+        *sum += value;
+        *n += 1;
+        let end = (index + 1) as f64 * self.period;
+        if at + self.gap >= end - 1e-6 {
+            if let Some((open, sum, n)) = self.open.take() {
+                let w = self.judge(open, sum / n as f64);
+                v = Verdict {
+                    started: v.started || w.started,
+                    ended: v.ended || w.ended,
+                    ..w
                 };
             }
         }
-        self.seen += 1;
-        let warm = self.seen > p.warmup;
-        if warm {
-            v.score = (v.level_z.abs() / p.level_z).max(v.change_z.abs() / p.change_z);
+        v
+    }
+
+    /// The band of period means seen at this time of day (±1 slot) on the previous days.
+    fn season_band(&self, t: f64) -> Option<(f64, f64)> {
+        if self.p.season_days == 0 {
+            return None;
         }
-        if v.score >= 1.0 {
-            self.streak += 1;
-            if self.anchor.is_none() && v.change_z.abs() >= p.change_z {
-                self.anchor = self.previous;
-                self.anchor_up = v.change_z > 0.0;
+        let slot_len = self.p.season_slot.as_secs_f64();
+        let slot = (t / slot_len).floor() as i64;
+        let per_day = (DAY_SECS / slot_len).round() as i64;
+        let (mut lo, mut hi, mut days) = (f64::INFINITY, f64::NEG_INFINITY, 0);
+        for d in 1..=self.p.season_days as i64 {
+            let mut seen = false;
+            for k in -1..=1 {
+                let want = slot - d * per_day + k;
+                if let Ok(i) = self.slots.binary_search_by_key(&want, |s| s.index) {
+                    lo = lo.min(self.slots[i].min);
+                    hi = hi.max(self.slots[i].max);
+                    seen = true;
+                }
             }
-        } else {
-            self.streak = 0;
-            self.anchor = None;
+            days += usize::from(seen);
         }
+        (days >= self.p.season_min_days.max(1)).then_some((lo, hi))
+    }
+
+    fn judge(&mut self, index: i64, x: f64) -> Verdict {
+        let t = index as f64 * self.period;
+        let p = &self.p;
+        let first = *self.first_seen.get_or_insert(t);
+        let warm = t - first >= p.warmup.as_secs_f64();
+        let mut signed = [0.0f64; 3];
+        let mut raw_change = 0.0;
+        let mut baseline = x;
+        if let (Some(level), Some(recent), Some(noise)) = (
+            self.baseline.spread(),
+            self.recent.median(),
+            self.changes.spread(),
+        ) {
+            baseline = level.median;
+            let floor = p
+                .min_deviation
+                .max(p.min_deviation_fraction * level.median.abs());
+            let band = self.season_band(t).map(|(lo, hi)| {
+                if x < lo {
+                    x - lo
+                } else if x > hi {
+                    x - hi
+                } else {
+                    0.0
+                }
+            });
+            // Inside what the series did at this time on the previous days: not unusual.
+            let veto = |dev: f64| match band {
+                Some(b) if b.abs() < dev.abs() => b.abs().copysign(dev),
+                _ => dev,
+            };
+            signed[LEVEL] =
+                robust_z(veto(x - level.median), level.sigma, floor, p.level_z) / p.level_z;
+            signed[CHANGE] =
+                robust_z(veto(x - recent), noise.sigma, floor, p.change_z) / p.change_z;
+            raw_change = robust_z(x - recent, noise.sigma, floor, p.change_z) / p.change_z;
+            if let Some(b) = band {
+                signed[SEASON] = robust_z(b, noise.sigma, floor, p.season_z) / p.season_z;
+            }
+        }
+        let comp = signed.map(f64::abs);
+        let mut score = 0.0f64;
+        let mut beyond_bar = false;
+        for (c, record) in comp.iter().zip(&self.records) {
+            let bar = (p.rarity * record.at(t)).max(1.0);
+            beyond_bar |= *c >= bar;
+            score = score.max(c / bar);
+        }
+        // Excursions: a run of periods with a score at or above 1; its peak sets the bar.
+        for ((c, excursion), record) in comp.iter().zip(&mut self.excursion).zip(&mut self.records)
+        {
+            if *c >= 1.0 {
+                *excursion = excursion.max(*c);
+            } else if *excursion > 0.0 {
+                record.add(t, *excursion);
+                *excursion = 0.0;
+            }
+        }
+        let mut v = Verdict {
+            score,
+            level: signed[LEVEL],
+            change: signed[CHANGE],
+            season: signed[SEASON],
+            baseline,
+            judged: true,
+            ..Verdict::default()
+        };
         if self.active {
-            if v.level_z.abs() < p.clear_z {
+            let change_sign = if raw_change.abs() >= 1.0 {
+                raw_change.signum()
+            } else {
+                0.0
+            };
+            if change_sign != 0.0 && change_sign != self.direction {
+                // An abrupt change against the anomaly's direction: that one ended, a new one
+                // begins (leaked memory freed by a restart, traffic back after an outage).
+                self.direction = change_sign;
+                v.ended = true;
+                v.started = true;
+            } else if comp.iter().all(|c| *c < p.clear) {
                 self.active = false;
-                self.cooldown_left = p.cooldown;
+                self.anomalous_since = None;
                 v.ended = true;
             }
-        } else if self.cooldown_left > 0 {
-            self.cooldown_left -= 1;
-        } else if warm && self.streak >= p.persistence {
-            self.active = true;
-            v.started = true;
-        }
-        if self.streak >= p.persistence {
-            // The jump has held long enough to count (or was suppressed): from now on changes
-            // are one-step again, so a lasting new level does not count as a jump forever.
-            self.anchor = None;
+        } else if warm && beyond_bar {
+            // A value stands for the time up to the next one (a 5-minute point for 5 minutes).
+            let covers = self.period.max(self.gap);
+            let since = *self.anomalous_since.get_or_insert(t);
+            if t + covers - since >= p.persistence.as_secs_f64() {
+                self.active = true;
+                v.started = true;
+                let lead = (0..3)
+                    .max_by(|&a, &b| comp[a].total_cmp(&comp[b]))
+                    .unwrap_or(LEVEL);
+                self.direction = signed[lead].signum();
+            }
+        } else {
+            self.anomalous_since = None;
         }
         v.active = self.active;
-        if v.score >= p.warning_score {
-            v.severity = Severity::Warning;
-        }
-
-        self.levels.push(value);
-        if let (Some(d), true) = (change, p.change_z.is_finite()) {
-            self.changes.push(d);
-        }
-        self.previous = Some(value);
+        self.learn(t, x);
+        self.last = v;
         v
+    }
+
+    fn learn(&mut self, t: f64, x: f64) {
+        if let Some(previous) = self.previous {
+            self.changes.push(t, x - previous);
+        }
+        self.previous = Some(x);
+        self.baseline.push(t, x);
+        self.recent.push(t, x);
+        if self.p.season_days > 0 {
+            let slot_len = self.p.season_slot.as_secs_f64();
+            let index = (t / slot_len).floor() as i64;
+            match self.slots.back_mut() {
+                Some(s) if s.index == index => {
+                    s.min = s.min.min(x);
+                    s.max = s.max.max(x);
+                }
+                _ => self.slots.push_back(Slot {
+                    index,
+                    min: x,
+                    max: x,
+                }),
+            }
+            let per_day = (DAY_SECS / slot_len).round() as i64;
+            let oldest = index - per_day * self.p.season_days as i64 - 2;
+            while self.slots.front().is_some_and(|s| s.index < oldest) {
+                self.slots.pop_front();
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::anomaly::evaluation::Rng;
 
-    /// Deterministic standard-normal noise (splitmix64 + Box-Muller), no extra dependency.
-    struct Noise(u64);
-    impl Noise {
-        fn uniform(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn normal(&mut self) -> f64 {
-            let u1 = self.uniform().max(1e-300);
-            let u2 = self.uniform();
-            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        }
+    const DAY: i64 = 86_400;
+
+    /// Three days of CPU busy % at 2 s: a daily pattern, noise and one-sample bursts; on the third
+    /// day a step of +30 points at 14:00 for an hour.
+    fn host_trace() -> Vec<(i64, f64)> {
+        let mut r = Rng::new(7);
+        (0..3 * DAY / 2)
+            .map(|i| {
+                let t = i * 2;
+                let tod = (t % DAY) as f64 / DAY as f64;
+                let daily = 0.5 - 0.5 * (std::f64::consts::TAU * (tod - 4.0 / 24.0)).cos();
+                let burst = if r.uniform() < 1.0 / 150.0 { 20.0 } else { 0.0 };
+                let mut x = 10.0 + 25.0 * daily + 3.0 * r.normal() + burst;
+                if (2 * DAY + 14 * 3600..2 * DAY + 15 * 3600).contains(&t) {
+                    x += 30.0;
+                }
+                (t, x.clamp(0.0, 100.0))
+            })
+            .collect()
     }
 
-    #[test]
-    fn median_and_mad_of_window() {
-        let mut w = RollingWindow::new(5);
-        for x in [9.0, 1.0, 2.0, 3.0, 4.0, 100.0] {
-            w.push(x);
-        }
-        // 9.0 left; window 1 2 3 4 100: median 3, distances 2 1 0 1 97 -> MAD 1.
-        let s = w.spread().unwrap();
-        assert_eq!(s.median, 3.0);
-        assert!((s.sigma - MAD_TO_SIGMA).abs() < 1e-12);
-        let mut even = RollingWindow::new(4);
-        for x in [1.0, 2.0, 4.0, 8.0] {
-            even.push(x);
-        }
-        // median 3, distances 2 1 1 5 -> MAD (1 + 2) / 2.
-        let s = even.spread().unwrap();
-        assert_eq!(s.median, 3.0);
-        assert!((s.sigma - 1.5 * MAD_TO_SIGMA).abs() < 1e-12);
-    }
-
-    #[test]
-    fn rolling_median_and_mad_match_brute_force() {
-        let mut noise = Noise(5);
-        let mut w = RollingWindow::new(33);
-        let mut all = Vec::new();
-        for i in 0..500 {
-            // Coarse rounding makes many ties, the hard case for the two-run search.
-            let x = (noise.normal() * 3.0).round() + if i % 97 == 0 { 50.0 } else { 0.0 };
-            w.push(x);
-            all.push(x);
-            let mut last: Vec<f64> = all.iter().rev().take(33).copied().collect();
-            last.sort_by(f64::total_cmp);
-            assert_eq!(w.sorted, last);
-            let n = last.len();
-            let median = (last[(n - 1) / 2] + last[n / 2]) / 2.0;
-            let mut dev: Vec<f64> = last.iter().map(|v| (v - median).abs()).collect();
-            dev.sort_by(f64::total_cmp);
-            let mad = (dev[(n - 1) / 2] + dev[n / 2]) / 2.0;
-            let s = w.spread().unwrap();
-            assert_eq!(s.median, median, "at {i}");
-            if mad > 0.0 {
-                assert!((s.sigma - MAD_TO_SIGMA * mad).abs() < 1e-9, "at {i}");
-            }
-        }
-    }
-
-    #[test]
-    fn one_point_spike_is_not_a_persistent_change() {
-        let mut d = Detector::new(Params {
-            change_z: 8.0,
-            persistence: 2,
-            ..Params::default()
-        });
-        let mut noise = Noise(9);
-        for i in 0..2000 {
-            // A huge one-step jump at 1500, but within the range the level window has seen.
-            let wave = 50.0 + 40.0 * (std::f64::consts::TAU * i as f64 / 200.0).sin();
-            let x = wave + 0.1 * noise.normal() + if i == 1500 { 35.0 } else { 0.0 };
-            assert!(!d.update(x).started, "alarm at {i}");
-        }
-    }
-
-    #[test]
-    fn a_jump_that_holds_is_a_change() {
-        // The level test is out of the way: only the change test can fire.
-        let mut d = Detector::new(Params {
-            level_z: 100.0,
-            clear_z: 3.0,
-            change_z: 8.0,
-            persistence: 3,
-            ..Params::default()
-        });
-        let mut noise = Noise(10);
-        let mut started = Vec::new();
-        for i in 0..2000 {
-            let wave = 50.0 + 40.0 * (std::f64::consts::TAU * i as f64 / 200.0).sin();
-            let x = wave + 0.1 * noise.normal() + if i >= 1500 { 35.0 } else { 0.0 };
-            if d.update(x).started {
-                started.push(i);
-            }
-        }
-        assert_eq!(started, vec![1502]);
-    }
-
-    #[test]
-    fn step_detected_quickly_then_clears() {
+    /// The periods (5-minute indices) in which anomalies started.
+    fn started_periods(points: &[(i64, f64)]) -> Vec<i64> {
         let mut d = Detector::new(Params::default());
-        let mut noise = Noise(1);
-        let mut started_at = None;
-        let mut ended_at = None;
-        for i in 0..3000 {
-            let x = 50.0 + noise.normal() + if i >= 1000 { 20.0 } else { 0.0 };
-            let v = d.update(x);
-            if v.started {
-                assert!(started_at.is_none(), "second alarm at {i}");
-                started_at = Some(i);
-            }
-            if v.ended {
-                ended_at = Some(i);
-            }
-        }
-        let started = started_at.expect("step not detected");
-        assert!(
-            (1000..1000 + 6).contains(&started),
-            "step at 1000 detected at {started}"
-        );
-        // The step becomes the new normal once it fills half the window.
-        let ended = ended_at.expect("anomaly never cleared");
-        assert!(ended <= 1000 + 1024 / 2 + 10, "cleared at {ended}");
+        points
+            .iter()
+            .filter(|&&(t, x)| d.update(t as f64, x).started)
+            .map(|&(t, _)| t / 300)
+            .collect()
     }
 
     #[test]
-    fn pure_noise_raises_no_alarm() {
-        let mut d = Detector::new(Params::default());
-        let mut noise = Noise(42);
-        for i in 0..10_000 {
-            let v = d.update(30.0 + 5.0 * noise.normal());
-            assert!(!v.started, "false alarm at {i}, score {}", v.score);
-        }
+    fn a_trace_at_2s_and_the_same_trace_at_5min_raise_the_same_anomalies() {
+        let fine = host_trace();
+        // The same trace as a 5-minute recording: each point the mean of its 5 minutes, stamped
+        // at their start (what a Prometheus avg_over_time or a NAB file holds).
+        let coarse: Vec<(i64, f64)> = fine
+            .chunks(150)
+            .map(|c| (c[0].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64))
+            .collect();
+        let (a, b) = (started_periods(&fine), started_periods(&coarse));
+        assert_eq!(a, b, "2 s and 5 min disagree");
+        let at = |h: i64, m: i64| (2 * DAY + h * 3600 + m * 60) / 300;
+        // The step up and its end, in the periods they happened (the third day).
+        assert_eq!(a, vec![at(14, 0), at(15, 0)], "{a:?}");
     }
 
     #[test]
-    fn flat_line_with_tiny_noise_is_quiet_but_a_real_jump_is_not() {
+    fn two_days_of_noise_with_a_daily_pattern_raise_nothing() {
+        let mut r = Rng::new(3);
         let mut d = Detector::new(Params::default());
-        let mut noise = Noise(7);
-        for i in 0..5000 {
-            // Noise of 3e-4 quantised to 1e-3: most of the window equals the median, MAD is 0.
-            let x = 42.0 + (noise.normal() * 3e-4 / 1e-3).round() * 1e-3;
-            assert!(!d.update(x).started, "false alarm at {i}");
+        for i in 0..4 * DAY / 2 {
+            let t = i * 2;
+            let tod = (t % DAY) as f64 / DAY as f64;
+            let x = 40.0 + 10.0 * (std::f64::consts::TAU * tod).sin() + 5.0 * r.laplace();
+            assert!(!d.update(t as f64, x).started, "false alarm at {t}");
         }
-        let started = (0..5).any(|_| d.update(60.0).started);
-        assert!(started, "a jump of 18 on a flat 42 must alarm");
+        // Bounded memory: about 4 days of 5-minute means in the windows, not 172,800 samples.
+        assert!(d.held_values() < 3 * 4 * 288, "{}", d.held_values());
     }
 
     #[test]
     fn non_finite_values_are_ignored() {
-        let mut with_gaps = Detector::new(Params::default());
+        let trace = host_trace();
         let mut clean = Detector::new(Params::default());
-        let mut noise = Noise(3);
-        for i in 0..2000 {
-            let x = 10.0 + noise.normal() + if i >= 1950 { 15.0 } else { 0.0 };
-            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-                let v = with_gaps.update(bad);
-                assert!(!v.started && !v.ended && v.score == 0.0);
+        let mut gaps = Detector::new(Params::default());
+        for &(t, x) in &trace {
+            let a = clean.update(t as f64, x);
+            for bad in [f64::NAN, f64::INFINITY] {
+                let v = gaps.update(t as f64 + 1.0, bad);
+                assert!(!v.started && !v.ended);
             }
-            // Debug form: the verdicts are equal field by field, NaN included.
-            let (a, b) = (with_gaps.update(x), clean.update(x));
-            assert_eq!(format!("{a:?}"), format!("{b:?}"), "at {i}");
+            assert_eq!(gaps.update(t as f64, x).started, a.started, "at {t}");
         }
-        assert!(clean.is_active(), "the step at 1950 is still active");
     }
 
     #[test]
-    fn warmup_persistence_and_cooldown() {
-        let p = Params {
-            window: 16,
-            warmup: 20,
-            persistence: 3,
-            cooldown: 10,
-            change_z: f64::INFINITY,
-            ..Params::default()
-        };
-        assert!(p.validate().is_ok());
-        let mut d = Detector::new(p);
-        let base = |i: usize| 10.0 + (i % 4) as f64 * 0.5;
-        // A spike during warm-up does not fire.
-        for i in 0..20 {
-            let x = if i == 12 { 100.0 } else { base(i) };
-            assert!(!d.update(x).started, "fired during warm-up at {i}");
+    fn median_and_mad_of_a_time_window() {
+        let mut w = TimeWindow::new(5.0);
+        for (t, x) in [
+            (0.0, 9.0),
+            (1.0, 1.0),
+            (2.0, 2.0),
+            (3.0, 3.0),
+            (4.0, 4.0),
+            (5.0, 100.0),
+        ] {
+            w.push(t, x);
         }
-        // Two anomalous points are not enough, the third fires.
-        assert!(!d.update(100.0).started);
-        assert!(!d.update(100.0).started);
-        assert!(d.update(100.0).started);
-        // Back to normal: ends, then a new spike inside the cooldown does not fire.
-        let mut i = 23;
-        while !d.update(base(i)).ended {
-            i += 1;
-            assert!(i < 60, "never cleared");
-        }
-        for _ in 0..3 {
-            assert!(!d.update(100.0).started, "fired during cooldown");
-        }
+        // 9.0 (at 0) left; window 1 2 3 4 100: median 3, distances 2 1 0 1 97, MAD 1.
+        let s = w.spread().unwrap();
+        assert_eq!(s.median, 3.0);
+        assert!((s.sigma - MAD_TO_SIGMA).abs() < 1e-12);
     }
 
     #[test]
     fn params_from_toml_and_validation() {
-        let p: Params = toml::from_str("window = 128\nchange_z = inf\n").unwrap();
-        assert_eq!(p.window, 128);
-        assert_eq!(p.change_z, f64::INFINITY);
+        let p: Params = toml::from_str("period = \"1m\"\nbaseline_window = \"3days\"\n").unwrap();
+        assert_eq!(p.period, Duration::from_secs(60));
+        assert_eq!(p.baseline_window, Duration::from_secs(3 * 86_400));
         assert_eq!(p.level_z, Params::default().level_z);
         assert!(p.validate().is_ok());
         assert!(toml::from_str::<Params>("windw = 3").is_err());
+        let e = toml::from_str::<Params>("period = \"soon\"").unwrap_err();
+        assert!(e.to_string().contains("expected a duration"), "{e}");
         let bad = Params {
-            clear_z: 9.0,
+            recent_window: Duration::from_secs(1),
             ..Params::default()
         };
-        assert!(bad.validate().unwrap_err().contains("clear_z"));
+        assert!(bad.validate().unwrap_err().contains("recent_window"));
+        let bad = Params {
+            rarity: f64::NAN,
+            ..Params::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("rarity"));
+        // Clamped, never a panic or an unbounded window.
         let huge = Params {
-            window: usize::MAX,
+            baseline_window: Duration::from_secs(u64::MAX / 4),
+            period: Duration::ZERO,
             ..Params::default()
         };
-        assert!(huge.validate().unwrap_err().contains("window"));
-        // Clamped, not a capacity overflow.
-        assert_eq!(Detector::new(huge).params().window, MAX_WINDOW);
+        let d = Detector::new(huge);
+        assert_eq!(d.params().baseline_window, MAX_WINDOW);
+        assert_eq!(d.params().period, MIN_PERIOD);
         assert!(Params::default().validate().is_ok());
     }
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::config::RulesConfig;
 use super::engine::Engine;
+use super::evaluation;
 use super::event::{Reading, Signals, Transition};
 
 /// Which signal the recorded values are.
@@ -41,6 +42,14 @@ pub struct Args {
     /// Default: all labels, as `{k="v",...}`.
     #[arg(long = "subject-label", value_name = "LABEL")]
     pub subject_label: Option<String>,
+    /// Run only this rule (repeatable; default: every enabled rule), e.g. `--rule adaptive_cpu`.
+    #[arg(long = "rule", value_name = "NAME")]
+    pub rules: Vec<String>,
+    /// NAB-style label windows (JSON: file name -> [[start, end], ...]): score the alarms against
+    /// them and print an evaluation summary (a last JSON line, and a table on stderr). A label
+    /// key matches an input file whose path ends with it.
+    #[arg(long = "labels", value_name = "FILE")]
+    pub labels: Option<PathBuf>,
     /// CSV (`timestamp,value`) or Prometheus query_range JSON files.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -265,8 +274,94 @@ struct Line<'a> {
     transition: &'a Transition,
 }
 
+/// `rules` with only the named rules enabled; an unknown name is an error listing the known ones.
+pub fn only_rules(rules: &RulesConfig, names: &[String]) -> Result<RulesConfig, String> {
+    if names.is_empty() {
+        return Ok(rules.clone());
+    }
+    let known: Vec<&str> = rules.threshold.keys().copied().collect();
+    if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(format!(
+            "--rule {bad}: no such rule; expected one of {}",
+            known.join(", ")
+        ));
+    }
+    let mut out = rules.clone();
+    for (name, rule) in out.threshold.iter_mut() {
+        rule.enabled = rule.enabled && names.iter().any(|n| n == name);
+    }
+    Ok(out)
+}
+
+/// The evaluation line printed last with `--labels`.
+#[derive(Serialize)]
+struct Evaluation {
+    files: Vec<FileSummary>,
+    total: Summary,
+}
+
+#[derive(Serialize)]
+struct FileSummary {
+    source: String,
+    labels: Option<String>,
+    #[serde(flatten)]
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    windows: usize,
+    detected: usize,
+    alarms: usize,
+    false_alarms: usize,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    false_alarms_per_day: f64,
+    /// Seconds from window start to first alarm, median (null when nothing was detected).
+    median_delay_seconds: Option<f64>,
+}
+
+impl Summary {
+    fn of(t: &evaluation::Totals) -> Summary {
+        Summary {
+            windows: t.windows,
+            detected: t.detected,
+            alarms: t.alarms,
+            false_alarms: t.false_alarms,
+            precision: t.precision,
+            recall: t.recall,
+            f1: t.f1,
+            false_alarms_per_day: t.false_alarms_per_day,
+            median_delay_seconds: (!t.median_delay.is_nan()).then_some(t.median_delay),
+        }
+    }
+}
+
 /// The subcommand: read every file, run, print JSON lines. Returns a message on bad input.
 pub fn main(rules: &RulesConfig, args: &Args, out: &mut impl Write) -> Result<(), InputError> {
+    let usage = |file: &Path, message: String| InputError {
+        file: file.to_path_buf(),
+        line: 0,
+        message,
+    };
+    let rules = &only_rules(rules, &args.rules).map_err(|m| usage(Path::new("command line"), m))?;
+    let labels = match &args.labels {
+        Some(path) => Some(evaluation::read_windows(path).map_err(|m| {
+            InputError {
+                file: path.clone(),
+                line: 0,
+                // read_windows names the file itself.
+                message: m
+                    .strip_prefix(&format!("{}: ", path.display()))
+                    .unwrap_or(&m)
+                    .to_string(),
+            }
+        })?),
+        None => None,
+    };
+    let mut scores = Vec::new();
+    let mut summaries = Vec::new();
     for file in &args.files {
         let text = std::fs::read_to_string(file).map_err(|e| InputError {
             file: file.clone(),
@@ -278,7 +373,45 @@ pub fn main(rules: &RulesConfig, args: &Args, out: &mut impl Write) -> Result<()
         } else {
             vec![read_csv(file, &text)?]
         };
-        for t in run(rules, args.signal, &series) {
+        let transitions = run(rules, args.signal, &series);
+        if let Some(labels) = &labels {
+            let path = file.to_string_lossy();
+            let key = labels
+                .keys()
+                .filter(|k| path.ends_with(k.as_str()))
+                .max_by_key(|k| k.len());
+            let windows = key.map(|k| labels[k].clone()).unwrap_or_default();
+            // Every distinct timestamp is a row; NAB's unscored prefix is 15% of them.
+            let mut times: Vec<i64> = series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|(t, _)| t.timestamp()))
+                .collect();
+            times.sort_unstable();
+            times.dedup();
+            let scored_from = times
+                .get(evaluation::probation(times.len()))
+                .copied()
+                .unwrap_or(i64::MAX);
+            let alarms: Vec<i64> = transitions
+                .iter()
+                .filter(|t| matches!(t, Transition::Started(_)))
+                .map(|t| t.event().started_at.timestamp())
+                .collect();
+            let score = evaluation::score_alarms(
+                &file.display().to_string(),
+                &times,
+                &windows,
+                scored_from,
+                &alarms,
+            );
+            summaries.push(FileSummary {
+                source: file.display().to_string(),
+                labels: key.cloned(),
+                summary: Summary::of(&evaluation::totals(std::slice::from_ref(&score))),
+            });
+            scores.push(score);
+        }
+        for t in transitions {
             let line = Line {
                 source: file.display().to_string(),
                 transition: &t,
@@ -288,6 +421,46 @@ pub fn main(rules: &RulesConfig, args: &Args, out: &mut impl Write) -> Result<()
                 return Ok(()); // stdout closed (e.g. piped into head): stop quietly
             }
         }
+    }
+    if labels.is_some() {
+        let total = evaluation::totals(&scores);
+        eprintln!(
+            "{:<50} {:>4} {:>4} {:>5} {:>5}  {:<5}  {:<5}  {:<5}  {:<6}  delay",
+            "evaluation (event-wise)", "win", "det", "alarm", "false", "P", "R", "F1", "FA/day"
+        );
+        for (s, sc) in summaries.iter().zip(&scores) {
+            let mut delays = sc.delays.clone();
+            eprintln!(
+                "{:<50} {:>4} {:>4} {:>5} {:>5}  {:.3}  {:.3}  {:.3}  {:.3}   {}",
+                s.source,
+                s.summary.windows,
+                s.summary.detected,
+                s.summary.alarms,
+                s.summary.false_alarms,
+                s.summary.precision,
+                s.summary.recall,
+                s.summary.f1,
+                s.summary.false_alarms_per_day,
+                evaluation::human(evaluation::median(&mut delays))
+            );
+        }
+        eprintln!(
+            "{:<50} {:>4} {:>4} {:>5} {:>5}  {:.3}  {:.3}  {:.3}  {:.3}   {}",
+            "TOTAL",
+            total.windows,
+            total.detected,
+            total.alarms,
+            total.false_alarms,
+            total.precision,
+            total.recall,
+            total.f1,
+            total.false_alarms_per_day,
+            evaluation::human(total.median_delay)
+        );
+        let line = serde_json::json!({
+            "evaluation": Evaluation { files: summaries, total: Summary::of(&total) }
+        });
+        let _ = writeln!(out, "{line}");
     }
     Ok(())
 }
@@ -375,6 +548,8 @@ mod tests {
         let args = Args {
             signal: Signal::CpuBusyPercent,
             subject_label: None,
+            rules: Vec::new(),
+            labels: None,
             files: vec![file.clone()],
         };
         main(&RulesConfig::default(), &args, &mut out).unwrap();

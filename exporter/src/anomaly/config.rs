@@ -244,11 +244,12 @@ mod tests {
     #[test]
     fn adaptive_section() {
         let c = resolve(
-            "[rules.adaptive]\nclear_for = \"2m\"\n[rules.adaptive.detector]\nwindow = 256\nlevel_z = 5.0\n",
+            "[rules.adaptive]\nclear_for = \"2m\"\n[rules.adaptive.detector]\nbaseline_window = \"3d\"\nlevel_z = 6.0\nhost_signals = 3\n",
         )
         .unwrap();
-        assert_eq!(c.adaptive.window, 256);
-        assert_eq!(c.adaptive.level_z, 5.0);
+        assert_eq!(c.adaptive.baseline_window, Duration::from_secs(3 * 86_400));
+        assert_eq!(c.adaptive.level_z, 6.0);
+        assert_eq!(c.adaptive.host_signals, 3);
         assert_eq!(c.adaptive.persistence, Params::default().persistence);
         assert_eq!(
             c.threshold["adaptive_memory"].clear_hold,
@@ -257,8 +258,11 @@ mod tests {
         let c = resolve("[rules.adaptive]\nenabled = false\n").unwrap();
         assert!(!c.threshold["adaptive_temperature"].enabled);
         assert!(c.threshold["cpu_high"].enabled);
-        let e = resolve("[rules.adaptive]\n\n[rules.adaptive.detector]\nwindow = 2\n").unwrap_err();
+        let e = resolve("[rules.adaptive]\n\n[rules.adaptive.detector]\nperiod = \"1s\"\n")
+            .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("period"), "{e}");
+        assert!(resolve("[rules.adaptive.detector]\nperiod = \"soon\"\n").is_err());
         assert!(resolve("[rules.adaptive.detector]\nwindoww = 2\n").is_err());
     }
 

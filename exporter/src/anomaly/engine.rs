@@ -153,6 +153,13 @@ impl Engine {
             // A family that decides itself (the adaptive detectors) has already applied its own
             // persistence; the engine still holds the clear, so a detector that flickers at the
             // end of an anomaly does not open a new one each time.
+            if obs.decision.as_ref().is_some_and(|d| d.restart && d.active) {
+                if let Some(mut event) = state.event.take() {
+                    event.resolved_at = Some(now);
+                    out.push(Transition::Resolved(event));
+                    state.condition = Condition::default();
+                }
+            }
             let (firing, cleared, hold) = match &obs.decision {
                 Some(d) => (d.active, !d.active, Duration::ZERO),
                 None => (
@@ -489,32 +496,57 @@ mod tests {
         assert!(e2.next_id > open.id);
     }
 
+    /// Rules with a detector that learns in minutes rather than days, for short tests.
+    fn quick_adaptive() -> RulesConfig {
+        let mut cfg = RulesConfig::default();
+        cfg.adaptive.period = Duration::from_secs(60);
+        cfg.adaptive.warmup = Duration::from_secs(600);
+        cfg
+    }
+
+    /// 40 minutes of a quiet machine at 2 s, then from `jump_at` memory (and, with `cpu_too`,
+    /// CPU) jump and stay for 10 minutes. Returns every transition.
+    fn quiet_then_jump(cpu_too: bool) -> Vec<Transition> {
+        let mut e = Engine::new(quick_adaptive(), 1);
+        let mut out = Vec::new();
+        for i in 0..1500 {
+            let jumped = i >= 1200;
+            let mut sig = Signals::empty(at(i * 2));
+            let wobble = (i % 5) as f64 * 0.2;
+            sig.memory_used_percent = Some(if jumped { 70.0 } else { 40.0 + wobble });
+            sig.cpu_busy_percent = Some(if jumped && cpu_too {
+                95.0
+            } else {
+                12.0 + wobble
+            });
+            out.extend(e.evaluate(&sig));
+        }
+        out
+    }
+
     #[test]
     fn adaptive_rule_fires_on_a_level_change_and_not_on_noise() {
-        let mut e = Engine::new(RulesConfig::default(), 1);
-        let mut started = Vec::new();
-        // Ten minutes of a quiet machine at 2 s: memory near 40% with a little noise.
-        for i in 0..300 {
-            let mut sig = Signals::empty(at(i * 2));
-            sig.memory_used_percent = Some(40.0 + (i % 5) as f64 * 0.2);
-            started.extend(e.evaluate(&sig));
-        }
-        assert!(started.is_empty(), "noise raised {started:?}");
-        // Memory jumps to 70% and stays: the adaptive rule notices within its persistence.
-        for i in 300..310 {
-            let mut sig = Signals::empty(at(i * 2));
-            sig.memory_used_percent = Some(70.0);
-            started.extend(e.evaluate(&sig));
-        }
-        let adaptive: Vec<_> = started
+        let all = quiet_then_jump(false);
+        let started: Vec<_> = all
             .iter()
-            .filter(|t| t.event().rule == "adaptive_memory")
+            .filter(|t| {
+                matches!(t, Transition::Started(_)) && t.event().rule.starts_with("adaptive_")
+            })
             .collect();
-        assert_eq!(adaptive.len(), 1, "{started:?}");
-        let ev = adaptive[0].event();
+        assert_eq!(started.len(), 1, "only the memory jump: {all:?}");
+        let ev = started[0].event();
+        assert_eq!(ev.rule, "adaptive_memory");
         assert_eq!(
             (ev.category.as_str(), ev.subject.as_str()),
             ("memory", "host")
+        );
+        // A single signal is information, not a page.
+        assert_eq!(ev.severity, crate::anomaly::Severity::Info);
+        // The jump at 40:00 is judged when its first 1-minute period is complete.
+        assert!(
+            ev.started_at >= at(2400) && ev.started_at <= at(2400 + 120),
+            "{}",
+            ev.started_at
         );
         assert!(
             ev.value >= 1.0,
@@ -523,7 +555,42 @@ mod tests {
         );
         assert!(ev.message.contains("is unusual"), "{}", ev.message);
         assert_eq!(ev.metrics["value"], 70.0);
+    }
 
+    #[test]
+    fn adaptive_host_fires_when_several_signals_are_anomalous_together() {
+        let all = quiet_then_jump(true);
+        let rules: Vec<&str> = all
+            .iter()
+            .filter(|t| matches!(t, Transition::Started(_)))
+            .map(|t| t.event().rule.as_str())
+            .filter(|r| r.starts_with("adaptive_"))
+            .collect();
+        assert!(
+            rules.contains(&"adaptive_cpu") && rules.contains(&"adaptive_memory"),
+            "{rules:?}"
+        );
+        let host: Vec<_> = all
+            .iter()
+            .filter(|t| t.event().rule == "adaptive_host")
+            .collect();
+        assert_eq!(
+            host.len(),
+            1,
+            "one host-wide anomaly, still active: {host:?}"
+        );
+        let ev = host[0].event();
+        assert_eq!(ev.severity, crate::anomaly::Severity::Critical);
+        assert_eq!(ev.metrics["anomalous_signals"], 2.0);
+        assert!(
+            ev.message.contains("cpu") && ev.message.contains("memory"),
+            "{}",
+            ev.message
+        );
+    }
+
+    #[test]
+    fn adaptive_rules_can_be_switched_off() {
         // Disabled by config: no adaptive series at all.
         let mut cfg = RulesConfig::default();
         for spec in crate::anomaly::rules::adaptive::SPECS {

@@ -2,7 +2,9 @@
 //! as `sysmon_anomaly_*` metrics, and every start and end of an anomaly recorded as an event.
 //!
 //! * [`event`]: the shared vocabulary (signals, events, transitions).
-//! * [`adaptive`]: a threshold-free detector for one series (robust z-scores over a sliding window).
+//! * [`adaptive`]: a threshold-free detector for one series (level, change and time-of-day scores
+//!   over period means, gated by rarity); [`zscore`]: the first one, kept for comparison;
+//!   [`evaluation`]: event-wise scoring on labelled series.
 //! * [`signals`]: derives the signals the rules judge from the collectors' output.
 //! * [`rules`]: one module per rule family; [`condition`]: hold and hysteresis.
 //! * [`engine`]: runs the rules and publishes `sysmon_anomaly_*`; [`config`]: `[rules.*]`.
@@ -16,11 +18,13 @@ pub mod backtest;
 pub mod condition;
 pub mod config;
 pub mod engine;
+pub mod evaluation;
 pub mod event;
 pub mod hook;
 pub mod journal;
 pub mod rules;
 pub mod signals;
 pub mod store;
+pub mod zscore;
 
 pub use event::{Event, Reading, Severity, Signals, Transition};

@@ -1,6 +1,12 @@
 //! Adaptive rules: no threshold to set. One [`Detector`] per signal (and per temperature sensor)
-//! learns what is normal for it from its own recent past and reports when it leaves that range.
-//! All share `[rules.adaptive]`; each signal is its own rule so it has its own category.
+//! learns what is normal for it from its own past and reports when it does something it has not
+//! done before. All share `[rules.adaptive]`; each signal is its own rule so it has its own
+//! category. A single signal's anomaly is `info`: worth a look, not a page.
+//!
+//! `adaptive_host` is the consensus (Netdata's "node anomaly rate" idea): it fires, as `critical`,
+//! while at least [`Params::host_signals`] of the host's signals (CPU, memory, load, disk,
+//! network, any temperature sensor) are anomalous at once. Independent blips rarely coincide;
+//! something that moves several signals together is what a routing rule should page on.
 
 use std::collections::HashMap;
 
@@ -35,6 +41,24 @@ pub const SPECS: &[RuleSpec] = &[
     spec("adaptive_disk", "disk", "disk I/O", " B/s"),
     spec("adaptive_network", "network", "network throughput", " B/s"),
     spec("adaptive_temperature", "temperature", "temperature", "°C"),
+    RuleSpec {
+        name: "adaptive_host",
+        category: "host",
+        what: "anomalous signals",
+        unit: "",
+        range: (SCORE_THRESHOLD, SCORE_THRESHOLD),
+        defaults: rule(SCORE_THRESHOLD, Severity::Critical, 0, 0.0, 60),
+    },
+];
+
+/// The signals the consensus counts, by rule (every temperature sensor counts as one signal).
+const HOST_SIGNALS: [&str; 6] = [
+    "adaptive_cpu",
+    "adaptive_memory",
+    "adaptive_load",
+    "adaptive_disk",
+    "adaptive_network",
+    "adaptive_temperature",
 ];
 
 pub struct AdaptiveRules {
@@ -54,16 +78,23 @@ impl AdaptiveRules {
         &self.params
     }
 
-    fn judge(&mut self, rule: &'static str, subject: &str, value: f64, out: &mut Vec<Observation>) {
+    fn judge(
+        &mut self,
+        rule: &'static str,
+        subject: &str,
+        at: f64,
+        value: f64,
+        out: &mut Vec<Observation>,
+    ) -> bool {
         let spec = SPECS.iter().find(|s| s.name == rule).unwrap_or(&SPECS[0]);
         let params = &self.params;
         let detector = self
             .detectors
             .entry((rule, subject.to_string()))
             .or_insert_with(|| Detector::new(params.clone()));
-        let verdict = detector.update(value);
-        if !verdict.score.is_finite() {
-            return; // warming up or a non-finite input: nothing to judge yet
+        let verdict = detector.update(at, value);
+        if !verdict.score.is_finite() || !value.is_finite() {
+            return verdict.active; // a non-finite input: nothing to judge
         }
         let on = if subject == "host" {
             String::new()
@@ -78,6 +109,7 @@ impl AdaptiveRules {
             spec.unit,
             verdict.score
         );
+        let active = verdict.active;
         out.push(Observation {
             rule,
             subject: subject.to_string(),
@@ -85,14 +117,19 @@ impl AdaptiveRules {
             context: vec![
                 ("value".to_string(), value),
                 ("baseline".to_string(), verdict.baseline),
-                ("level_z".to_string(), verdict.level_z),
+                ("level".to_string(), verdict.level),
+                ("change".to_string(), verdict.change),
+                ("season".to_string(), verdict.season),
             ],
             decision: Some(Decision {
-                active: verdict.active,
-                severity: verdict.severity,
+                active,
+                severity: Severity::Info,
                 message,
+                // One anomaly ended and the next began within the same period.
+                restart: verdict.started && verdict.ended,
             }),
         });
+        active
     }
 }
 
@@ -116,13 +153,42 @@ impl RuleFamily for AdaptiveRules {
             ("adaptive_disk", s.disk_io_bytes_per_second),
             ("adaptive_network", s.network_bytes_per_second),
         ];
+        let at = s.at.timestamp_millis() as f64 / 1000.0;
+        let mut anomalous: Vec<&'static str> = Vec::new();
         for (rule, value) in host {
             if let Some(v) = value {
-                self.judge(rule, "host", v, out);
+                if self.judge(rule, "host", at, v, out) {
+                    anomalous.push(rule);
+                }
             }
         }
+        let mut hot = false;
         for r in &s.temperatures_celsius {
-            self.judge("adaptive_temperature", &r.subject, r.value, out);
+            hot |= self.judge("adaptive_temperature", &r.subject, at, r.value, out);
         }
+        if hot {
+            anomalous.push("adaptive_temperature");
+        }
+        debug_assert!(anomalous.iter().all(|r| HOST_SIGNALS.contains(r)));
+        let count = anomalous.len();
+        let names: Vec<&str> = anomalous
+            .iter()
+            .map(|r| r.trim_start_matches("adaptive_"))
+            .collect();
+        out.push(Observation {
+            rule: "adaptive_host",
+            subject: "host".to_string(),
+            value: count as f64 / self.params.host_signals as f64,
+            context: vec![("anomalous_signals".to_string(), count as f64)],
+            decision: Some(Decision {
+                active: count >= self.params.host_signals,
+                severity: Severity::Critical,
+                message: format!(
+                    "{count} signals of this host are anomalous together: {}",
+                    names.join(", ")
+                ),
+                restart: false,
+            }),
+        });
     }
 }

@@ -61,6 +61,9 @@ pub struct Decision {
     pub active: bool,
     pub severity: Severity,
     pub message: String,
+    /// The active anomaly ended and a new one began with this sample (the engine resolves the
+    /// current event and starts another).
+    pub restart: bool,
 }
 
 /// A family of rules over the same signals.

@@ -1,22 +1,27 @@
-//! Event-wise evaluation of the adaptive detector on labelled series: the NAB tuning subset
-//! (`shared/data/nab-tuning`) and synthetic traces shaped like host metrics.
+//! Event-wise evaluation of anomaly detectors on labelled series: the NAB tuning subset
+//! (`shared/data/nab-tuning`), synthetic traces shaped like host metrics, and any labelled history
+//! given to `sysmon-exporter backtest --labels`.
 //!
-//! Shared by the `tune_adaptive` example and the `adaptive_nab` integration test, so the figures
-//! in `docs/anomaly-detection.md` and the test come from the same code, which runs the exporter's
-//! own [`Detector`].
+//! Scoring, as the tuning set's README asks: an alarm is the moment a rule goes from inactive to
+//! active; a window is detected when an alarm starts inside it (recall = detected / windows); an
+//! alarm outside every window is false (precision = alarms in windows / alarms); F1 from those;
+//! false alarms per day of scored data; the delay from a window's start to its first alarm. The
+//! first 15% of each series (at most 750 rows) is unscored (the detector still learns from it);
+//! each series starts with a fresh detector.
 //!
-//! Scoring, as the data set's README asks: an alarm is a `started` verdict; a window is detected
-//! when an alarm starts inside it; an alarm outside every window is a false alarm. The first 15% of
-//! each series (at most 750 rows) is unscored (the detector still learns from it), each series starts
-//! with a fresh detector.
+//! Shared by the `tune_adaptive` example, the `adaptive_nab` test and the backtest, so the figures
+//! in `docs/anomaly-detection.md` and the tests come from the same code.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDateTime;
-use sysmon_exporter::anomaly::adaptive::{Detector, Params};
+
+use super::adaptive;
+use super::zscore;
 
 /// One labelled series. Times are seconds since the epoch (or since the start, for synthetic ones).
+#[derive(Debug, Clone)]
 pub struct Series {
     pub name: String,
     pub t: Vec<i64>,
@@ -40,8 +45,8 @@ pub struct FileScore {
     pub false_alarms: usize,
     /// Seconds from each detected window's start to its first alarm.
     pub delays: Vec<f64>,
-    /// When each scored alarm started, and when it ended (`None`: still active at the end).
-    pub alarm_spans: Vec<(i64, Option<i64>)>,
+    /// When each scored alarm started.
+    pub alarm_times: Vec<i64>,
 }
 
 /// Totals over several series.
@@ -60,23 +65,68 @@ pub struct Totals {
     pub median_delay: f64,
 }
 
-fn parse_time(s: &str) -> Result<i64, String> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` (NAB's format) as Unix seconds.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f")
         .map(|t| t.and_utc().timestamp())
         .map_err(|e| format!("bad timestamp {s:?}: {e}"))
+}
+
+/// Reads NAB-style label windows: a JSON object from file name to a list of `[start, end]`
+/// timestamps (`"YYYY-MM-DD HH:MM:SS[.ffffff]"`, RFC 3339 or Unix seconds).
+pub fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(i64, i64)>>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let raw: BTreeMap<String, Vec<[serde_json::Value; 2]>> = serde_json::from_str(&text)
+        .map_err(|e| {
+            format!(
+                "{}:{}: expected NAB label windows, a JSON object {{\"file\": [[start, end], ...]}}: {e}",
+                path.display(),
+                e.line()
+            )
+        })?;
+    let time = |v: &serde_json::Value| -> Result<i64, String> {
+        match v {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map(|s| s as i64)
+                .ok_or_else(|| format!("bad timestamp {n}")),
+            serde_json::Value::String(s) => parse_time(s).or_else(|e| {
+                chrono::DateTime::parse_from_rfc3339(s.trim())
+                    .map(|t| t.timestamp())
+                    .map_err(|_| e)
+            }),
+            other => Err(format!("expected a timestamp, found {other}")),
+        }
+    };
+    raw.into_iter()
+        .map(|(name, windows)| {
+            let windows = windows
+                .iter()
+                .map(|[a, b]| {
+                    let (a, b) = (time(a)?, time(b)?);
+                    if a > b {
+                        return Err(format!("window ends before it starts: [{a}, {b}]"));
+                    }
+                    Ok((a, b))
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(|e| format!("{}: {name}: {e}", path.display()))?;
+            Ok((name, windows))
+        })
+        .collect()
 }
 
 /// Loads every series listed in `labels/combined_windows.json` under `dir`, in name order.
 pub fn load_nab(dir: &Path) -> Result<Vec<Series>, String> {
     let labels_path = dir.join("labels/combined_windows.json");
-    let labels = std::fs::read_to_string(&labels_path).map_err(|e| {
-        format!(
-            "cannot read {} ({e}): pass the nab-tuning directory (shared/data/nab-tuning)",
+    if !labels_path.is_file() {
+        return Err(format!(
+            "cannot read {}: pass the nab-tuning directory (shared/data/nab-tuning)",
             labels_path.display()
-        )
-    })?;
-    let labels: BTreeMap<String, Vec<[String; 2]>> =
-        serde_json::from_str(&labels).map_err(|e| format!("{}: {e}", labels_path.display()))?;
+        ));
+    }
+    let labels = read_windows(&labels_path)?;
     let mut out = Vec::with_capacity(labels.len());
     for (name, windows) in labels {
         let path = dir.join("data").join(&name);
@@ -98,11 +148,6 @@ pub fn load_nab(dir: &Path) -> Result<Vec<Series>, String> {
                     .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?,
             );
         }
-        let windows = windows
-            .iter()
-            .map(|[a, b]| Ok((parse_time(a)?, parse_time(b)?)))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|e| format!("{}: {name}: {e}", labels_path.display()))?;
         out.push(Series {
             name,
             t,
@@ -113,42 +158,38 @@ pub fn load_nab(dir: &Path) -> Result<Vec<Series>, String> {
     Ok(out)
 }
 
-/// Runs a fresh detector over `s` and scores its alarms.
-pub fn evaluate(s: &Series, p: &Params) -> FileScore {
-    let n = s.v.len();
-    // NAB's probationary period: floor(15%) of the rows, at most 750.
-    let probation = (n * 15 / 100).min(750);
-    let scored_from = s.t.get(probation).copied().unwrap_or(i64::MAX);
-    let windows: Vec<(i64, i64)> = s
-        .windows
+/// NAB's probationary period: the first 15% of the rows, at most 750.
+pub fn probation(rows: usize) -> usize {
+    (rows * 15 / 100).min(750)
+}
+
+/// Scores alarm start times against a series' windows (only alarms at or after `scored_from`).
+pub fn score_alarms(
+    name: &str,
+    times: &[i64],
+    windows: &[(i64, i64)],
+    scored_from: i64,
+    alarms: &[i64],
+) -> FileScore {
+    let windows: Vec<(i64, i64)> = windows
         .iter()
         .copied()
         .filter(|&(_, end)| end >= scored_from)
         .collect();
     let mut first_alarm: Vec<Option<i64>> = vec![None; windows.len()];
     let mut score = FileScore {
-        name: s.name.clone(),
-        rows: n,
-        scored_days: match (s.t.get(probation), s.t.last()) {
-            (Some(a), Some(b)) => (b - a) as f64 / 86_400.0,
+        name: name.to_string(),
+        rows: times.len(),
+        scored_days: match times.last() {
+            Some(&b) if b > scored_from => (b - scored_from) as f64 / 86_400.0,
             _ => 0.0,
         },
         windows: windows.len(),
         ..FileScore::default()
     };
-    let mut d = Detector::new(p.clone());
-    for (i, (&t, &x)) in s.t.iter().zip(&s.v).enumerate() {
-        let verdict = d.update(x);
-        if verdict.ended {
-            if let Some(last) = score.alarm_spans.last_mut() {
-                last.1.get_or_insert(t);
-            }
-        }
-        if !verdict.started || i < probation {
-            continue;
-        }
+    for &t in alarms.iter().filter(|&&t| t >= scored_from) {
         score.alarms += 1;
-        score.alarm_spans.push((t, None));
+        score.alarm_times.push(t);
         match windows.iter().position(|&(a, b)| a <= t && t <= b) {
             Some(w) => {
                 first_alarm[w].get_or_insert(t);
@@ -163,6 +204,42 @@ pub fn evaluate(s: &Series, p: &Params) -> FileScore {
         }
     }
     score
+}
+
+/// Scores a series given the row indices at which alarms started.
+fn score_rows(s: &Series, started: impl Iterator<Item = usize>) -> FileScore {
+    let probation = probation(s.v.len());
+    let scored_from = s.t.get(probation).copied().unwrap_or(i64::MAX);
+    let alarms: Vec<i64> = started
+        .filter(|&i| i >= probation)
+        .filter_map(|i| s.t.get(i).copied())
+        .collect();
+    score_alarms(&s.name, &s.t, &s.windows, scored_from, &alarms)
+}
+
+/// Runs a fresh adaptive detector over `s` and scores its alarms.
+pub fn evaluate(s: &Series, p: &adaptive::Params) -> FileScore {
+    let mut d = adaptive::Detector::new(p.clone());
+    let started: Vec<usize> =
+        s.t.iter()
+            .zip(&s.v)
+            .enumerate()
+            .filter(|(_, (&t, &x))| d.update(t as f64, x).started)
+            .map(|(i, _)| i)
+            .collect();
+    score_rows(s, started.into_iter())
+}
+
+/// Runs a fresh detector of the first version (robust z-score, counted in samples) over `s`.
+pub fn evaluate_zscore(s: &Series, p: &zscore::Params) -> FileScore {
+    let mut d = zscore::Detector::new(p.clone());
+    let started: Vec<usize> =
+        s.v.iter()
+            .enumerate()
+            .filter(|(_, &x)| d.update(x).started)
+            .map(|(i, _)| i)
+            .collect();
+    score_rows(s, started.into_iter())
 }
 
 pub fn totals(scores: &[FileScore]) -> Totals {
@@ -279,7 +356,9 @@ fn daily(t: i64) -> f64 {
     0.5 - 0.5 * (std::f64::consts::TAU * ((t % DAY) - 4 * HOUR) as f64 / DAY as f64).cos()
 }
 
-/// Synthetic traces sampled every 2 s like the exporter. The last two have no anomaly.
+/// Synthetic traces sampled every 2 s like the exporter. The anomalous ones have two normal days
+/// first (the detector's windows span days); `flat_tiny_noise`, `noisy_no_anomaly` and
+/// `disk_nightly_backup` have no anomaly.
 pub fn synthetic() -> Vec<Series> {
     let ten_min = 10 * 60;
     let mut out = Vec::new();
@@ -287,10 +366,10 @@ pub fn synthetic() -> Vec<Series> {
     // CPU busy %: daily pattern, noise, one-sample bursts (cron, GC: normal), and a 30 min step
     // of +35 points at 14:00. Its onset and its end are both changes worth reporting.
     let mut r = Rng::new(11);
-    let (up, down) = (14 * HOUR, 14 * HOUR + 30 * 60);
+    let (up, down) = (2 * DAY + 14 * HOUR, 2 * DAY + 14 * HOUR + 30 * 60);
     out.push(trace(
         "synthetic/cpu_daily_step",
-        1,
+        3,
         &[(up, up + ten_min), (down, down + ten_min)],
         |t| {
             let burst = if r.uniform() < 1.0 / 150.0 { 25.0 } else { 0.0 };
@@ -302,10 +381,10 @@ pub fn synthetic() -> Vec<Series> {
     // Memory used %: smooth with small noise; from 08:00 a leak of +3 points per hour until a
     // restart at 14:00 drops it back. The leak's first two hours and the drop are the anomalies.
     let mut r = Rng::new(12);
-    let (leak, restart) = (8 * HOUR, 14 * HOUR);
+    let (leak, restart) = (2 * DAY + 8 * HOUR, 2 * DAY + 14 * HOUR);
     out.push(trace(
         "synthetic/memory_leak",
-        1,
+        3,
         &[(leak, leak + 2 * HOUR), (restart, restart + ten_min)],
         |t| {
             let leaked = if (leak..restart).contains(&t) {
@@ -320,10 +399,10 @@ pub fn synthetic() -> Vec<Series> {
     // Temperature, whole degrees as many hwmon drivers report: a slow daily drift and noise,
     // then at 16:00 a spike to ~88 °C held 60 s that decays back with a 60 s time constant.
     let mut r = Rng::new(13);
-    let spike = 16 * HOUR;
+    let spike = 2 * DAY + 16 * HOUR;
     out.push(trace(
         "synthetic/temperature_spike",
-        1,
+        3,
         &[(spike, spike + 5 * 60)],
         |t| {
             let base = 44.0 + 6.0 * daily(t) + 0.6 * r.normal();
@@ -340,16 +419,64 @@ pub fn synthetic() -> Vec<Series> {
 
     // A flat line with tiny noise (filesystem used %): no anomaly.
     let mut r = Rng::new(14);
-    out.push(trace("synthetic/flat_tiny_noise", 2, &[], |_| {
+    out.push(trace("synthetic/flat_tiny_noise", 4, &[], |_| {
         42.0 + 0.002 * r.normal()
     }));
 
     // A noisy series with heavy-tailed noise and a mild daily pattern (network throughput, MB/s):
     // no anomaly.
     let mut r = Rng::new(15);
-    out.push(trace("synthetic/noisy_no_anomaly", 2, &[], |t| {
+    out.push(trace("synthetic/noisy_no_anomaly", 4, &[], |t| {
         (40.0 + 10.0 * daily(t) + 5.0 * r.laplace()).max(0.0)
     }));
+
+    // Disk I/O (MB/s): low busy-hours traffic, and a nightly backup from 02:00 to 02:40 reading at
+    // ~120 MB/s. It happens every night, so it is normal: no anomaly.
+    let mut r = Rng::new(16);
+    out.push(trace("synthetic/disk_nightly_backup", 4, &[], |t| {
+        let tod = t % DAY;
+        let backup = if (2 * HOUR..2 * HOUR + 40 * 60).contains(&tod) {
+            120.0 + 10.0 * r.normal()
+        } else {
+            0.0
+        };
+        (3.0 + 4.0 * daily(t) + 1.5 * r.laplace() + backup).max(0.0)
+    }));
+
+    // Network throughput (MB/s) with a daily pattern; on the third day at 11:00 the link goes
+    // down for 20 minutes (throughput near 0), then traffic resumes.
+    let mut r = Rng::new(17);
+    let outage = 2 * DAY + 11 * HOUR;
+    out.push(trace(
+        "synthetic/network_outage",
+        3,
+        &[
+            (outage, outage + ten_min),
+            (outage + 20 * 60, outage + 30 * 60),
+        ],
+        |t| {
+            if (outage..outage + 20 * 60).contains(&t) {
+                0.02 * r.uniform()
+            } else {
+                (20.0 + 15.0 * daily(t) + 3.0 * r.laplace()).max(0.0)
+            }
+        },
+    ));
+
+    // CPU busy % of an 8-CPU host with a daily pattern and bursts; on the third day at 10:00 a
+    // runaway process pins one CPU (+12.5 points) until the end of the trace.
+    let mut r = Rng::new(18);
+    let runaway = 2 * DAY + 10 * HOUR;
+    out.push(trace(
+        "synthetic/cpu_runaway_process",
+        3,
+        &[(runaway, runaway + 15 * 60)],
+        |t| {
+            let burst = if r.uniform() < 1.0 / 150.0 { 25.0 } else { 0.0 };
+            let pinned = if t >= runaway { 12.5 } else { 0.0 };
+            (8.0 + 12.0 * daily(t) + 2.0 * r.normal() + burst + pinned).clamp(0.0, 100.0)
+        },
+    ));
 
     out
 }
