@@ -14,6 +14,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::anomaly::{self, store::Store};
+use crate::json_response::json_error;
 use crate::metrics::Format;
 use crate::sampler::{self, Snapshot};
 use crate::self_metrics::VERSION;
@@ -74,17 +75,6 @@ pub fn router(state: AppState) -> Router {
         router = router.merge(anomaly::api::routes(Arc::clone(store)));
     }
     router.fallback(not_found).with_state(state)
-}
-
-/// A JSON error body: `{"status":"error","error":"..."}`.
-pub(crate) fn json_error(status: StatusCode, message: String) -> Response {
-    let body = serde_json::json!({ "status": "error", "error": message });
-    (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {

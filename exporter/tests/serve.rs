@@ -213,6 +213,24 @@ fn bad_flags_and_config_exit_with_status_2() {
     );
     assert!(err.contains("samplr"), "{err}");
 
+    // A rule section names a rule the exporter does not have: file, line and the known names.
+    std::fs::write(
+        &file,
+        "[rules.cpu_high]\nthreshold = 80.0\n\n[rules.cpu_hgh]\nthreshold = 1.0\n",
+    )
+    .unwrap();
+    let (code, err) = run_to_exit(&[&format!("--config.file={}", file.display())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:4:", file.display())),
+        "names file and line: {err}"
+    );
+    assert!(
+        err.contains("rules.cpu_hgh: unknown rule; expected one of cpu_high, cpu_jump"),
+        "{err}"
+    );
+    assert!(err.contains("adaptive_temperature"), "{err}");
+
     let (code, err) = run_to_exit(&["--config.file=/nonexistent/sysmon.toml"]);
     assert_eq!(code, Some(2), "{err}");
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -22,12 +21,11 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use futures_util::stream::Stream;
-use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::event::{Severity, Transition};
 use super::store::{Query, StateFilter, Store};
-use crate::server::json_error;
+use crate::json_response::{bad_request, json_error, json_success as success};
 
 /// `limit` when the request gives none.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -47,31 +45,6 @@ where
         .route("/api/v1/anomalies/stream", get(stream))
         .route("/api/v1/anomalies/{id}", get(one))
         .with_state(store)
-}
-
-/// `{"status":"success","data":...}`, with each event's fields in their declared order (`id`
-/// first), as the journal and the stream write them.
-#[derive(Serialize)]
-struct Success<T> {
-    status: &'static str,
-    data: T,
-}
-
-fn success<T: Serialize>(data: T) -> Response {
-    match serde_json::to_string(&Success {
-        status: "success",
-        data,
-    }) {
-        Ok(body) => (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode the response: {e}"),
-        ),
-    }
-}
-
-fn bad_request(message: String) -> Response {
-    json_error(StatusCode::BAD_REQUEST, message)
 }
 
 async fn list(State(store): State<Arc<Store>>, RawQuery(raw): RawQuery) -> Response {
@@ -264,6 +237,7 @@ mod tests {
     use crate::anomaly::journal::Retention;
     use crate::anomaly::store::tests::{event, sample_store};
     use axum::body::Body;
+    use axum::http::header::CONTENT_TYPE;
     use axum::http::Request;
     use chrono::TimeDelta;
     use futures_util::StreamExt as _;

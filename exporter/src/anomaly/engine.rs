@@ -10,8 +10,7 @@ use chrono::{DateTime, Utc};
 use super::condition::{Change, Condition};
 use super::config::RulesConfig;
 use super::event::{Event, Signals, Transition};
-use super::rules::adaptive::AdaptiveRules;
-use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
+use super::rules::{self, Family, Observation, RuleFamily, RuleSpec, ThresholdRule, FAMILIES};
 use crate::metrics::{LabelName, MetricSet, MetricType, Part, Sample};
 
 /// A subject not reported for this long (an unplugged device, an unmounted filesystem) is
@@ -31,8 +30,8 @@ struct State {
 }
 
 pub struct Engine {
-    families: Vec<Box<dyn RuleFamily>>,
-    adaptive: AdaptiveRules,
+    /// Every registered family with its running instance.
+    families: Vec<(&'static Family, Box<dyn RuleFamily>)>,
     specs: BTreeMap<&'static str, RuleSpec>,
     config: RulesConfig,
     states: BTreeMap<(&'static str, String), State>,
@@ -46,14 +45,10 @@ fn duration_text(d: Duration) -> String {
 impl Engine {
     /// An engine with `config`, numbering new events from `next_id`.
     pub fn new(config: RulesConfig, next_id: u64) -> Engine {
-        let families = rules::threshold_families();
-        let specs = rules::all_specs()
-            .into_iter()
-            .map(|s| (s.name, s.clone()))
-            .collect();
+        let families = FAMILIES.iter().map(|f| (f, (f.build)(&config))).collect();
+        let specs = rules::all_specs().map(|s| (s.name, s.clone())).collect();
         Engine {
             families,
-            adaptive: AdaptiveRules::new(config.adaptive.clone()),
             specs,
             config,
             states: BTreeMap::new(),
@@ -86,10 +81,13 @@ impl Engine {
     /// Replaces the rule settings. Conditions of rules that stay enabled carry on; anomalies of
     /// rules now disabled are resolved.
     pub fn reload(&mut self, config: RulesConfig, now: DateTime<Utc>) -> Vec<Transition> {
-        // New detector parameters mean new detectors (they warm up again); unchanged ones keep
-        // what they have learnt.
-        if &config.adaptive != self.adaptive.params() {
-            self.adaptive = AdaptiveRules::new(config.adaptive.clone());
+        for (registered, family) in &mut self.families {
+            if !self.config.any_enabled(registered) {
+                // It was not run while all its rules were off: what it remembers is stale.
+                *family = (registered.build)(&config);
+            } else {
+                family.reload(&config);
+            }
         }
         self.config = config;
         let disabled: Vec<(&'static str, String)> = self
@@ -117,16 +115,11 @@ impl Engine {
     pub fn evaluate(&mut self, signals: &Signals) -> Vec<Transition> {
         let now = signals.at;
         let mut observations = Vec::new();
-        for family in &mut self.families {
-            family.observe(signals, &mut observations);
-        }
-        if self
-            .config
-            .threshold
-            .iter()
-            .any(|(name, r)| name.starts_with("adaptive_") && r.enabled)
-        {
-            self.adaptive.observe(signals, &mut observations);
+        for (registered, family) in &mut self.families {
+            // A family whose rules are all disabled costs nothing (no detector updates).
+            if self.config.any_enabled(registered) {
+                family.observe(signals, &mut observations);
+            }
         }
         let mut out = Vec::new();
         for obs in observations {
