@@ -3,6 +3,7 @@
 //! evaluated rule and subject as `sysmon_anomaly_*` metrics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::condition::{Change, Condition};
 use super::config::RulesConfig;
 use super::event::{Event, Signals, Transition};
+use super::rank::ScoreHistory;
 use super::rules::{self, Family, Observation, RuleFamily, RuleSpec, ThresholdRule, FAMILIES};
 use crate::metrics::{LabelName, MetricSet, MetricType, Part, Sample};
 
@@ -27,6 +29,8 @@ struct State {
     last_value: f64,
     last_seen: DateTime<Utc>,
     activations: u64,
+    /// The rule's family decides itself and its value is a score (`sysmon_anomaly_score`).
+    scored: bool,
 }
 
 pub struct Engine {
@@ -36,6 +40,8 @@ pub struct Engine {
     config: RulesConfig,
     states: BTreeMap<(&'static str, String), State>,
     next_id: u64,
+    /// Where the scores of the families that decide themselves go, for the feed's ranking.
+    scores: Option<Arc<ScoreHistory>>,
 }
 
 fn duration_text(d: Duration) -> String {
@@ -53,7 +59,15 @@ impl Engine {
             config,
             states: BTreeMap::new(),
             next_id: next_id.max(1),
+            scores: None,
         }
+    }
+
+    /// Records every score of the rules that decide themselves (the adaptive detectors) in
+    /// `scores`, which `GET /api/v1/anomalies/rank` ranks.
+    pub fn with_scores(mut self, scores: Arc<ScoreHistory>) -> Engine {
+        self.scores = Some(scores);
+        self
     }
 
     /// Takes over anomalies that were active when the exporter last stopped (from the journal), so
@@ -72,6 +86,7 @@ impl Engine {
                     last_value: event.value,
                     last_seen: now,
                     activations: 0,
+                    scored: rules::family_of(spec.name).is_some_and(|f| f.decides),
                     event: Some(event),
                 },
             );
@@ -140,9 +155,14 @@ impl Engine {
                 last_value: obs.value,
                 last_seen: now,
                 activations: 0,
+                scored: obs.decision.is_some(),
             });
             state.last_value = obs.value;
             state.last_seen = now;
+            if let (Some(scores), Some(_)) = (&self.scores, &obs.decision) {
+                let over = obs.value > rule.threshold;
+                scores.record(spec.name, spec.category, &obs.subject, obs.value, over, now);
+            }
             // A family that decides itself (the adaptive detectors) has already applied its own
             // persistence; the engine still holds the clear, so a detector that flickers at the
             // end of an anomaly does not open a new one each time.
@@ -256,6 +276,26 @@ impl Engine {
                 family.samples.push(Sample {
                     labels: labels.clone(),
                     value: values[i],
+                    part: Part::Value,
+                });
+            }
+        }
+        // The scores alone, without the severity a rule's settings give, so that a query can rank
+        // every scored signal of a host over a range (the anomalies dashboard does).
+        let family = out.family(
+            "sysmon_anomaly_score",
+            "The anomaly score the adaptive detector gave the signal in the last sample it was reported (1 is the detector's threshold).",
+            MetricType::Gauge,
+        );
+        for ((rule, subject), state) in &self.states {
+            if state.scored && self.rule(rule).is_some() {
+                family.samples.push(Sample {
+                    labels: vec![
+                        ("rule".into(), rule.to_string()),
+                        ("category".into(), state.category.to_string()),
+                        ("subject".into(), subject.clone()),
+                    ],
+                    value: state.last_value,
                     part: Part::Value,
                 });
             }
