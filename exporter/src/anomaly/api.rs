@@ -28,6 +28,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::event::{Severity, Transition};
 use super::rank::RankedSignal;
+use super::rules;
 use super::store::{Query, StateFilter, Store};
 use crate::json_response::{bad_request, json_error, json_success as success};
 
@@ -53,10 +54,44 @@ where
 }
 
 async fn list(State(store): State<Arc<Store>>, RawQuery(raw): RawQuery) -> Response {
-    match parse_query(raw.as_deref()) {
+    match parse_query(raw.as_deref()).and_then(|q| known_names(&store, q)) {
         Ok(q) => success(store.query(&q)),
         Err(message) => bad_request(message),
     }
+}
+
+/// Checks the `rule` and `category` filters against the registered rules (and the events held,
+/// which may come from rules a newer version no longer has), so that a misspelt name is a 400
+/// naming the known ones rather than an empty answer.
+fn known_names(store: &Store, q: Query) -> Result<Query, String> {
+    let unknown = |param: &str, name: &String, known: Vec<&'static str>| {
+        let mut known = known;
+        known.sort_unstable();
+        known.dedup();
+        format!(
+            "{param}: unknown {param} {name:?}; expected one of {}",
+            known.join(", ")
+        )
+    };
+    for rule in &q.rules {
+        if !rules::all_specs().any(|s| s.name == rule) && !store.holds_rule(rule) {
+            return Err(unknown(
+                "rule",
+                rule,
+                rules::all_specs().map(|s| s.name).collect(),
+            ));
+        }
+    }
+    for category in &q.categories {
+        if !rules::all_specs().any(|s| s.category == category) && !store.holds_category(category) {
+            return Err(unknown(
+                "category",
+                category,
+                rules::all_specs().map(|s| s.category).collect(),
+            ));
+        }
+    }
+    Ok(q)
 }
 
 async fn one(
@@ -501,6 +536,14 @@ mod tests {
                 "severity: expected",
             ),
             ("/api/v1/anomalies?category=", "category: expected a name"),
+            (
+                "/api/v1/anomalies?rule=cpu_high,cpu_hgh",
+                "rule: unknown rule \"cpu_hgh\"; expected one of adaptive_cpu, ",
+            ),
+            (
+                "/api/v1/anomalies?category=memroy",
+                "category: unknown category \"memroy\"; expected one of cpu, disk, ",
+            ),
             (
                 "/api/v1/anomalies?rule=cpu_high,,x",
                 "rule: expected a name",

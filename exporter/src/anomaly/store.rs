@@ -267,6 +267,17 @@ impl Store {
         found
     }
 
+    /// Whether any event held was raised by `rule` (an event may outlive its rule: a journal
+    /// written by an older version).
+    pub fn holds_rule(&self, rule: &str) -> bool {
+        lock(&self.events).values().any(|e| e.rule == rule)
+    }
+
+    /// Whether any event held is of `category`.
+    pub fn holds_category(&self, category: &str) -> bool {
+        lock(&self.events).values().any(|e| e.category == category)
+    }
+
     /// One event by id.
     pub fn get(&self, id: u64) -> Option<Event> {
         lock(&self.events).get(&id).cloned()
