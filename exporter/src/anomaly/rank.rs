@@ -18,6 +18,9 @@ use serde::Serialize;
 /// How many minutes of history a signal keeps: 24 h.
 pub const MINUTES: usize = 24 * 60;
 
+/// The size of one signal's minute in the history.
+pub const MINUTE_BYTES: usize = std::mem::size_of::<Minute>();
+
 /// One minute of one signal's scores.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Minute {
@@ -224,7 +227,7 @@ mod tests {
 
     #[test]
     fn minute_is_twenty_bytes() {
-        assert_eq!(std::mem::size_of::<Minute>(), 20);
+        assert_eq!(MINUTE_BYTES, 20);
     }
 
     #[test]
