@@ -278,7 +278,7 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sysmon-exporter</title>\n\
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head>\n\
 <body><h1>sysmon-exporter</h1>\n<p>Version {VERSION}. Sampling every {interval}; last sample {sampled} took {cycle:.3} ms.</p>\n\
-<p><a href=\"{path}\">Metrics</a> · <a href=\"/health\">Health</a> · <a href=\"/api/v1/anomalies?state=active\">Active anomalies</a></p>\n\
+<p><a href=\"{path}\">Metrics</a> · <a href=\"/health\">Health</a> · <a href=\"/api/v1/anomalies?state=active\">Active anomalies</a> · <a href=\"/api/v1/anomalies/rank\">Most anomalous signals (last hour)</a></p>\n\
 <table><thead><tr><th>Collector</th><th>Status</th><th>Last success</th><th>Duration</th><th>CPU since start</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n",
         interval = humantime::format_duration(state.interval),
         cycle = snap.cycle_duration.as_secs_f64() * 1000.0,

@@ -130,6 +130,12 @@ fn landing_page_and_health() {
         page.contains("<th>CPU since start</th>"),
         "the landing page shows each collector's CPU time"
     );
+    // Its links to the feed answer.
+    for link in ["/api/v1/anomalies?state=active", "/api/v1/anomalies/rank"] {
+        assert!(page.contains(&format!("href=\"{link}\"")), "{link} linked");
+        let body: serde_json::Value = serde_json::from_str(&e.get(link)).unwrap();
+        assert_eq!(body["status"], "success", "{link}: {body}");
+    }
     let metrics = e.get("/custom");
     assert!(metrics.contains("node_load1"));
     assert!(metrics.contains("sysmon_collector_cpu_seconds_total{collector=\"cpu\"}"));
