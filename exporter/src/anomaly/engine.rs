@@ -577,6 +577,44 @@ mod tests {
     }
 
     #[test]
+    fn adaptive_scores_are_published_and_recorded_for_the_ranking() {
+        let scores = Arc::new(ScoreHistory::new());
+        let mut e = Engine::new(RulesConfig::default(), 1).with_scores(Arc::clone(&scores));
+        for i in 0..200 {
+            let mut sig = cpu(i * 2, 30.0 + (i % 3) as f64);
+            sig.memory_used_percent = Some(if i < 190 { 40.0 } else { 90.0 });
+            e.evaluate(&sig);
+        }
+        let mut m = MetricSet::new();
+        e.metrics(&mut m);
+        let score = m.get("sysmon_anomaly_score").unwrap();
+        let rules: Vec<&str> = score
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_str())
+            .collect();
+        assert_eq!(
+            rules,
+            ["adaptive_cpu", "adaptive_memory"],
+            "scored rules only"
+        );
+        assert_eq!(score.samples[0].labels.len(), 3, "rule, category, subject");
+        assert!(score.samples[1].value >= 1.0, "{:?}", score.samples[1]);
+        let ranked = scores.rank(at(0), at(400), 10);
+        assert_eq!(ranked[0].rule, "adaptive_memory");
+        assert_eq!(ranked[0].samples, 200);
+        assert!(ranked[0].anomalous_ratio > 0.0 && ranked[0].anomalous_ratio <= 0.05);
+        // Disabled, the adaptive family is not run: no new scores.
+        let mut cfg = RulesConfig::default();
+        for spec in crate::anomaly::rules::adaptive::SPECS {
+            cfg.threshold.get_mut(spec.name).unwrap().enabled = false;
+        }
+        e.reload(cfg, at(400));
+        e.evaluate(&cpu(402, 30.0));
+        assert_eq!(scores.rank(at(0), at(500), 10)[0].samples, 200);
+    }
+
+    #[test]
     fn vanished_subject_is_forgotten_after_a_while() {
         let mut e = Engine::new(RulesConfig::default(), 1);
         let mut s = Signals::empty(at(0));
