@@ -1347,6 +1347,20 @@ def anomalies():
                          % m("sysmon_anomaly_active"),
                          "{{instance}} {{rule}} {{subject}}")],
                  steps=thresholds("green", 0.1, "orange", 0.5, "red"), maximum=1),
+        bargauge("Most anomalous signals", "The ten signals the adaptive detectors found most "
+                 "unusual over the shown range: the mean of sysmon_anomaly_score, the detector's "
+                 "score of the signal (1 is its threshold), whether or not an anomaly fired. The "
+                 "exporter's GET /api/v1/anomalies/rank ranks one host's signals from every "
+                 "sample rather than every scrape.", "none",
+                 [target("topk(10, avg_over_time(%s[$__range]))" % m("sysmon_anomaly_score"),
+                         "{{instance}} {{rule}} {{subject}}")],
+                 steps=thresholds("green", 0.5, "orange", 1, "red")),
+        bargauge("Highest scores", "The ten signals with the highest adaptive score in the "
+                 "shown range (max_over_time of sysmon_anomaly_score; 1 is the detector's "
+                 "threshold): short spikes that the mean hides.", "none",
+                 [target("topk(10, max_over_time(%s[$__range]))" % m("sysmon_anomaly_score"),
+                         "{{instance}} {{rule}} {{subject}}")],
+                 steps=thresholds("green", 1, "orange", 2, "red")),
         timeseries("Active anomalies by category", "How many anomaly rules were firing, by "
                    "category (cpu, memory, temperature, filesystem, usb).", "none",
                    [target("sum by (category) (%s)" % m("sysmon_anomaly_active"),

@@ -4,11 +4,13 @@
 //!
 //! `cargo run --release -p sysmon-exporter --example engine_cost [samples]`
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sysmon_exporter::anomaly::config::RulesConfig;
 use sysmon_exporter::anomaly::engine::Engine;
+use sysmon_exporter::anomaly::rank::{ScoreHistory, MINUTE_BYTES};
 use sysmon_exporter::anomaly::signals::SignalExtractor;
 use sysmon_exporter::metrics::MetricSet;
 
@@ -101,7 +103,9 @@ fn main() {
         .unwrap_or(20_000);
     let inputs: Vec<MetricSet> = (0..64).map(host_sample).collect();
     let mut extractor = SignalExtractor::new();
-    let mut engine = Engine::new(RulesConfig::default(), 1);
+    // As the exporter runs it: the adaptive scores recorded for the feed's ranking.
+    let scores = Arc::new(ScoreHistory::new());
+    let mut engine = Engine::new(RulesConfig::default(), 1).with_scores(Arc::clone(&scores));
     let start: DateTime<Utc> = DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
 
     let mut per_sample = Vec::with_capacity(samples as usize);
@@ -152,5 +156,11 @@ fn main() {
         us(pct(0.5)),
         us(pct(0.99)),
         us(pct(1.0))
+    );
+    let minutes = scores.minutes_held();
+    println!(
+        "  score history for the ranking: {minutes} signal-minutes, {:.1} KiB ({} s simulated)",
+        (minutes * MINUTE_BYTES) as f64 / 1024.0,
+        2 * samples
     );
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::config_error::ConfigError;
+use crate::config_error::{line_col, parse_duration_value};
+
 /// Effective settings after reading the file and applying flag overrides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -70,47 +73,6 @@ pub fn default_storage_path() -> PathBuf {
     match env("HOME") {
         Some(home) => home.join(".local/state/sysmon"),
         None => PathBuf::from("sysmon-state"),
-    }
-}
-
-/// A configuration error a person can act on: where, and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl ConfigError {
-    /// An error about the value at byte `offset` of `source`, read from `file`.
-    pub(crate) fn at(file: &Path, source: &str, offset: usize, message: String) -> ConfigError {
-        let (line, column) = line_col(source, offset);
-        ConfigError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message,
-        }
     }
 }
 
@@ -317,34 +279,6 @@ fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, C
         });
     }
     Ok(settings)
-}
-
-pub(crate) fn parse_duration_value(
-    path: &Path,
-    source: &str,
-    value: &Spanned<String>,
-    key: &str,
-) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(value.get_ref()).map_err(|_| {
-        let (line, column) = line_col(source, value.span().start);
-        ConfigError {
-            file: path.to_path_buf(),
-            line,
-            column,
-            message: format!(
-                "{key}: expected a duration such as \"2s\" or \"500ms\", found {:?}",
-                value.get_ref()
-            ),
-        }
-    })
-}
-
-/// 1-based line and column of a byte offset.
-pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

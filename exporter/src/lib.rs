@@ -9,6 +9,8 @@ pub mod cli;
 pub mod collector;
 pub mod compat;
 pub mod config;
+pub mod config_error;
+pub mod json_response;
 pub mod logging;
 pub mod metrics;
 pub mod sampler;

@@ -233,7 +233,8 @@ async fn run(
 
     // The anomaly engine continues the anomalies that were active at the last stop and numbers
     // new events after the journal's.
-    let mut engine = Engine::new(settings.rules.clone(), store.next_id());
+    let mut engine =
+        Engine::new(settings.rules.clone(), store.next_id()).with_scores(store.scores());
     engine.adopt(store.active(), chrono::Utc::now());
     let reload = Arc::new(ReloadState::default());
     let hook = AnomalyHook::new(engine, store.clone(), Arc::clone(&reload));

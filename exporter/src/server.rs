@@ -14,6 +14,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::anomaly::{self, store::Store};
+use crate::json_response::json_error;
 use crate::metrics::Format;
 use crate::sampler::{self, Snapshot};
 use crate::self_metrics::VERSION;
@@ -74,17 +75,6 @@ pub fn router(state: AppState) -> Router {
         router = router.merge(anomaly::api::routes(Arc::clone(store)));
     }
     router.fallback(not_found).with_state(state)
-}
-
-/// A JSON error body: `{"status":"error","error":"..."}`.
-pub(crate) fn json_error(status: StatusCode, message: String) -> Response {
-    let body = serde_json::json!({ "status": "error", "error": message });
-    (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -288,7 +278,7 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sysmon-exporter</title>\n\
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head>\n\
 <body><h1>sysmon-exporter</h1>\n<p>Version {VERSION}. Sampling every {interval}; last sample {sampled} took {cycle:.3} ms.</p>\n\
-<p><a href=\"{path}\">Metrics</a> · <a href=\"/health\">Health</a> · <a href=\"/api/v1/anomalies?state=active\">Active anomalies</a></p>\n\
+<p><a href=\"{path}\">Metrics</a> · <a href=\"/health\">Health</a> · <a href=\"/api/v1/anomalies?state=active\">Active anomalies</a> · <a href=\"/api/v1/anomalies/rank\">Most anomalous signals (last hour)</a></p>\n\
 <table><thead><tr><th>Collector</th><th>Status</th><th>Last success</th><th>Duration</th><th>CPU since start</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n",
         interval = humantime::format_duration(state.interval),
         cycle = snap.cycle_duration.as_secs_f64() * 1000.0,

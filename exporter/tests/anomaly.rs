@@ -323,3 +323,163 @@ fn events_survive_sigkill_and_active_anomalies_resume() {
         },
     );
 }
+
+/// A GET that may fail: (status, body as JSON).
+fn get_json(e: &Running, path: &str) -> (u16, serde_json::Value) {
+    let (status, body) = match ureq::get(&e.url(path)).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+        Err(err) => panic!("GET {path}: {err}"),
+    };
+    let json = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: not JSON: {body}"));
+    (status, json)
+}
+
+fn score(e: &Running, rule: &str) -> Option<f64> {
+    parse_exposition(&e.get("/metrics"))
+        .into_iter()
+        .find(|(k, _)| {
+            k.name == "sysmon_anomaly_score"
+                && k.labels.iter().any(|(n, v)| n == "rule" && v == rule)
+        })
+        .map(|(_, v)| v)
+}
+
+/// Memory of the laptop made anomalous while its other signals stay as they are: the ranking puts
+/// memory first, with its peak inside the range, and `sysmon_anomaly_score` carries the scores.
+#[test]
+fn rank_puts_the_anomalous_signal_first() {
+    let mut m = Machine::laptop();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sysmon.toml");
+    // One-second periods and a ten-second warm-up, so the detectors judge within seconds of
+    // 100 ms samples (no time-of-day band: the test lasts seconds, not days).
+    std::fs::write(
+        &config,
+        "[rules.adaptive.detector]\nperiod = \"1s\"\nwarmup = \"5s\"\nrecent_window = \"10s\"\n\
+         baseline_window = \"1h\"\nnoise_window = \"1h\"\nseason_slot = \"1s\"\nseason_days = 0\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let e = start(&m, &config, &state);
+    let meminfo = std::fs::read_to_string(m.root.join("proc/meminfo")).unwrap();
+    let set_used = |m: &Machine, percent: f64| {
+        let total = 16_065_520.0;
+        let available = (total * (1.0 - percent / 100.0)) as u64;
+        let text: String = meminfo
+            .lines()
+            .map(|l| {
+                if l.starts_with("MemAvailable:") {
+                    format!("MemAvailable:   {available} kB\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        // In place, as the kernel's files are: the exporter keeps /proc/meminfo open.
+        std::fs::write(m.root.join("proc/meminfo"), text).unwrap();
+    };
+    let started = chrono::Utc::now();
+    // Quiet memory with a little noise until the detectors are well past their warm-up (the
+    // ranking counts the samples scored).
+    let mut i = 0u32;
+    eventually(
+        "adaptive_memory warmed up",
+        || {
+            i += 1;
+            set_used(&m, 40.0 + f64::from(i % 5) * 0.1);
+            m.cpu_step(10, 90);
+        },
+        || {
+            let (_, body) = get_json(&e, "/api/v1/anomalies/rank");
+            body["data"]["signals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["rule"] == "adaptive_memory" && s["samples"].as_u64() > Some(30))
+        },
+    );
+    assert!(score(&e, "adaptive_memory").is_some_and(|s| s < 1.0));
+    // Memory jumps to 80% and stays: the detector's score passes its threshold.
+    set_used(&m, 80.0);
+    eventually(
+        "adaptive_memory over its threshold",
+        || m.cpu_step(10, 90),
+        || score(&e, "adaptive_memory").is_some_and(|s| s > 1.0),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let until = chrono::Utc::now();
+    let enc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339().replace('+', "%2B");
+    let (status, body) = get_json(
+        &e,
+        &format!(
+            "/api/v1/anomalies/rank?since={}&until={}",
+            enc(started),
+            enc(until)
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["data"]["resolution_seconds"], 60);
+    let signals = body["data"]["signals"].as_array().unwrap();
+    assert!(signals.len() >= 2, "{body}");
+    let first = &signals[0];
+    assert_eq!(
+        (
+            first["rule"].as_str(),
+            first["category"].as_str(),
+            first["subject"].as_str()
+        ),
+        (Some("adaptive_memory"), Some("memory"), Some("host")),
+        "{body}"
+    );
+    assert!(first["anomalous_ratio"].as_f64().unwrap() > 0.0, "{first}");
+    assert!(first["max_score"].as_f64().unwrap() > 1.0, "{first}");
+    assert!(first["samples"].as_u64().unwrap() >= 10, "{first}");
+    let peak: chrono::DateTime<chrono::Utc> = first["peak_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        peak >= started - chrono::TimeDelta::seconds(1) && peak <= until,
+        "peak {peak} outside {started}..{until}"
+    );
+    // The CPU ran steadily: never over the threshold, so ranked after memory.
+    let cpu = signals
+        .iter()
+        .find(|s| s["rule"] == "adaptive_cpu")
+        .unwrap_or_else(|| panic!("adaptive_cpu not ranked: {body}"));
+    assert_eq!(cpu["anomalous_ratio"], 0.0, "{cpu}");
+    // The limit, and the defaults (the last hour up to now) cover the same samples.
+    let (_, one) = get_json(&e, "/api/v1/anomalies/rank?limit=1");
+    assert_eq!(one["data"]["signals"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["data"]["signals"][0]["rule"], "adaptive_memory");
+
+    // Bad parameters: a 400 with a JSON error naming the parameter.
+    for (query, want) in [
+        ("since=yesterday", "since: expected an RFC 3339 time"),
+        (
+            "until=2026-13-01T00:00:00Z",
+            "until: expected an RFC 3339 time",
+        ),
+        ("limit=0", "limit: expected an integer from 1 to 1000"),
+        ("limit=5000", "limit: expected an integer from 1 to 1000"),
+        (
+            "state=active",
+            "unknown parameter \"state\"; expected since, until or limit",
+        ),
+        (
+            "limit=1&limit=2",
+            "parameter \"limit\" is given more than once",
+        ),
+        (
+            "since=2026-11-25T11:00:00Z&until=2026-11-25T10:00:00Z",
+            "since: expected a time at or before until",
+        ),
+    ] {
+        let (status, body) = get_json(&e, &format!("/api/v1/anomalies/rank?{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["status"], "error", "{query}");
+        assert!(
+            body["error"].as_str().unwrap().contains(want),
+            "{query}: {body}"
+        );
+    }
+}

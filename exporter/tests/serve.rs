@@ -130,6 +130,12 @@ fn landing_page_and_health() {
         page.contains("<th>CPU since start</th>"),
         "the landing page shows each collector's CPU time"
     );
+    // Its links to the feed answer.
+    for link in ["/api/v1/anomalies?state=active", "/api/v1/anomalies/rank"] {
+        assert!(page.contains(&format!("href=\"{link}\"")), "{link} linked");
+        let body: serde_json::Value = serde_json::from_str(&e.get(link)).unwrap();
+        assert_eq!(body["status"], "success", "{link}: {body}");
+    }
     let metrics = e.get("/custom");
     assert!(metrics.contains("node_load1"));
     assert!(metrics.contains("sysmon_collector_cpu_seconds_total{collector=\"cpu\"}"));
@@ -212,6 +218,24 @@ fn bad_flags_and_config_exit_with_status_2() {
         "names file and line: {err}"
     );
     assert!(err.contains("samplr"), "{err}");
+
+    // A rule section names a rule the exporter does not have: file, line and the known names.
+    std::fs::write(
+        &file,
+        "[rules.cpu_high]\nthreshold = 80.0\n\n[rules.cpu_hgh]\nthreshold = 1.0\n",
+    )
+    .unwrap();
+    let (code, err) = run_to_exit(&[&format!("--config.file={}", file.display())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:4:", file.display())),
+        "names file and line: {err}"
+    );
+    assert!(
+        err.contains("rules.cpu_hgh: unknown rule; expected one of cpu_high, cpu_jump"),
+        "{err}"
+    );
+    assert!(err.contains("adaptive_temperature"), "{err}");
 
     let (code, err) = run_to_exit(&["--config.file=/nonexistent/sysmon.toml"]);
     assert_eq!(code, Some(2), "{err}");

@@ -256,6 +256,7 @@ fn https_with_basic_auth_on_every_route() {
         "/api/v1/anomalies",
         "/api/v1/anomalies/1",
         "/api/v1/anomalies/stream",
+        "/api/v1/anomalies/rank",
         "/no/such/path",
     ];
     for path in routes {

@@ -394,7 +394,7 @@ mod tests {
         assert!(out.contains("# anomalies view"), "{out}");
         assert_eq!(
             out.lines().filter(|l| !l.starts_with('#')).count(),
-            14 + 13 + 8 + 7
+            14 + 13 + 8 + 9
         );
     }
 

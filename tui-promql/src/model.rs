@@ -1050,12 +1050,27 @@ pub struct AlertRow {
     pub details: String,
 }
 
-/// The anomalies view: exporter anomalies (active and recent) and Prometheus alerts.
+/// A signal an adaptive detector scored (`sysmon_anomaly_score`), over the view's range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredSignal {
+    pub instance: String,
+    pub rule: String,
+    pub subject: String,
+    /// Mean score over the range (1 is the detector's threshold).
+    pub mean: f64,
+    /// Highest score in the range.
+    pub peak: Option<f64>,
+}
+
+/// The anomalies view: exporter anomalies (active and recent), Prometheus alerts, and the signals
+/// the adaptive detectors found most unusual.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AnomalyBoard {
     pub active: Vec<Anomaly>,
     pub recent: Vec<Anomaly>,
     pub alerts: Vec<AlertRow>,
+    /// Most anomalous first.
+    pub ranked: Vec<ScoredSignal>,
 }
 
 impl AnomalyBoard {
@@ -1152,10 +1167,38 @@ pub fn build_anomalies(res: &Instants<AnomalyQuery>) -> AnomalyBoard {
             .then_with(|| a.name.cmp(&b.name))
             .then_with(|| a.instance.cmp(&b.instance))
     });
+    let peaks: BTreeMap<_, f64> = get(AnomalyQuery::ScorePeak)
+        .iter()
+        .filter(|s| s.v.is_finite())
+        .map(|s| (anomaly_key(&s.labels), s.v))
+        .collect();
+    let mut ranked: Vec<ScoredSignal> = get(AnomalyQuery::ScoreMean)
+        .iter()
+        .filter(|s| s.v.is_finite())
+        .map(|s| {
+            let (instance, rule, subject) = anomaly_key(&s.labels);
+            let peak = peaks
+                .get(&(instance.clone(), rule.clone(), subject.clone()))
+                .copied();
+            ScoredSignal {
+                instance,
+                rule,
+                subject,
+                mean: s.v,
+                peak,
+            }
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.mean.total_cmp(&a.mean).then_with(|| {
+            (&a.instance, &a.rule, &a.subject).cmp(&(&b.instance, &b.rule, &b.subject))
+        })
+    });
     AnomalyBoard {
         active,
         recent,
         alerts,
+        ranked,
     }
 }
 

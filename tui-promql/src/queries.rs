@@ -165,10 +165,14 @@ pub enum AnomalyQuery {
     RecentLastSeen,
     Alerts,
     AlertsRecent,
+    /// The ten signals with the highest mean adaptive score over the range.
+    ScoreMean,
+    /// Their highest score in the range.
+    ScorePeak,
 }
 
 impl AnomalyQuery {
-    pub const ALL: [AnomalyQuery; 7] = [
+    pub const ALL: [AnomalyQuery; 9] = [
         AnomalyQuery::Active,
         AnomalyQuery::Values,
         AnomalyQuery::Thresholds,
@@ -176,6 +180,8 @@ impl AnomalyQuery {
         AnomalyQuery::RecentLastSeen,
         AnomalyQuery::Alerts,
         AnomalyQuery::AlertsRecent,
+        AnomalyQuery::ScoreMean,
+        AnomalyQuery::ScorePeak,
     ];
 }
 
@@ -374,6 +380,15 @@ impl Queries {
             AnomalyQuery::Alerts => "ALERTS".to_string(),
             AnomalyQuery::AlertsRecent => format!(
                 "max_over_time(ALERTS{{alertstate=\"firing\"}}[{r}]) unless ignoring(alertstate) ALERTS"
+            ),
+            // The exporter's GET /api/v1/anomalies/rank over PromQL, for the whole job: the same
+            // ranking as the anomalies dashboard's "Most anomalous signals".
+            AnomalyQuery::ScoreMean => {
+                format!("topk(10, avg_over_time(sysmon_anomaly_score{{{j}}}[{r}]))")
+            }
+            AnomalyQuery::ScorePeak => format!(
+                "max_over_time(sysmon_anomaly_score{{{j}}}[{r}]) and on(instance, rule, subject) \
+                 topk(10, avg_over_time(sysmon_anomaly_score{{{j}}}[{r}]))"
             ),
         }
     }

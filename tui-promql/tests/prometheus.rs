@@ -445,6 +445,20 @@ fn host_and_anomaly_views_from_real_answers() {
         "{:?}",
         a.value
     );
+    // The exporters publish their adaptive scores: the ranking lists only adaptive signals.
+    assert!(
+        !board.data.ranked.is_empty(),
+        "no sysmon_anomaly_score ranked"
+    );
+    assert!(
+        board
+            .data
+            .ranked
+            .iter()
+            .all(|r| r.rule.starts_with("adaptive_") && r.mean.is_finite()),
+        "{:?}",
+        board.data.ranked
+    );
     let alert = board
         .data
         .alerts

@@ -1118,6 +1118,20 @@ fn anomalies_view_by_severity_with_alerts() {
             1.0,
         )],
     );
+    let scored = |inst: &str, rule: &str, subj: &str, v: f64| {
+        s(&[("instance", inst), ("rule", rule), ("subject", subj)], v)
+    };
+    r.insert(
+        AnomalyQuery::ScoreMean,
+        vec![
+            scored("10.0.0.1:10101", "adaptive_cpu", "host", 0.12),
+            scored("10.0.0.2:10101", "adaptive_memory", "host", 1.35),
+        ],
+    );
+    r.insert(
+        AnomalyQuery::ScorePeak,
+        vec![scored("10.0.0.2:10101", "adaptive_memory", "host", 6.5)],
+    );
     a.apply(Update::Anomalies(batch(build_anomalies(&r))));
     key(&mut a, KeyCode::Char('3'));
     assert_eq!(a.view, View::Anomalies);
@@ -1151,6 +1165,31 @@ fn anomalies_view_by_severity_with_alerts() {
         "{}",
         lines[hy + 3]
     );
+    // The ranking: highest mean score first, coloured past the detector's threshold.
+    let (ry, _) = row_with(
+        &lines,
+        "Most anomalous signals over 1h (mean sysmon_anomaly_score; 1 is the detector's threshold)",
+    );
+    assert!(
+        lines[ry + 1].contains("MEAN") && lines[ry + 1].contains("PEAK"),
+        "{}",
+        lines[ry + 1]
+    );
+    let top = &lines[ry + 2];
+    assert!(
+        top.contains("10.0.0.2:10101") && top.contains("adaptive_memory") && top.contains("1.35"),
+        "{top}"
+    );
+    assert!(top.contains("6.5"), "{top}");
+    assert_eq!(
+        buf[(col(top, "1.35").unwrap() as u16, (ry + 2) as u16)].fg,
+        Color::Red
+    );
+    let second = &lines[ry + 3];
+    assert!(
+        second.contains("adaptive_cpu") && second.contains("0.12"),
+        "{second}"
+    );
     let (_, alert) = row_with(&lines, "SysmonExporterDown");
     assert!(
         alert.contains("firing") && alert.contains("10.0.0.3:10101"),
@@ -1168,6 +1207,7 @@ fn anomalies_view_by_severity_with_alerts() {
     let (lines, _) = draw(&quiet, 120, 20);
     row_with(&lines, "no anomaly active or seen in the last 1h");
     row_with(&lines, "no alerts");
+    row_with(&lines, "no adaptive scores in the last 1h");
 }
 
 fn run_query(a: &mut App, expr: &str) -> u64 {

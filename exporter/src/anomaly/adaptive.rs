@@ -51,8 +51,11 @@ const MAD_TO_SIGMA: f64 = 1.4826;
 const MEAN_AD_TO_SIGMA: f64 = 1.2533;
 /// Longest accepted window: bounds the memory of a series.
 const MAX_WINDOW: Duration = Duration::from_secs(60 * 86_400);
-/// Shortest accepted period: below this a 60-day window would hold too many period means.
-const MIN_PERIOD: Duration = Duration::from_secs(10);
+/// Shortest accepted period (tests and experiments use seconds; a host, minutes).
+const MIN_PERIOD: Duration = Duration::from_secs(1);
+/// Most period means a window may hold (a 60-day window of 10 s periods): bounds the memory of a
+/// series whatever the period.
+const MAX_PERIODS_PER_WINDOW: u64 = 518_400;
 const DAY_SECS: f64 = 86_400.0;
 
 /// Durations in the config as text (`"5m"`, `"7d"`), read with `humantime`.
@@ -177,7 +180,7 @@ impl Params {
         };
         if self.period < MIN_PERIOD || self.period > Duration::from_secs(86_400) {
             return Err(format!(
-                "{} must be between 10s and 1day, got {}",
+                "{} must be between 1s and 1day, got {}",
                 key("period"),
                 humantime::format_duration(self.period)
             ));
@@ -192,6 +195,15 @@ impl Params {
                     "{} must be between the period and 60days, got {}",
                     key(name),
                     humantime::format_duration(w)
+                ));
+            }
+            let periods = w.as_millis() / self.period.as_millis().max(1);
+            if periods > u128::from(MAX_PERIODS_PER_WINDOW) {
+                return Err(format!(
+                    "{} holds {periods} periods of {}; at most {MAX_PERIODS_PER_WINDOW} are allowed \
+                     (a longer period or a shorter window)",
+                    key(name),
+                    humantime::format_duration(self.period)
                 ));
             }
         }
@@ -236,7 +248,10 @@ impl Params {
             &mut self.noise_window,
             &mut self.recent_window,
         ] {
-            *w = (*w).clamp(self.period, MAX_WINDOW);
+            let most = self
+                .period
+                .saturating_mul(u32::try_from(MAX_PERIODS_PER_WINDOW).unwrap_or(u32::MAX));
+            *w = (*w).clamp(self.period, MAX_WINDOW.min(most));
         }
         self.season_slot = self
             .season_slot
@@ -831,8 +846,35 @@ mod tests {
             ..Params::default()
         };
         let d = Detector::new(huge);
-        assert_eq!(d.params().baseline_window, MAX_WINDOW);
         assert_eq!(d.params().period, MIN_PERIOD);
+        assert_eq!(
+            d.params().baseline_window,
+            MIN_PERIOD * MAX_PERIODS_PER_WINDOW as u32,
+            "at most MAX_PERIODS_PER_WINDOW periods"
+        );
+        let ten_second = Params {
+            baseline_window: Duration::from_secs(u64::MAX / 4),
+            period: Duration::from_secs(10),
+            ..Params::default()
+        };
+        assert_eq!(
+            Detector::new(ten_second).params().baseline_window,
+            MAX_WINDOW
+        );
+        // One-second periods are allowed, but not with a week of them in a window.
+        let fine = Params {
+            period: Duration::from_secs(1),
+            season_slot: Duration::from_secs(1),
+            ..Params::default()
+        };
+        let e = fine.validate().unwrap_err();
+        assert!(e.contains("baseline_window holds 604800 periods"), "{e}");
+        let fine_short = Params {
+            baseline_window: Duration::from_secs(86_400),
+            noise_window: Duration::from_secs(86_400),
+            ..fine
+        };
+        assert!(fine_short.validate().is_ok());
         assert!(Params::default().validate().is_ok());
     }
 }

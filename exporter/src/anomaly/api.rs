@@ -4,6 +4,8 @@
 //! * `GET /api/v1/anomalies`: events, newest first, filtered by the query parameters.
 //! * `GET /api/v1/anomalies/{id}`: one event.
 //! * `GET /api/v1/anomalies/stream`: `event: started|resolved`, `id: <event id>`, `data: <event>`.
+//! * `GET /api/v1/anomalies/rank`: the adaptive signals ranked by how anomalous they were over a
+//!   time range, from the [`super::rank::ScoreHistory`].
 //!
 //! Successful responses are `{"status":"success","data":...}`; errors use the server's format
 //! `{"status":"error","error":"..."}` and name the parameter and what was expected.
@@ -14,20 +16,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::stream::Stream;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::event::{Severity, Transition};
+use super::rank::RankedSignal;
+use super::rules;
 use super::store::{Query, StateFilter, Store};
-use crate::server::json_error;
+use crate::json_response::{bad_request, json_error, json_success as success};
 
 /// `limit` when the request gives none.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -45,40 +48,50 @@ where
         .route("/api/v1/anomalies", get(list))
         // A literal segment wins over `{id}` in axum's router, whatever the order.
         .route("/api/v1/anomalies/stream", get(stream))
+        .route("/api/v1/anomalies/rank", get(rank))
         .route("/api/v1/anomalies/{id}", get(one))
         .with_state(store)
 }
 
-/// `{"status":"success","data":...}`, with each event's fields in their declared order (`id`
-/// first), as the journal and the stream write them.
-#[derive(Serialize)]
-struct Success<T> {
-    status: &'static str,
-    data: T,
-}
-
-fn success<T: Serialize>(data: T) -> Response {
-    match serde_json::to_string(&Success {
-        status: "success",
-        data,
-    }) {
-        Ok(body) => (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode the response: {e}"),
-        ),
-    }
-}
-
-fn bad_request(message: String) -> Response {
-    json_error(StatusCode::BAD_REQUEST, message)
-}
-
 async fn list(State(store): State<Arc<Store>>, RawQuery(raw): RawQuery) -> Response {
-    match parse_query(raw.as_deref()) {
+    match parse_query(raw.as_deref()).and_then(|q| known_names(&store, q)) {
         Ok(q) => success(store.query(&q)),
         Err(message) => bad_request(message),
     }
+}
+
+/// Checks the `rule` and `category` filters against the registered rules (and the events held,
+/// which may come from rules a newer version no longer has), so that a misspelt name is a 400
+/// naming the known ones rather than an empty answer.
+fn known_names(store: &Store, q: Query) -> Result<Query, String> {
+    let unknown = |param: &str, name: &String, known: Vec<&'static str>| {
+        let mut known = known;
+        known.sort_unstable();
+        known.dedup();
+        format!(
+            "{param}: unknown {param} {name:?}; expected one of {}",
+            known.join(", ")
+        )
+    };
+    for rule in &q.rules {
+        if !rules::all_specs().any(|s| s.name == rule) && !store.holds_rule(rule) {
+            return Err(unknown(
+                "rule",
+                rule,
+                rules::all_specs().map(|s| s.name).collect(),
+            ));
+        }
+    }
+    for category in &q.categories {
+        if !rules::all_specs().any(|s| s.category == category) && !store.holds_category(category) {
+            return Err(unknown(
+                "category",
+                category,
+                rules::all_specs().map(|s| s.category).collect(),
+            ));
+        }
+    }
+    Ok(q)
 }
 
 async fn one(
@@ -158,6 +171,85 @@ fn sse_event(t: &Transition) -> sse::Event {
     }
 }
 
+/// The range `GET /api/v1/anomalies/rank` covers when `since` is not given: the hour before `until`.
+pub const DEFAULT_RANK_RANGE: TimeDelta = TimeDelta::hours(1);
+
+/// What `GET /api/v1/anomalies/rank` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankQuery {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub limit: usize,
+}
+
+/// The body of `GET /api/v1/anomalies/rank`: the range ranked (after defaults) and the signals.
+#[derive(Serialize)]
+struct Ranking {
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    /// The history's resolution: the range is widened to whole minutes.
+    resolution_seconds: u32,
+    signals: Vec<RankedSignal>,
+}
+
+async fn rank(State(store): State<Arc<Store>>, RawQuery(raw): RawQuery) -> Response {
+    match parse_rank_query(raw.as_deref(), Utc::now()) {
+        Ok(q) => success(Ranking {
+            since: q.since,
+            until: q.until,
+            resolution_seconds: 60,
+            signals: store.scores().rank(q.since, q.until, q.limit),
+        }),
+        Err(message) => bad_request(message),
+    }
+}
+
+/// Parses the query string of `GET /api/v1/anomalies/rank`: `since` and `until` as RFC 3339
+/// times (default: the hour before now), `limit` 1 to 1000 (default 100). Each may appear once.
+pub fn parse_rank_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<RankQuery, String> {
+    let mut since = None;
+    let mut until = None;
+    let mut limit = DEFAULT_LIMIT;
+    let mut seen = BTreeSet::new();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if !seen.insert(key.to_string()) {
+            return Err(format!("parameter {key:?} is given more than once"));
+        }
+        match key.as_ref() {
+            "since" => since = Some(time("since", &value)?),
+            "until" => until = Some(time("until", &value)?),
+            "limit" => limit = parse_limit(&value)?,
+            other => {
+                return Err(format!(
+                    "unknown parameter {other:?}; expected since, until or limit"
+                ))
+            }
+        }
+    }
+    let until = until.unwrap_or(now);
+    let since = since.unwrap_or(until - DEFAULT_RANK_RANGE);
+    if since > until {
+        return Err(format!(
+            "since: expected a time at or before until ({}), found {}",
+            until.to_rfc3339(),
+            since.to_rfc3339()
+        ));
+    }
+    Ok(RankQuery {
+        since,
+        until,
+        limit,
+    })
+}
+
+fn parse_limit(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| format!("limit: expected an integer from 1 to {MAX_LIMIT}, found {value:?}"))
+}
+
 /// Endpoints without parameters still reject them, so a typo is not silently ignored.
 fn no_parameters(raw: Option<&str>) -> Result<(), String> {
     match form_urlencoded::parse(raw.unwrap_or("").as_bytes()).next() {
@@ -210,15 +302,7 @@ pub fn parse_query(raw: Option<&str>) -> Result<Query, String> {
             "rule" => q.rules = names("rule", value)?,
             "since" => q.since = Some(time("since", value)?),
             "until" => q.until = Some(time("until", value)?),
-            "limit" => {
-                q.limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        format!("limit: expected an integer from 1 to {MAX_LIMIT}, found {value:?}")
-                    })?
-            }
+            "limit" => q.limit = parse_limit(value)?,
             other => {
                 return Err(format!(
                     "unknown parameter {other:?}; expected state, severity, category, rule, since, until or limit"
@@ -264,6 +348,7 @@ mod tests {
     use crate::anomaly::journal::Retention;
     use crate::anomaly::store::tests::{event, sample_store};
     use axum::body::Body;
+    use axum::http::header::CONTENT_TYPE;
     use axum::http::Request;
     use chrono::TimeDelta;
     use futures_util::StreamExt as _;
@@ -370,6 +455,65 @@ mod tests {
         assert_eq!(ids(&json), Vec::<u64>::new());
     }
 
+    #[test]
+    fn rank_query_defaults_to_the_last_hour() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let q = parse_rank_query(None, now).unwrap();
+        assert_eq!(
+            (q.since, q.until, q.limit),
+            (now - TimeDelta::hours(1), now, DEFAULT_LIMIT)
+        );
+        let q = parse_rank_query(Some("until=2026-11-25T09:00:00%2B01:00&limit=3"), now).unwrap();
+        assert_eq!(q.until, now - TimeDelta::hours(2));
+        assert_eq!(q.since, now - TimeDelta::hours(3));
+        assert_eq!(q.limit, 3);
+        let q = parse_rank_query(Some("since=2026-11-25T09:59:00Z"), now).unwrap();
+        assert_eq!((q.since, q.until), (now - TimeDelta::minutes(1), now));
+        assert!(parse_rank_query(Some("since=2026-11-25T10:00:01Z"), now)
+            .unwrap_err()
+            .contains("at or before until"));
+    }
+
+    #[tokio::test]
+    async fn rank_serves_the_score_history() {
+        let (_tmp, store, base) = store();
+        // On a minute boundary: the history keeps peaks to the millisecond.
+        let base = DateTime::from_timestamp(base.timestamp() / 60 * 60, 0).unwrap();
+        let scores = store.scores();
+        for i in 0..60 {
+            let at = base + TimeDelta::seconds(i * 2);
+            scores.record("adaptive_disk", "disk", "host", 0.5, false, at);
+            let s = if i == 30 { 4.0 } else { 0.2 };
+            scores.record("adaptive_load", "load", "host", s, s > 1.0, at);
+        }
+        let (status, content_type, json) = get(
+            &store,
+            &format!(
+                "/api/v1/anomalies/rank?since={}&until={}",
+                enc(base),
+                enc(base + TimeDelta::minutes(2))
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(content_type, "application/json");
+        let signals = json["data"]["signals"].as_array().unwrap();
+        assert_eq!(signals.len(), 2, "{json}");
+        assert_eq!(signals[0]["rule"], "adaptive_load");
+        assert_eq!(signals[0]["max_score"], 4.0);
+        assert_eq!(
+            signals[0]["peak_at"],
+            serde_json::to_value(base + TimeDelta::seconds(60)).unwrap()
+        );
+        assert_eq!(signals[1]["anomalous_ratio"], 0.0);
+        assert_eq!(json["data"]["since"], serde_json::to_value(base).unwrap());
+        let (status, _, json) = get(&store, "/api/v1/anomalies/rank?limit=abc").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+        assert_eq!(json["status"], "error");
+    }
+
     #[tokio::test]
     async fn every_bad_parameter_is_a_400_naming_it() {
         let (_tmp, store, _) = store();
@@ -392,6 +536,14 @@ mod tests {
                 "severity: expected",
             ),
             ("/api/v1/anomalies?category=", "category: expected a name"),
+            (
+                "/api/v1/anomalies?rule=cpu_high,cpu_hgh",
+                "rule: unknown rule \"cpu_hgh\"; expected one of adaptive_cpu, ",
+            ),
+            (
+                "/api/v1/anomalies?category=memroy",
+                "category: unknown category \"memroy\"; expected one of cpu, disk, ",
+            ),
             (
                 "/api/v1/anomalies?rule=cpu_high,,x",
                 "rule: expected a name",

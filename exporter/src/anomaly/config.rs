@@ -1,5 +1,7 @@
-//! The `[rules.*]` sections of the configuration file: each threshold rule's settings, checked
-//! against the rule's valid range, with the file's line in every error.
+//! The `[rules.*]` sections of the configuration file. Each section is keyed by a rule's name
+//! (`[rules.cpu_high]`) or by a family's shared section (`[rules.adaptive]`), both checked against
+//! [`FAMILIES`]: an unknown name is an error naming the known ones. Every value is checked against
+//! the rule's valid range, with the file's line in every error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,183 +12,261 @@ use toml::Spanned;
 
 use super::adaptive::Params;
 use super::event::Severity;
-use super::rules::{adaptive, all_specs, ThresholdRule};
-use crate::config::{parse_duration_value, ConfigError};
+pub use super::rules::RulesConfig;
+use super::rules::{adaptive, Family, RuleSpec, ThresholdRule, FAMILIES};
+use crate::config_error::{parse_duration_value, ConfigError};
 
-/// `[rules]` as written in the file. Every rule and every key is optional.
+/// `[rules]` as written in the file: sections by name, every one and every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct RulesSection(BTreeMap<Spanned<String>, RuleSection>);
+
+/// `[rules.<name>]`: the keys any section may have; which ones a section takes depends on what
+/// it names (a threshold rule, a rule that decides itself, a family's shared section).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RulesSection {
-    cpu_high: Option<ThresholdSection>,
-    cpu_jump: Option<ThresholdSection>,
-    memory_high: Option<ThresholdSection>,
-    memory_jump: Option<ThresholdSection>,
-    temperature_high: Option<ThresholdSection>,
-    filesystem_full: Option<ThresholdSection>,
-    usb_timeout: Option<ThresholdSection>,
-    adaptive: Option<AdaptiveSection>,
-}
-
-/// `[rules.adaptive]`: the adaptive rules (`adaptive_cpu`, `adaptive_memory`, ...) share it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdaptiveSection {
-    enabled: Option<bool>,
-    clear_for: Option<Spanned<String>>,
-    /// `[rules.adaptive.detector]`: the detector's parameters.
-    detector: Option<Spanned<Params>>,
-}
-
-/// `[rules.<name>]` of a threshold rule.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThresholdSection {
-    enabled: Option<bool>,
+struct RuleSection {
+    enabled: Option<Spanned<bool>>,
     threshold: Option<Spanned<f64>>,
     severity: Option<Spanned<String>>,
     #[serde(rename = "for")]
     hold: Option<Spanned<String>>,
     clear_margin: Option<Spanned<f64>>,
     clear_for: Option<Spanned<String>>,
+    /// `[rules.adaptive.detector]`: the adaptive detectors' parameters.
+    detector: Option<Spanned<Params>>,
 }
 
-/// The effective rule settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RulesConfig {
-    /// Every rule's settings by name; for the adaptive rules only `enabled` and `clear_hold`
-    /// apply (their detectors decide when they fire).
-    pub threshold: BTreeMap<&'static str, ThresholdRule>,
-    /// The adaptive detectors' parameters.
-    pub adaptive: Params,
+/// What a section's name refers to.
+enum Target {
+    /// `[rules.<rule>]`.
+    Rule(&'static Family, &'static RuleSpec),
+    /// `[rules.<family section>]`: every rule of the family.
+    Family(&'static Family),
 }
 
-impl Default for RulesConfig {
-    fn default() -> Self {
-        RulesConfig {
-            threshold: all_specs()
-                .into_iter()
-                .map(|s| (s.name, s.defaults.clone()))
-                .collect(),
-            adaptive: Params::default(),
+fn target(name: &str) -> Option<Target> {
+    FAMILIES.iter().find_map(|f| {
+        if f.section == Some(name) {
+            return Some(Target::Family(f));
         }
+        f.rules
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| Target::Rule(f, r))
+    })
+}
+
+/// The section names the file may use, for the error about an unknown one.
+fn known_sections() -> String {
+    let mut names: Vec<String> = Vec::new();
+    for f in FAMILIES {
+        names.extend(f.rules.iter().map(|r| r.name.to_string()));
+        if let Some(section) = f.section {
+            names.push(format!("{section} (every {section}_* rule)"));
+        }
+    }
+    names.join(", ")
+}
+
+/// Where in the file, for errors.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error<T>(&self, at: &Spanned<T>, message: String) -> ConfigError {
+        ConfigError::at(self.file, self.text, at.span().start, message)
     }
 }
 
 impl RulesSection {
-    fn sections(&self) -> [(&'static str, Option<&ThresholdSection>); 7] {
-        [
-            ("cpu_high", self.cpu_high.as_ref()),
-            ("cpu_jump", self.cpu_jump.as_ref()),
-            ("memory_high", self.memory_high.as_ref()),
-            ("memory_jump", self.memory_jump.as_ref()),
-            ("temperature_high", self.temperature_high.as_ref()),
-            ("filesystem_full", self.filesystem_full.as_ref()),
-            ("usb_timeout", self.usb_timeout.as_ref()),
-        ]
-    }
-
-    /// Applies the file's values over the defaults and checks them.
+    /// Applies the file's values over the defaults and checks them. Shared family sections apply
+    /// first, so a rule's own section overrides its family's whatever their order in the file.
     pub fn resolve(&self, file: &Path, source: &str) -> Result<RulesConfig, ConfigError> {
+        let src = Source { file, text: source };
         let mut config = RulesConfig::default();
-        let specs = all_specs();
-        for (name, section) in self.sections() {
-            let Some(section) = section else { continue };
-            let spec = specs
-                .iter()
-                .find(|s| s.name == name)
-                .expect("every section names a registered rule");
-            let rule = config
-                .threshold
-                .get_mut(name)
-                .expect("defaults hold every rule");
-            if let Some(e) = section.enabled {
-                rule.enabled = e;
-            }
-            if let Some(t) = &section.threshold {
-                let (lo, hi) = spec.range;
-                let v = *t.get_ref();
-                if !(lo..=hi).contains(&v) {
-                    return Err(ConfigError::at(
-                        file,
-                        source,
-                        t.span().start,
-                        format!("rules.{name}.threshold: expected a number between {lo} and {hi}, found {v}"),
-                    ));
-                }
-                rule.threshold = v;
-            }
-            if let Some(s) = &section.severity {
-                rule.severity = Severity::parse(s.get_ref()).ok_or_else(|| {
-                    ConfigError::at(
-                        file,
-                        source,
-                        s.span().start,
+        let mut families = Vec::new();
+        let mut rules = Vec::new();
+        for (name, section) in &self.0 {
+            match target(name.get_ref()) {
+                Some(Target::Family(f)) => families.push((name, f, section)),
+                Some(Target::Rule(f, r)) => rules.push((name, f, r, section)),
+                None => {
+                    return Err(src.error(
+                        name,
                         format!(
-                            "rules.{name}.severity: expected \"info\", \"warning\" or \"critical\", found {:?}",
-                            s.get_ref()
+                            "rules.{}: unknown rule; expected one of {}",
+                            name.get_ref(),
+                            known_sections()
                         ),
-                    )
-                })?;
-            }
-            if let Some(m) = &section.clear_margin {
-                let v = *m.get_ref();
-                if !v.is_finite() || v < 0.0 {
-                    return Err(ConfigError::at(
-                        file,
-                        source,
-                        m.span().start,
-                        format!(
-                            "rules.{name}.clear_margin: expected a number of at least 0, found {v}"
-                        ),
-                    ));
+                    ))
                 }
-                rule.clear_margin = v;
-            }
-            if let Some(d) = &section.hold {
-                rule.hold = duration(file, source, d, &format!("rules.{name}.for"))?;
-            }
-            if let Some(d) = &section.clear_for {
-                rule.clear_hold = duration(file, source, d, &format!("rules.{name}.clear_for"))?;
             }
         }
-        if let Some(section) = &self.adaptive {
-            for spec in adaptive::SPECS {
+        for (name, family, section) in families {
+            let key = format!("rules.{}", name.get_ref());
+            section.only(&src, &key, &["enabled", "clear_for", "detector"])?;
+            for spec in family.rules {
                 let rule = config
                     .threshold
                     .get_mut(spec.name)
                     .expect("defaults hold every rule");
-                if let Some(e) = section.enabled {
-                    rule.enabled = e;
-                }
-                if let Some(d) = &section.clear_for {
-                    rule.clear_hold = duration(file, source, d, "rules.adaptive.clear_for")?;
-                }
+                section.apply_enabled_and_clear(&src, &key, rule)?;
             }
             if let Some(p) = &section.detector {
+                if family.section != Some(adaptive::SECTION) {
+                    return Err(src.error(
+                        p,
+                        format!(
+                            "{key}.detector: only [rules.{}] takes detector parameters",
+                            adaptive::SECTION
+                        ),
+                    ));
+                }
                 p.get_ref()
                     .validate()
-                    .map_err(|message| ConfigError::at(file, source, p.span().start, message))?;
+                    .map_err(|message| src.error(p, message))?;
                 config.adaptive = p.get_ref().clone();
             }
+        }
+        for (name, family, spec, section) in rules {
+            let key = format!("rules.{}", name.get_ref());
+            let rule = config
+                .threshold
+                .get_mut(spec.name)
+                .expect("defaults hold every rule");
+            if family.decides {
+                section.only(&src, &key, &["enabled", "clear_for"])?;
+            } else {
+                section.only(
+                    &src,
+                    &key,
+                    &[
+                        "enabled",
+                        "threshold",
+                        "severity",
+                        "for",
+                        "clear_margin",
+                        "clear_for",
+                    ],
+                )?;
+            }
+            section.apply_enabled_and_clear(&src, &key, rule)?;
+            section.apply_threshold_keys(&src, &key, spec, rule)?;
         }
         Ok(config)
     }
 }
 
+impl RuleSection {
+    /// The keys present, with where each is.
+    fn present(&self) -> Vec<(&'static str, usize)> {
+        let mut out = Vec::new();
+        let mut add = |key, span: Option<std::ops::Range<usize>>| {
+            if let Some(s) = span {
+                out.push((key, s.start));
+            }
+        };
+        add("enabled", self.enabled.as_ref().map(Spanned::span));
+        add("threshold", self.threshold.as_ref().map(Spanned::span));
+        add("severity", self.severity.as_ref().map(Spanned::span));
+        add("for", self.hold.as_ref().map(Spanned::span));
+        add(
+            "clear_margin",
+            self.clear_margin.as_ref().map(Spanned::span),
+        );
+        add("clear_for", self.clear_for.as_ref().map(Spanned::span));
+        add("detector", self.detector.as_ref().map(Spanned::span));
+        out
+    }
+
+    /// Rejects a key this section does not take, naming those it does.
+    fn only(&self, src: &Source, key: &str, allowed: &[&str]) -> Result<(), ConfigError> {
+        match self
+            .present()
+            .into_iter()
+            .find(|(k, _)| !allowed.contains(k))
+        {
+            None => Ok(()),
+            Some((k, at)) => Err(ConfigError::at(
+                src.file,
+                src.text,
+                at,
+                format!("{key}.{k}: this section takes only {}", allowed.join(", ")),
+            )),
+        }
+    }
+
+    fn apply_enabled_and_clear(
+        &self,
+        src: &Source,
+        key: &str,
+        rule: &mut ThresholdRule,
+    ) -> Result<(), ConfigError> {
+        if let Some(e) = &self.enabled {
+            rule.enabled = *e.get_ref();
+        }
+        if let Some(d) = &self.clear_for {
+            rule.clear_hold = duration(src, d, &format!("{key}.clear_for"))?;
+        }
+        Ok(())
+    }
+
+    fn apply_threshold_keys(
+        &self,
+        src: &Source,
+        key: &str,
+        spec: &RuleSpec,
+        rule: &mut ThresholdRule,
+    ) -> Result<(), ConfigError> {
+        if let Some(t) = &self.threshold {
+            let (lo, hi) = spec.range;
+            let v = *t.get_ref();
+            if !(lo..=hi).contains(&v) {
+                return Err(src.error(
+                    t,
+                    format!("{key}.threshold: expected a number between {lo} and {hi}, found {v}"),
+                ));
+            }
+            rule.threshold = v;
+        }
+        if let Some(s) = &self.severity {
+            rule.severity = Severity::parse(s.get_ref()).ok_or_else(|| {
+                src.error(
+                    s,
+                    format!(
+                        "{key}.severity: expected \"info\", \"warning\" or \"critical\", found {:?}",
+                        s.get_ref()
+                    ),
+                )
+            })?;
+        }
+        if let Some(m) = &self.clear_margin {
+            let v = *m.get_ref();
+            if !v.is_finite() || v < 0.0 {
+                return Err(src.error(
+                    m,
+                    format!("{key}.clear_margin: expected a number of at least 0, found {v}"),
+                ));
+            }
+            rule.clear_margin = v;
+        }
+        if let Some(d) = &self.hold {
+            rule.hold = duration(src, d, &format!("{key}.for"))?;
+        }
+        Ok(())
+    }
+}
+
 const MAX_HOLD: Duration = Duration::from_secs(24 * 3600);
 
-fn duration(
-    file: &Path,
-    source: &str,
-    v: &Spanned<String>,
-    key: &str,
-) -> Result<Duration, ConfigError> {
-    let d = parse_duration_value(file, source, v, key)?;
+fn duration(src: &Source, v: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration_value(src.file, src.text, v, key)?;
     if d > MAX_HOLD {
-        return Err(ConfigError::at(
-            file,
-            source,
-            v.span().start,
+        return Err(src.error(
+            v,
             format!(
                 "{key}: expected a duration of at most 24h, found {:?}",
                 v.get_ref()
@@ -217,7 +297,7 @@ mod tests {
     #[test]
     fn defaults_cover_every_rule() {
         let c = RulesConfig::default();
-        assert_eq!(c.threshold.len(), 7 + adaptive::SPECS.len());
+        assert_eq!(c.threshold.len(), super::super::rules::all_specs().count());
         assert!(c.threshold["adaptive_cpu"].enabled);
         assert_eq!(c.threshold["cpu_high"].threshold, 90.0);
         assert_eq!(c.threshold["cpu_high"].severity, Severity::Critical);
@@ -278,7 +358,77 @@ mod tests {
         assert!(e.message.contains("at most 24h"), "{e}");
         let e = resolve("[rules.temperature_high]\nclear_margin = -1.0\n").unwrap_err();
         assert!(e.message.contains("at least 0"), "{e}");
-        assert!(resolve("[rules.cpu_hgh]\nthreshold = 1.0\n").is_err());
         assert!(resolve("[rules.cpu_high]\ntreshold = 1.0\n").is_err());
+    }
+
+    #[test]
+    fn unknown_rule_names_line_and_every_known_name() {
+        let e = resolve("[rules.cpu_high]\nthreshold = 80.0\n\n[rules.cpu_hgh]\nthreshold = 1.0\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(
+            e.message
+                .starts_with("rules.cpu_hgh: unknown rule; expected one of "),
+            "{e}"
+        );
+        for spec in crate::anomaly::rules::all_specs() {
+            assert!(
+                e.message.contains(spec.name),
+                "{} missing from {e}",
+                spec.name
+            );
+        }
+        assert!(
+            e.message.contains("adaptive (every adaptive_* rule)"),
+            "{e}"
+        );
+        // Dotted keys are sections too.
+        let e = resolve("[rules]\nmemory_hihg.enabled = false\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn every_registered_rule_is_a_section() {
+        for spec in crate::anomaly::rules::all_specs() {
+            let c = resolve(&format!("[rules.{}]\nenabled = false\n", spec.name)).unwrap();
+            assert!(!c.threshold[spec.name].enabled, "{}", spec.name);
+            let others_on = c
+                .threshold
+                .iter()
+                .filter(|(n, _)| **n != spec.name)
+                .all(|(_, r)| r.enabled);
+            assert!(others_on, "{} disabled others", spec.name);
+        }
+    }
+
+    #[test]
+    fn an_adaptive_rule_alone_takes_enabled_and_clear_for() {
+        // The rule's own section overrides the family's, whatever the order in the file.
+        let c = resolve(
+            "[rules.adaptive_network]\nenabled = true\nclear_for = \"5m\"\n[rules.adaptive]\nenabled = false\n",
+        )
+        .unwrap();
+        assert!(c.threshold["adaptive_network"].enabled);
+        assert_eq!(
+            c.threshold["adaptive_network"].clear_hold,
+            Duration::from_secs(300)
+        );
+        assert!(!c.threshold["adaptive_cpu"].enabled);
+        let e = resolve("[rules.adaptive_cpu]\n\nthreshold = 2.0\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(
+            e.message.contains(
+                "rules.adaptive_cpu.threshold: this section takes only enabled, clear_for"
+            ),
+            "{e}"
+        );
+        let e = resolve("[rules.cpu_high.detector]\nlevel_z = 4.0\n").unwrap_err();
+        assert!(e.message.contains("rules.cpu_high.detector"), "{e}");
+        let e = resolve("[rules.adaptive]\nthreshold = 3.0\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("takes only enabled, clear_for, detector"),
+            "{e}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! evaluated rule and subject as `sysmon_anomaly_*` metrics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,8 +11,8 @@ use chrono::{DateTime, Utc};
 use super::condition::{Change, Condition};
 use super::config::RulesConfig;
 use super::event::{Event, Signals, Transition};
-use super::rules::adaptive::AdaptiveRules;
-use super::rules::{self, Observation, RuleFamily, RuleSpec, ThresholdRule};
+use super::rank::ScoreHistory;
+use super::rules::{self, Family, Observation, RuleFamily, RuleSpec, ThresholdRule, FAMILIES};
 use crate::metrics::{LabelName, MetricSet, MetricType, Part, Sample};
 
 /// A subject not reported for this long (an unplugged device, an unmounted filesystem) is
@@ -28,15 +29,19 @@ struct State {
     last_value: f64,
     last_seen: DateTime<Utc>,
     activations: u64,
+    /// The rule's family decides itself and its value is a score (`sysmon_anomaly_score`).
+    scored: bool,
 }
 
 pub struct Engine {
-    families: Vec<Box<dyn RuleFamily>>,
-    adaptive: AdaptiveRules,
+    /// Every registered family with its running instance.
+    families: Vec<(&'static Family, Box<dyn RuleFamily>)>,
     specs: BTreeMap<&'static str, RuleSpec>,
     config: RulesConfig,
     states: BTreeMap<(&'static str, String), State>,
     next_id: u64,
+    /// Where the scores of the families that decide themselves go, for the feed's ranking.
+    scores: Option<Arc<ScoreHistory>>,
 }
 
 fn duration_text(d: Duration) -> String {
@@ -46,19 +51,23 @@ fn duration_text(d: Duration) -> String {
 impl Engine {
     /// An engine with `config`, numbering new events from `next_id`.
     pub fn new(config: RulesConfig, next_id: u64) -> Engine {
-        let families = rules::threshold_families();
-        let specs = rules::all_specs()
-            .into_iter()
-            .map(|s| (s.name, s.clone()))
-            .collect();
+        let families = FAMILIES.iter().map(|f| (f, (f.build)(&config))).collect();
+        let specs = rules::all_specs().map(|s| (s.name, s.clone())).collect();
         Engine {
             families,
-            adaptive: AdaptiveRules::new(config.adaptive.clone()),
             specs,
             config,
             states: BTreeMap::new(),
             next_id: next_id.max(1),
+            scores: None,
         }
+    }
+
+    /// Records every score of the rules that decide themselves (the adaptive detectors) in
+    /// `scores`, which `GET /api/v1/anomalies/rank` ranks.
+    pub fn with_scores(mut self, scores: Arc<ScoreHistory>) -> Engine {
+        self.scores = Some(scores);
+        self
     }
 
     /// Takes over anomalies that were active when the exporter last stopped (from the journal), so
@@ -77,6 +86,7 @@ impl Engine {
                     last_value: event.value,
                     last_seen: now,
                     activations: 0,
+                    scored: rules::family_of(spec.name).is_some_and(|f| f.decides),
                     event: Some(event),
                 },
             );
@@ -86,10 +96,13 @@ impl Engine {
     /// Replaces the rule settings. Conditions of rules that stay enabled carry on; anomalies of
     /// rules now disabled are resolved.
     pub fn reload(&mut self, config: RulesConfig, now: DateTime<Utc>) -> Vec<Transition> {
-        // New detector parameters mean new detectors (they warm up again); unchanged ones keep
-        // what they have learnt.
-        if &config.adaptive != self.adaptive.params() {
-            self.adaptive = AdaptiveRules::new(config.adaptive.clone());
+        for (registered, family) in &mut self.families {
+            if !self.config.any_enabled(registered) {
+                // It was not run while all its rules were off: what it remembers is stale.
+                *family = (registered.build)(&config);
+            } else {
+                family.reload(&config);
+            }
         }
         self.config = config;
         let disabled: Vec<(&'static str, String)> = self
@@ -117,16 +130,11 @@ impl Engine {
     pub fn evaluate(&mut self, signals: &Signals) -> Vec<Transition> {
         let now = signals.at;
         let mut observations = Vec::new();
-        for family in &mut self.families {
-            family.observe(signals, &mut observations);
-        }
-        if self
-            .config
-            .threshold
-            .iter()
-            .any(|(name, r)| name.starts_with("adaptive_") && r.enabled)
-        {
-            self.adaptive.observe(signals, &mut observations);
+        for (registered, family) in &mut self.families {
+            // A family whose rules are all disabled costs nothing (no detector updates).
+            if self.config.any_enabled(registered) {
+                family.observe(signals, &mut observations);
+            }
         }
         let mut out = Vec::new();
         for obs in observations {
@@ -147,9 +155,14 @@ impl Engine {
                 last_value: obs.value,
                 last_seen: now,
                 activations: 0,
+                scored: obs.decision.is_some(),
             });
             state.last_value = obs.value;
             state.last_seen = now;
+            if let (Some(scores), Some(_)) = (&self.scores, &obs.decision) {
+                let over = obs.value > rule.threshold;
+                scores.record(spec.name, spec.category, &obs.subject, obs.value, over, now);
+            }
             // A family that decides itself (the adaptive detectors) has already applied its own
             // persistence; the engine still holds the clear, so a detector that flickers at the
             // end of an anomaly does not open a new one each time.
@@ -270,6 +283,26 @@ impl Engine {
                 family.samples.push(Sample {
                     labels: labels.clone(),
                     value: values[i],
+                    part: Part::Value,
+                });
+            }
+        }
+        // The scores alone, without the severity a rule's settings give, so that a query can rank
+        // every scored signal of a host over a range (the anomalies dashboard does).
+        let family = out.family(
+            "sysmon_anomaly_score",
+            "The anomaly score the adaptive detector gave the signal in the last sample it was reported (1 is the detector's threshold).",
+            MetricType::Gauge,
+        );
+        for ((rule, subject), state) in &self.states {
+            if state.scored && self.rule(rule).is_some() {
+                family.samples.push(Sample {
+                    labels: vec![
+                        ("rule".into(), rule.to_string()),
+                        ("category".into(), state.category.to_string()),
+                        ("subject".into(), subject.clone()),
+                    ],
+                    value: state.last_value,
                     part: Part::Value,
                 });
             }
@@ -608,6 +641,57 @@ mod tests {
             .samples
             .iter()
             .all(|s| !s.labels[0].1.starts_with("adaptive_")));
+    }
+
+    #[test]
+    fn adaptive_scores_are_published_and_recorded_for_the_ranking() {
+        let scores = Arc::new(ScoreHistory::new());
+        let mut e = Engine::new(quick_adaptive(), 1).with_scores(Arc::clone(&scores));
+        // 40 quiet minutes, then memory jumps and stays for 10 (as in `quiet_then_jump`).
+        for i in 0..1500 {
+            let wobble = (i % 5) as f64 * 0.2;
+            let mut sig = cpu(i * 2, 12.0 + wobble);
+            sig.memory_used_percent = Some(if i >= 1200 { 70.0 } else { 40.0 + wobble });
+            e.evaluate(&sig);
+        }
+        let mut m = MetricSet::new();
+        e.metrics(&mut m);
+        let score = m.get("sysmon_anomaly_score").unwrap();
+        let rules: Vec<&str> = score
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_str())
+            .collect();
+        // The scored rules only (no threshold rule), the host-wide consensus among them (its
+        // score is the share of the signals it needs that are anomalous).
+        assert_eq!(
+            rules,
+            ["adaptive_cpu", "adaptive_host", "adaptive_memory"],
+            "scored rules only"
+        );
+        assert_eq!(score.samples[0].labels.len(), 3, "rule, category, subject");
+        let ranked = scores.rank(at(0), at(3000), 10);
+        assert_eq!(ranked[0].rule, "adaptive_memory", "{ranked:?}");
+        assert!(ranked[0].max_score >= 1.0, "{ranked:?}");
+        assert!(
+            ranked[0].anomalous_ratio > 0.0 && ranked[0].anomalous_ratio <= 0.25,
+            "{ranked:?}"
+        );
+        let cpu_rank = ranked.iter().find(|r| r.rule == "adaptive_cpu").unwrap();
+        assert_eq!(cpu_rank.anomalous_ratio, 0.0, "{ranked:?}");
+        let recorded = ranked[0].samples;
+        // Disabled, the adaptive family is not run: no new scores.
+        let mut cfg = quick_adaptive();
+        for spec in crate::anomaly::rules::adaptive::SPECS {
+            cfg.threshold.get_mut(spec.name).unwrap().enabled = false;
+        }
+        e.reload(cfg, at(3000));
+        for i in 1500..1600 {
+            e.evaluate(&cpu(i * 2, 30.0));
+        }
+        let after = scores.rank(at(0), at(4000), 10);
+        let memory = after.iter().find(|r| r.rule == "adaptive_memory").unwrap();
+        assert_eq!(memory.samples, recorded);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! * [`hook`]: runs the engine after every sample and records its transitions.
 //! * [`journal`]: the crash-safe journal of transitions; [`store`]: the journal plus the events in
 //!   memory and a live stream; [`api`]: the JSON feed `/api/v1/anomalies` with Server-Sent Events.
+//! * [`rank`]: a day of per-minute score aggregates per adaptive signal, ranked for
+//!   `/api/v1/anomalies/rank`.
 //! * [`backtest`]: the `backtest` subcommand, the same rules over recorded series.
 pub mod adaptive;
 pub mod api;
@@ -22,6 +24,7 @@ pub mod evaluation;
 pub mod event;
 pub mod hook;
 pub mod journal;
+pub mod rank;
 pub mod rules;
 pub mod signals;
 pub mod store;

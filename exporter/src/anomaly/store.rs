@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::event::{Event, Severity, Transition};
 use super::journal::{self, Journal, JournalError, Replay, Retention};
+use super::rank::ScoreHistory;
 use crate::metrics::MetricSet;
 
 /// How many transitions a stream subscriber may fall behind before it is cut off.
@@ -108,6 +109,8 @@ pub struct Store {
     writable: AtomicBool,
     compactions: AtomicU64,
     journal_bytes: AtomicU64,
+    /// The adaptive scores of the last day, which the engine records and the feed ranks.
+    scores: Arc<ScoreHistory>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -161,6 +164,7 @@ impl Store {
             errors: AtomicU64::new(errors),
             writable: AtomicBool::new(writable),
             compactions: AtomicU64::new(compactions),
+            scores: Arc::new(ScoreHistory::new()),
         })
     }
 
@@ -169,6 +173,11 @@ impl Store {
     pub fn with_stream_capacity(self, capacity: usize) -> Store {
         *lock(&self.stream) = Some(broadcast::channel(capacity.max(1)).0);
         self
+    }
+
+    /// The score history the engine records into (see [`super::engine::Engine::with_scores`]).
+    pub fn scores(&self) -> Arc<ScoreHistory> {
+        Arc::clone(&self.scores)
     }
 
     /// The id the next new event should get: one past the highest id ever recorded (across
@@ -256,6 +265,17 @@ impl Store {
         found.sort_by_key(|e| std::cmp::Reverse((e.started_at, e.id)));
         found.truncate(q.limit);
         found
+    }
+
+    /// Whether any event held was raised by `rule` (an event may outlive its rule: a journal
+    /// written by an older version).
+    pub fn holds_rule(&self, rule: &str) -> bool {
+        lock(&self.events).values().any(|e| e.rule == rule)
+    }
+
+    /// Whether any event held is of `category`.
+    pub fn holds_category(&self, category: &str) -> bool {
+        lock(&self.events).values().any(|e| e.category == category)
     }
 
     /// One event by id.

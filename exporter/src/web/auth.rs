@@ -20,7 +20,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::server::json_error;
+use crate::json_response::json_error;
 
 /// How long a successful verification is remembered.
 const CACHE_TTL: Duration = Duration::from_secs(300);

@@ -22,7 +22,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-use crate::server::json_error;
+use crate::json_response::json_error;
 
 /// The path of the event stream, limited by `max_streams` instead of `max_requests`.
 pub const STREAM_PATH: &str = "/api/v1/anomalies/stream";

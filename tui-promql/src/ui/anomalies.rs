@@ -1,5 +1,6 @@
-//! Anomalies view: the exporters' anomalies (active now, and recent) by severity, and the alerts
-//! Prometheus holds in `ALERTS`.
+//! Anomalies view: the exporters' anomalies (active now, and recent) by severity, the signals the
+//! adaptive detectors found most unusual over the range, and the alerts Prometheus holds in
+//! `ALERTS`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -16,9 +17,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let st = &app.anomalies;
     let b = &st.board;
     let recent = fmt::prom_duration(app.range());
-    let [head, top, bottom] = Layout::vertical([
+    // The ranking: its rows and a border and header, at most a third of the view.
+    let rank_height = (b.ranked.len().clamp(1, 10) as u16 + 3).min(area.height / 3);
+    let [head, top, rank, bottom] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Percentage(60),
+        Constraint::Percentage(50),
+        Constraint::Length(rank_height),
         Constraint::Min(4),
     ])
     .areas(area);
@@ -144,6 +148,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         frame.render_stateful_widget(table, top, &mut state);
     }
 
+    draw_ranking(frame, rank, app, theme);
+
     // Prometheus alerts.
     let title = format!(
         "Prometheus alerts (ALERTS): {firing} firing, {pending} pending, resolved within {recent}"
@@ -192,4 +198,65 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         state.select(Some(st.selected - n_anom));
     }
     frame.render_stateful_widget(table, bottom, &mut state);
+}
+
+/// The signals with the highest mean adaptive score over the range (`sysmon_anomaly_score`), what
+/// the exporter's `GET /api/v1/anomalies/rank` gives for one host.
+fn draw_ranking(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let ranked = &app.anomalies.board.ranked;
+    let recent = fmt::prom_duration(app.range());
+    let title = format!(
+        "Most anomalous signals over {recent} (mean sysmon_anomaly_score; 1 is the detector's threshold)"
+    );
+    if ranked.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!(" no adaptive scores in the last {recent}"),
+                theme.dim(),
+            ))
+            .block(Block::bordered().title(title)),
+            area,
+        );
+        return;
+    }
+    let style = |score: f64| {
+        if score >= 1.0 {
+            theme.bad()
+        } else if score >= 0.5 {
+            theme.warn()
+        } else {
+            theme.good()
+        }
+    };
+    let header =
+        Row::new(["HOST", "RULE", "SUBJECT", "MEAN", "PEAK"].map(Cell::from)).style(theme.header());
+    let rows: Vec<Row> = ranked
+        .iter()
+        .map(|r| {
+            let peak = match r.peak {
+                Some(p) => Cell::from(Span::styled(fmt::num(Some(p)), style(p))),
+                None => Cell::from("-"),
+            };
+            Row::new(vec![
+                Cell::from(r.instance.clone()),
+                Cell::from(r.rule.clone()),
+                Cell::from(r.subject.clone()),
+                Cell::from(Span::styled(fmt::num(Some(r.mean)), style(r.mean))),
+                peak,
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Min(14),
+        Constraint::Min(20),
+        Constraint::Min(12),
+        Constraint::Length(8),
+        Constraint::Length(8),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(title)),
+        area,
+    );
 }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::{rule, Decision, Observation, RuleFamily, RuleSpec};
+use super::{rule, Decision, Family, Observation, RuleFamily, RuleSpec, RulesConfig};
 use crate::anomaly::adaptive::{Detector, Params};
 use crate::anomaly::event::{Severity, Signals};
 
@@ -60,6 +60,17 @@ const HOST_SIGNALS: [&str; 6] = [
     "adaptive_network",
     "adaptive_temperature",
 ];
+
+/// `[rules.adaptive]`: enables and holds every adaptive rule at once; `[rules.adaptive.detector]`
+/// sets the detectors' parameters.
+pub const SECTION: &str = "adaptive";
+
+pub const FAMILY: Family = Family {
+    rules: SPECS,
+    section: Some(SECTION),
+    decides: true,
+    build: |config| Box::new(AdaptiveRules::new(config.adaptive.clone())),
+};
 
 pub struct AdaptiveRules {
     params: Params,
@@ -143,6 +154,14 @@ fn capitalised(s: &str) -> String {
 impl RuleFamily for AdaptiveRules {
     fn specs(&self) -> &'static [RuleSpec] {
         SPECS
+    }
+
+    fn reload(&mut self, config: &RulesConfig) {
+        // New detector parameters mean new detectors (they warm up again); unchanged ones keep
+        // what they have learnt.
+        if config.adaptive != self.params {
+            *self = AdaptiveRules::new(config.adaptive.clone());
+        }
     }
 
     fn observe(&mut self, s: &Signals, out: &mut Vec<Observation>) {

@@ -1,6 +1,6 @@
 //! CPU rules: sustained high CPU use (`cpu_high`) and a sudden jump between two samples (`cpu_jump`).
 
-use super::{rule, JumpTracker, Observation, RuleFamily, RuleSpec};
+use super::{rule, Family, JumpTracker, Observation, RuleFamily, RuleSpec};
 use crate::anomaly::event::{Severity, Signals};
 
 const SPECS: &[RuleSpec] = &[
@@ -21,6 +21,13 @@ const SPECS: &[RuleSpec] = &[
         defaults: rule(40.0, Severity::Warning, 0, 10.0, 10),
     },
 ];
+
+pub const FAMILY: Family = Family {
+    rules: SPECS,
+    section: None,
+    decides: false,
+    build: |_| Box::new(CpuRules::default()),
+};
 
 #[derive(Debug, Default)]
 pub struct CpuRules {

@@ -1,6 +1,6 @@
 //! Filesystem rule: any mount fuller than the threshold (`filesystem_full`), one anomaly per mount.
 
-use super::{rule, Observation, RuleFamily, RuleSpec};
+use super::{rule, Family, Observation, RuleFamily, RuleSpec};
 use crate::anomaly::event::{Severity, Signals};
 
 const SPECS: &[RuleSpec] = &[RuleSpec {
@@ -11,6 +11,13 @@ const SPECS: &[RuleSpec] = &[RuleSpec {
     range: (0.0, 100.0),
     defaults: rule(90.0, Severity::Warning, 60, 2.0, 60),
 }];
+
+pub const FAMILY: Family = Family {
+    rules: SPECS,
+    section: None,
+    decides: false,
+    build: |_| Box::new(FilesystemRules),
+};
 
 #[derive(Debug, Default)]
 pub struct FilesystemRules;

@@ -1,6 +1,6 @@
 //! Memory rules: memory nearly exhausted (`memory_high`) and a sudden jump in use (`memory_jump`).
 
-use super::{rule, JumpTracker, Observation, RuleFamily, RuleSpec};
+use super::{rule, Family, JumpTracker, Observation, RuleFamily, RuleSpec};
 use crate::anomaly::event::{Severity, Signals};
 
 const SPECS: &[RuleSpec] = &[
@@ -21,6 +21,13 @@ const SPECS: &[RuleSpec] = &[
         defaults: rule(20.0, Severity::Warning, 0, 5.0, 10),
     },
 ];
+
+pub const FAMILY: Family = Family {
+    rules: SPECS,
+    section: None,
+    decides: false,
+    build: |_| Box::new(MemoryRules::default()),
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryRules {

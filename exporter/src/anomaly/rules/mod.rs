@@ -1,9 +1,15 @@
 //! Rule families: one module per family, each turning [`Signals`] into per-subject observations.
 //! The engine decides from the observations and each rule's settings when an anomaly starts and
 //! ends; a family only says what it sees.
+//!
+//! Each family module declares a [`Family`] (its rules' names, categories and defaults, its config
+//! keys, how to build it) and [`FAMILIES`] lists them: the engine, the `[rules.*]` sections of the
+//! config file and the tests that keep the docs' rule tables true all derive from that list.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::adaptive::Params;
 use super::event::{Severity, Signals};
 
 pub mod adaptive;
@@ -71,27 +77,76 @@ pub trait RuleFamily: Send {
     fn specs(&self) -> &'static [RuleSpec];
     /// Appends this sample's observations. Called once per sample, in order.
     fn observe(&mut self, signals: &Signals, out: &mut Vec<Observation>);
+    /// Takes new settings after a reload. A family with state that depends on them (the adaptive
+    /// detectors and their parameters) starts afresh when they changed; the default keeps all.
+    fn reload(&mut self, _config: &RulesConfig) {}
 }
 
-/// Every threshold rule family, in the order their metrics are published. The adaptive family
-/// is built separately, from its detector parameters.
-pub fn threshold_families() -> Vec<Box<dyn RuleFamily>> {
-    vec![
-        Box::new(cpu::CpuRules::default()),
-        Box::new(memory::MemoryRules::default()),
-        Box::new(temperature::TemperatureRules),
-        Box::new(filesystem::FilesystemRules),
-        Box::new(usb::UsbRules),
-    ]
+/// A rule family as registered: everything the engine, the configuration file, the docs and the
+/// feed know about its rules comes from here, so adding a rule is a change to its family's module
+/// (its [`RuleSpec`] and what `observe` reports) and nothing else.
+pub struct Family {
+    /// The family's rules: names, categories, defaults, valid thresholds.
+    pub rules: &'static [RuleSpec],
+    /// `[rules.<section>]` sets `enabled` and `clear_for` of every rule of the family at once
+    /// (each rule's own `[rules.<name>]` still overrides it); `None`: no shared section.
+    pub section: Option<&'static str>,
+    /// The family decides itself when its rules fire (the adaptive detectors): their
+    /// `[rules.<name>]` take only `enabled` and `clear_for`, there being no threshold to set.
+    pub decides: bool,
+    /// A new instance for these settings.
+    pub build: fn(&RulesConfig) -> Box<dyn RuleFamily>,
 }
 
-/// Every rule's spec: the threshold rules', then the adaptive ones.
-pub fn all_specs() -> Vec<&'static RuleSpec> {
-    threshold_families()
+/// Every rule family, in the order the engine runs them.
+pub const FAMILIES: &[Family] = &[
+    cpu::FAMILY,
+    memory::FAMILY,
+    temperature::FAMILY,
+    filesystem::FAMILY,
+    usb::FAMILY,
+    adaptive::FAMILY,
+];
+
+/// Every rule's spec, in the order of [`FAMILIES`].
+pub fn all_specs() -> impl Iterator<Item = &'static RuleSpec> {
+    FAMILIES.iter().flat_map(|f| f.rules.iter())
+}
+
+/// The family a rule belongs to.
+pub fn family_of(rule: &str) -> Option<&'static Family> {
+    FAMILIES
         .iter()
-        .flat_map(|f| f.specs().iter())
-        .chain(adaptive::SPECS.iter())
-        .collect()
+        .find(|f| f.rules.iter().any(|r| r.name == rule))
+}
+
+/// The effective rule settings: every rule's, after the defaults and the config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesConfig {
+    /// Every rule's settings by name; for the rules of a family that decides itself (the
+    /// adaptive detectors) only `enabled` and `clear_hold` apply.
+    pub threshold: BTreeMap<&'static str, ThresholdRule>,
+    /// The adaptive detectors' parameters (`[rules.adaptive.detector]`).
+    pub adaptive: Params,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            threshold: all_specs().map(|s| (s.name, s.defaults.clone())).collect(),
+            adaptive: Params::default(),
+        }
+    }
+}
+
+impl RulesConfig {
+    /// Whether any rule of `family` is enabled (a family with none is not run at all).
+    pub fn any_enabled(&self, family: &Family) -> bool {
+        family
+            .rules
+            .iter()
+            .any(|r| self.threshold.get(r.name).is_some_and(|t| t.enabled))
+    }
 }
 
 /// The absolute change of a host-wide value between two samples, for the jump rules.

@@ -1,6 +1,6 @@
 //! Temperature rule: any sensor above the threshold (`temperature_high`), one anomaly per sensor.
 
-use super::{rule, Observation, RuleFamily, RuleSpec};
+use super::{rule, Family, Observation, RuleFamily, RuleSpec};
 use crate::anomaly::event::{Severity, Signals};
 
 const SPECS: &[RuleSpec] = &[RuleSpec {
@@ -11,6 +11,13 @@ const SPECS: &[RuleSpec] = &[RuleSpec {
     range: (-50.0, 250.0),
     defaults: rule(85.0, Severity::Critical, 10, 5.0, 10),
 }];
+
+pub const FAMILY: Family = Family {
+    rules: SPECS,
+    section: None,
+    decides: false,
+    build: |_| Box::new(TemperatureRules),
+};
 
 #[derive(Debug, Default)]
 pub struct TemperatureRules;

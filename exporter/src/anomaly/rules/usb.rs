@@ -2,7 +2,7 @@
 //! It fires on the first timeout and clears after a quiet spell, so a device that keeps timing out
 //! is one long anomaly rather than one per sample.
 
-use super::{rule, Observation, RuleFamily, RuleSpec};
+use super::{rule, Family, Observation, RuleFamily, RuleSpec};
 use crate::anomaly::event::{Severity, Signals};
 
 const SPECS: &[RuleSpec] = &[RuleSpec {
@@ -13,6 +13,13 @@ const SPECS: &[RuleSpec] = &[RuleSpec {
     range: (0.0, 1e6),
     defaults: rule(0.0, Severity::Critical, 0, 0.0, 60),
 }];
+
+pub const FAMILY: Family = Family {
+    rules: SPECS,
+    section: None,
+    decides: false,
+    build: |_| Box::new(UsbRules),
+};
 
 #[derive(Debug, Default)]
 pub struct UsbRules;
