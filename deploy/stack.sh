@@ -445,8 +445,13 @@ cmd_up() {
         local latency_ms
         latency_ms=$(($(duration_ms "$scrape_interval") * 2))
         if [ "$latency_ms" -lt 1000 ]; then latency_ms=1000; fi
+        # With vmalert: its alerting API (/api/v1/rules, /api/v1/alerts) through the store's URL,
+        # where Grafana looks for it.
+        local proxy=()
+        if [ "$backend" = victoriametrics ]; then proxy=("-vmalert.proxyURL=$(url_of vmalert)"); fi
         start victoriametrics "$vm_bin" \
             "-storageDataPath=$state_dir/victoriametrics/data" \
+            "${proxy[@]}" \
             "-retentionPeriod=$retention" \
             "-httpListenAddr=$(hostport "$victoriametrics_port")" \
             "-search.latencyOffset=${latency_ms}ms"
