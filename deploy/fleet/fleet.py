@@ -105,9 +105,12 @@ def free_ports(count: int, base: int) -> list[int]:
 
 
 def kinds_for(hosts: int) -> list[str]:
-    """The mix scaled to `hosts` (largest remainders), in a stable order."""
+    """The mix scaled to `hosts` (largest remainders), in a stable order; with at least as many
+    hosts as kinds, every kind has one (a small fleet still has a down and a flapping host)."""
     total = sum(n for _, n in MIX)
-    exact = [(k, n * hosts / total) for k, n in MIX]
+    floor = 1 if len(MIX) <= hosts < total else 0
+    spread = hosts - floor * len(MIX)
+    exact = [(k, floor + n * spread / total) for k, n in MIX]
     counts = {k: int(x) for k, x in exact}
     left = hosts - sum(counts.values())
     for k, x in sorted(exact, key=lambda kx: kx[1] - int(kx[1]), reverse=True)[:left]:
@@ -130,6 +133,7 @@ class Host:
     stat_rest: list[str] = field(default_factory=list)
     ticks: list[list[int]] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    log: Path | None = None
     # CPU seconds of this host's exporter processes that have exited (flapping restarts).
     cpu_done: float = 0.0
 
@@ -263,13 +267,15 @@ class Fleet:
         # Fresh series at every scrape, as deploy/stack.sh sets it.
         if self.scrape_interval_s >= 2:
             args.append(f"--sampler.slow-interval={int(self.scrape_interval_s)}s")
-        host.proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-        )
+        host.log = state / "exporter.log"
+        with open(host.log, "ab") as log:
+            host.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=die_with_parent,
+            )
 
     def _stop_exporter(self, host: Host) -> None:
         p = host.proc
@@ -310,7 +316,10 @@ class Fleet:
         for h in self.hosts:
             while h.proc is not None and not self._answers(h):
                 if h.proc.poll() is not None:
-                    raise SystemExit(f"fleet: the exporter of {h.name} exited ({h.proc.returncode})")
+                    raise SystemExit(
+                        f"fleet: the exporter of {h.name} exited ({h.proc.returncode}): "
+                        + h.log.read_text(errors="replace")[-2000:]
+                    )
                 if time.monotonic() > deadline:
                     raise SystemExit(f"fleet: the exporter of {h.name} did not answer within 60 s")
                 time.sleep(0.1)

@@ -412,3 +412,32 @@ fn remote_write_backend_forwards_what_prometheus_keeps() {
         started.elapsed()
     );
 }
+
+#[test]
+fn an_unknown_backend_is_refused_with_status_2() {
+    let state = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (
+            vec!["up", "--backend", "influx"],
+            "expected prometheus, victoriametrics or remote-write, found 'influx'",
+        ),
+        (vec!["up", "--backend"], "--backend needs a value"),
+        (
+            vec!["status", "--backend", "victoriametrics"],
+            "status and down use the recorded backend",
+        ),
+        (vec!["up", "--bogus"], "unknown argument '--bogus'"),
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg(native_stack::script())
+            .args(&args)
+            .env("SYSMON_STACK_DIR", state.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    // Nothing was started.
+    assert!(!state.path().join("run").exists());
+}
