@@ -383,6 +383,17 @@ wait_ready() {
 }
 
 cmd_up() {
+    # `up` again on a running stack, without --backend: the backend it runs, not the default.
+    if [ -z "$backend_flag" ] && [ -z "${SYSMON_STACK_BACKEND:-}" ] && [ -f "$state_dir/stack.env" ]; then
+        local recorded c
+        recorded=$(sed -n 's/^backend=//p' "$state_dir/stack.env")
+        for c in $(components_of "$recorded"); do
+            if [ -n "$(running_pid "$c")" ]; then
+                backend_flag=$recorded
+                break
+            fi
+        done
+    fi
     settings
     mkdir -p "$state_dir/run" "$state_dir/logs" "$state_dir/exporter" "$state_dir/alertmanager"
     # A stack already running in this state directory keeps its recorded addresses.
