@@ -564,26 +564,26 @@ cmd_status() {
     for c in "${components[@]}"; do
         pid=$(running_pid "$c")
         if [ "$c" = grafana ] && [ -z "$pid" ] && [ ! -f "$(pid_file grafana)" ]; then
-            printf '%-15s %s\n' "$c" "not running (not installed or not started; not part of this stack)"
+            printf '%-13s %s\n' "$c" "not running (not installed or not started; not part of this stack)"
             continue
         fi
         code=$(http_status "$(url_of "$c")$(ready_path "$c")")
         if [ "$c" = exporter ] && [ "${run_exporter:-yes}" = no ]; then
             if [ "$code" = 200 ]; then
-                printf '%-15s %s\n' "$c" "up (not managed here) $(url_of "$c")"
+                printf '%-13s %s\n' "$c" "up (not managed here) $(url_of "$c")"
             else
-                printf '%-15s %s\n' "$c" "down (not managed here): $(url_of "$c")$(ready_path "$c") answered ${code/#000/nothing}"
+                printf '%-13s %s\n' "$c" "down (not managed here): $(url_of "$c")$(ready_path "$c") answered ${code/#000/nothing}"
                 down=1
             fi
             continue
         fi
         if [ -z "$pid" ]; then
-            printf '%-15s %s\n' "$c" "down (not running)"
+            printf '%-13s %s\n' "$c" "down (not running)"
             down=1
         elif [ "$code" = 200 ]; then
-            printf '%-15s %s\n' "$c" "up (pid $pid) $(url_of "$c")"
+            printf '%-13s %s\n' "$c" "up (pid $pid) $(url_of "$c")"
         else
-            printf '%-15s %s\n' "$c" "down (pid $pid running, but $(url_of "$c")$(ready_path "$c") answered ${code/#000/nothing})"
+            printf '%-13s %s\n' "$c" "down (pid $pid running, but $(url_of "$c")$(ready_path "$c") answered ${code/#000/nothing})"
             down=1
         fi
     done
