@@ -908,6 +908,11 @@ fn compose_and_stack_script_pass_the_provisioning_variables_to_grafana() {
     let url = env
         .get("SYSMON_PROMETHEUS_URL")
         .expect("grafana's environment sets SYSMON_PROMETHEUS_URL");
+    // Prometheus by default; SYSMON_QUERY_URL switches Grafana to victoria-metrics (docs/scale.md).
+    let url = url
+        .strip_prefix("${SYSMON_QUERY_URL:-")
+        .and_then(|u| u.strip_suffix('}'))
+        .unwrap_or(url);
     assert!(url.starts_with("http://") && url.contains(":9090"), "{url}");
     let dashboards = env
         .get("SYSMON_GRAFANA_DASHBOARDS")
