@@ -9,6 +9,9 @@
 //! * `--backend remote-write`: Prometheus keeps its own history and forwards every sample to
 //!   victoria-metrics; the same raw samples are in both, series by series.
 //!
+//! * The repository's `prometheus/*.yml` and `alert-rules/*.rules.yml` load in vmagent and vmalert
+//!   as they are (their own dry runs), and `--backend` refuses what it does not know.
+//!
 //! The alerting end to end on this backend is in `alerting_e2e.rs`, the dashboards' queries in
 //! `dashboards.rs`, sysmon-top's in `tui-promql/tests/prometheus.rs`.
 
@@ -440,4 +443,76 @@ fn an_unknown_backend_is_refused_with_status_2() {
     }
     // Nothing was started.
     assert!(!state.path().join("run").exists());
+}
+
+/// The repository's files as vmagent and vmalert read them, checked by the binaries themselves
+/// (`-promscrape.config.dryRun`, `-dryRun`): both Prometheus configurations scrape as they are
+/// (with strictParse off, since their rule and alerting sections are Prometheus' own), and every
+/// rule file parses as MetricsQL with templates vmalert accepts. A broken file fails each check.
+#[test]
+fn repository_files_load_in_vmagent_and_vmalert() {
+    let root = repo_root();
+    let vmagent = sysmon_stack_tests::tool("vmagent", "victoria-metrics");
+    let vmalert = sysmon_stack_tests::tool("vmalert", "victoria-metrics");
+    let check_scrape = |config: &std::path::Path, strict: bool| {
+        std::process::Command::new(&vmagent)
+            .arg(format!("-promscrape.config={}", config.display()))
+            .arg(format!("-promscrape.config.strictParse={strict}"))
+            .arg("-promscrape.config.dryRun")
+            .output()
+            .unwrap()
+    };
+    for f in [
+        "prometheus/prometheus.yml",
+        "prometheus/remote-write.example.yml",
+    ] {
+        let out = check_scrape(&root.join(f), false);
+        assert!(
+            out.status.success(),
+            "vmagent rejects {f}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Why deploy/stack.sh and docker-compose.yml pass strictParse=false.
+        let strict = check_scrape(&root.join(f), true);
+        assert!(!strict.status.success(), "{f} parses strictly in vmagent");
+        assert!(
+            String::from_utf8_lossy(&strict.stderr).contains("rule_files"),
+            "{}",
+            String::from_utf8_lossy(&strict.stderr)
+        );
+    }
+    let out = std::process::Command::new(&vmalert)
+        .arg("-dryRun")
+        .arg(format!(
+            "-rule={}",
+            root.join("alert-rules/*.rules.yml").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vmalert rejects alert-rules/:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad_scrape = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &bad_scrape,
+        "scrape_configs:\n  - job_name: sysmon\n    scrape_interval: soon\n",
+    )
+    .unwrap();
+    assert!(!check_scrape(&bad_scrape, false).status.success());
+    let bad_rules = dir.path().join("bad.rules.yml");
+    std::fs::write(
+        &bad_rules,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: rate(up[5m]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(&vmalert)
+        .arg("-dryRun")
+        .arg(format!("-rule={}", bad_rules.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "vmalert accepted a broken rule");
 }
