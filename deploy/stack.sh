@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
 # Runs the whole sysmon stack from native binaries on this machine, without Docker:
-# sysmon-exporter, Prometheus, Alertmanager and, when it is installed, Grafana.
+# sysmon-exporter, Prometheus (or VictoriaMetrics), Alertmanager and, when installed, Grafana.
 #
-#   deploy/stack.sh up        start what is not running, wait until each answers, print the URLs
-#   deploy/stack.sh status    each component's state; exit status 1 if any of them is down
-#   deploy/stack.sh down      stop everything `up` started (safe to run again)
+#   deploy/stack.sh up [--backend B]  start what is not running, wait until each answers, print the URLs
+#   deploy/stack.sh status            each component's state; exit status 1 if any of them is down
+#   deploy/stack.sh down              stop everything `up` started (safe to run again)
+#
+#   --backend prometheus       Prometheus scrapes, stores, evaluates the rules (the default)
+#   --backend victoriametrics  vmagent scrapes and remote-writes to victoria-metrics, vmalert
+#                              evaluates the same rules against it (docs/scale.md)
+#   --backend remote-write     Prometheus as by default, and also remote-writes every sample to
+#                              victoria-metrics (the usual migration path)
 #
 # Binaries: sysmon-exporter ($SYSMON_EXPORTER_BIN, else target/release, else target/debug, else
 # built with cargo), prometheus, prometheus-alertmanager (Debian's name) or alertmanager, and
-# grafana-server when installed (Grafana is not packaged by Debian: see docs/deploy.md).
+# grafana-server when installed (Grafana is not packaged by Debian: see docs/deploy.md);
+# victoria-metrics, vmagent and vmalert (Debian package victoria-metrics) for the other backends.
 #
 # Settings (environment; `up` records them in the state directory, `status` and `down` reuse them):
 #   SYSMON_STACK_DIR                   state: pid files, logs, data  [$XDG_STATE_HOME/sysmon-stack or ~/.local/state/sysmon-stack]
 #   SYSMON_STACK_ADDRESS               address every component listens on           [127.0.0.1]
 #   SYSMON_STACK_EXPORTER_PORT         [10101]     SYSMON_STACK_PROMETHEUS_PORT    [9090]
 #   SYSMON_STACK_ALERTMANAGER_PORT     [9093]      SYSMON_STACK_GRAFANA_PORT       [3000]
+#   SYSMON_STACK_VICTORIAMETRICS_PORT  [8428]      SYSMON_STACK_VMAGENT_PORT       [8429]
+#   SYSMON_STACK_VMALERT_PORT          [8880]
+#   SYSMON_STACK_BACKEND               prometheus, victoriametrics or remote-write (--backend) [prometheus]
 #   SYSMON_STACK_SCRAPE_INTERVAL       Prometheus scrape interval                   [15s]
 #   SYSMON_STACK_EVALUATION_INTERVAL   Prometheus rule evaluation interval          [the scrape interval]
-#   SYSMON_STACK_RETENTION             Prometheus retention                         [30d]
+#   SYSMON_STACK_RETENTION             retention of the store (Prometheus or VictoriaMetrics) [30d]
+#   SYSMON_STACK_LOCAL_RETENTION       Prometheus' own retention with --backend remote-write [2d]
 #   SYSMON_STACK_RULE_FILES            rule files (a glob) Prometheus loads         [<repo>/alert-rules/*.rules.yml]
 #   SYSMON_STACK_TARGETS               more exporters to scrape, "host:port host:port ..." (a fleet;
 #                                      written to a file_sd file next to the generated prometheus.yml)
@@ -32,7 +43,9 @@
 #
 # Prometheus runs on a generated copy of the repository's prometheus/prometheus.yml (in the state
 # directory) with this stack's addresses, intervals and rule files put in; its file_sd reads the
-# generated targets file and the repository's prometheus/targets/*.yml.
+# generated targets file and the repository's prometheus/targets/*.yml. vmagent reads that same
+# generated file (it ignores the rule and alerting sections, which vmalert's flags carry); the
+# remote-write backend's file is generated from prometheus/remote-write.example.yml the same way.
 set -euo pipefail
 
 prog=$(basename "$0")
@@ -43,8 +56,14 @@ die() {
     exit 1
 }
 
+# A bad argument or setting: exit status 2.
+bad_usage() {
+    echo "$prog: $*" >&2
+    exit 2
+}
+
 usage() {
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -54,7 +73,15 @@ case "$state_dir" in
 *) state_dir=$PWD/$state_dir ;;
 esac
 state_dir=${state_dir%/}
-components=(exporter prometheus alertmanager grafana)
+
+# The components of each backend, in the order they start; `down` stops them in reverse.
+components_of() {
+    case "$1" in
+    prometheus) echo exporter alertmanager prometheus grafana ;;
+    victoriametrics) echo exporter alertmanager victoriametrics vmagent vmalert grafana ;;
+    remote-write) echo exporter alertmanager victoriametrics prometheus grafana ;;
+    esac
+}
 
 # Loads the settings `up` recorded, so that `status` and `down` look where `up` started things.
 load_recorded() {
@@ -70,9 +97,14 @@ settings() {
     prometheus_port=${SYSMON_STACK_PROMETHEUS_PORT:-9090}
     alertmanager_port=${SYSMON_STACK_ALERTMANAGER_PORT:-9093}
     grafana_port=${SYSMON_STACK_GRAFANA_PORT:-3000}
+    victoriametrics_port=${SYSMON_STACK_VICTORIAMETRICS_PORT:-8428}
+    vmagent_port=${SYSMON_STACK_VMAGENT_PORT:-8429}
+    vmalert_port=${SYSMON_STACK_VMALERT_PORT:-8880}
+    backend=${backend_flag:-${SYSMON_STACK_BACKEND:-prometheus}}
     scrape_interval=${SYSMON_STACK_SCRAPE_INTERVAL:-15s}
     evaluation_interval=${SYSMON_STACK_EVALUATION_INTERVAL:-$scrape_interval}
     retention=${SYSMON_STACK_RETENTION:-30d}
+    local_retention=${SYSMON_STACK_LOCAL_RETENTION:-2d}
     rule_files=${SYSMON_STACK_RULE_FILES:-$repo/alert-rules/*.rules.yml}
     targets=${SYSMON_STACK_TARGETS:-}
     run_exporter=${SYSMON_STACK_EXPORTER:-yes}
@@ -82,11 +114,18 @@ settings() {
     grafana_home=${SYSMON_STACK_GRAFANA_HOME:-/usr/share/grafana}
     timeout=${SYSMON_STACK_TIMEOUT:-60}
     local number
-    for number in "$exporter_port" "$prometheus_port" "$alertmanager_port" "$grafana_port" "$timeout"; do
+    for number in "$exporter_port" "$prometheus_port" "$alertmanager_port" "$grafana_port" \
+        "$victoriametrics_port" "$vmagent_port" "$vmalert_port" "$timeout"; do
         [[ $number =~ ^[0-9]+$ ]] || die "expected a number, found '$number' (ports and SYSMON_STACK_TIMEOUT)"
     done
     case "$run_exporter" in yes | no) ;; *) die "SYSMON_STACK_EXPORTER: expected yes or no, found '$run_exporter'" ;; esac
     case "$run_grafana" in yes | no) ;; *) die "SYSMON_STACK_GRAFANA: expected yes or no, found '$run_grafana'" ;; esac
+    case "$backend" in
+    prometheus | victoriametrics | remote-write) ;;
+    *) bad_usage "--backend / SYSMON_STACK_BACKEND: expected prometheus, victoriametrics or remote-write, found '$backend'" ;;
+    esac
+    components=()
+    read -r -a components <<<"$(components_of "$backend")"
 }
 
 # "host:port" for URLs (IPv6 addresses in brackets).
@@ -103,6 +142,17 @@ url_of() {
     prometheus) echo "http://$(hostport "$prometheus_port")" ;;
     alertmanager) echo "http://$(hostport "$alertmanager_port")" ;;
     grafana) echo "http://$(hostport "$grafana_port")" ;;
+    victoriametrics) echo "http://$(hostport "$victoriametrics_port")" ;;
+    vmagent) echo "http://$(hostport "$vmagent_port")" ;;
+    vmalert) echo "http://$(hostport "$vmalert_port")" ;;
+    esac
+}
+
+# Where Grafana and sysmon-top query: the store that has the whole history.
+query_url() {
+    case "$backend" in
+    victoriametrics) url_of victoriametrics ;;
+    *) url_of prometheus ;;
     esac
 }
 
@@ -112,6 +162,7 @@ ready_path() {
     exporter) echo /health ;;
     prometheus | alertmanager) echo /-/ready ;;
     grafana) echo /api/health ;;
+    victoriametrics | vmagent | vmalert) echo /health ;;
     esac
 }
 
@@ -189,6 +240,12 @@ find_prometheus() {
         die "prometheus is not installed (Debian: apt-get install prometheus)"
 }
 
+# A VictoriaMetrics binary (victoria-metrics, vmagent, vmalert: all in Debian's victoria-metrics).
+find_vm_tool() {
+    command -v "$1" 2>/dev/null || { [ -x "/usr/bin/$1" ] && echo "/usr/bin/$1"; } ||
+        die "$1 is not installed (Debian: apt-get install victoria-metrics), needed by --backend $backend"
+}
+
 find_alertmanager() {
     command -v prometheus-alertmanager 2>/dev/null || command -v alertmanager 2>/dev/null ||
         die "Alertmanager is not installed (Debian: apt-get install prometheus-alertmanager)"
@@ -215,13 +272,18 @@ find_grafana() {
 replace_line() {
     local file=$1 old=$2 new=$3 count
     count=$(grep -cxF -- "$old" "$file" || true)
-    [ "$count" = 1 ] || die "prometheus/prometheus.yml: expected exactly one line '$old' to adapt for the native stack, found $count; update deploy/stack.sh"
+    [ "$count" = 1 ] || die "${config_source#"$repo/"}: expected exactly one line '$old' to adapt for the native stack, found $count; update deploy/stack.sh"
     OLD=$old NEW=$new awk '$0 == ENVIRON["OLD"] { print ENVIRON["NEW"]; next } { print }' "$file" >"$file.tmp"
     mv "$file.tmp" "$file"
 }
 
+# The scrape configuration, for Prometheus and vmagent alike (both read Prometheus' format).
+# With --backend remote-write its source is prometheus/remote-write.example.yml (the same file plus
+# external labels and remote_write, checked to stay in step by stack-tests/tests/rules.rs).
 write_prometheus_config() {
     local dir=$state_dir/prometheus src=$repo/prometheus/prometheus.yml out
+    if [ "$backend" = remote-write ]; then src=$repo/prometheus/remote-write.example.yml; fi
+    config_source=$src
     out=$dir/prometheus.yml
     [ -f "$src" ] || die "$src is missing"
     mkdir -p "$dir/targets" "$dir/data"
@@ -244,6 +306,12 @@ write_prometheus_config() {
     replace_line "$out.new" "          - localhost:10101" "          - $(hostport "$exporter_port")"
     replace_line "$out.new" "          - targets/*.yml" "          - $dir/targets/*.yml
           - $repo/prometheus/targets/*.yml"
+    if [ "$backend" = remote-write ]; then
+        replace_line "$out.new" "    url: http://localhost:8428/api/v1/write" "    url: $(url_of victoriametrics)/api/v1/write"
+        # Who sends: this host and port, so that several stacks writing to one store stay apart.
+        replace_line "$out.new" "    cluster: example-site" "    cluster: $(hostname)"
+        replace_line "$out.new" "    prometheus: prometheus-01" "    prometheus: $(hostport "$prometheus_port")"
+    fi
     mv "$out.new" "$out"
 
     # The fleet from SYSMON_STACK_TARGETS, as a file_sd file (Prometheus re-reads it on change).
@@ -270,7 +338,8 @@ write_prometheus_config() {
 record_settings() {
     {
         echo "# Settings of the last 'deploy/stack.sh up' (read by status and down)."
-        for v in address exporter_port prometheus_port alertmanager_port grafana_port run_exporter run_grafana; do
+        for v in address exporter_port prometheus_port alertmanager_port grafana_port \
+            victoriametrics_port vmagent_port vmalert_port backend run_exporter run_grafana; do
             printf '%s=%q\n' "$v" "${!v}"
         done
     } >"$state_dir/stack.env"
@@ -314,6 +383,17 @@ wait_ready() {
 }
 
 cmd_up() {
+    # `up` again on a running stack, without --backend: the backend it runs, not the default.
+    if [ -z "$backend_flag" ] && [ -z "${SYSMON_STACK_BACKEND:-}" ] && [ -f "$state_dir/stack.env" ]; then
+        local recorded c
+        recorded=$(sed -n 's/^backend=//p' "$state_dir/stack.env")
+        for c in $(components_of "$recorded"); do
+            if [ -n "$(running_pid "$c")" ]; then
+                backend_flag=$recorded
+                break
+            fi
+        done
+    fi
     settings
     mkdir -p "$state_dir/run" "$state_dir/logs" "$state_dir/exporter" "$state_dir/alertmanager"
     # A stack already running in this state directory keeps its recorded addresses.
@@ -324,8 +404,13 @@ cmd_up() {
     done
 
     # Every binary first, so that a missing one stops `up` before anything starts.
-    local exporter_bin="" prometheus_bin alertmanager_bin grafana_bin=""
-    prometheus_bin=$(find_prometheus)
+    local exporter_bin="" prometheus_bin="" alertmanager_bin grafana_bin="" vm_bin="" vmagent_bin="" vmalert_bin=""
+    if [ "$backend" != victoriametrics ]; then prometheus_bin=$(find_prometheus); fi
+    if [ "$backend" != prometheus ]; then vm_bin=$(find_vm_tool victoria-metrics); fi
+    if [ "$backend" = victoriametrics ]; then
+        vmagent_bin=$(find_vm_tool vmagent)
+        vmalert_bin=$(find_vm_tool vmalert)
+    fi
     alertmanager_bin=$(find_alertmanager)
     if [ "$run_exporter" = yes ] && [ -z "$(running_pid exporter)" ]; then
         exporter_bin=$(find_exporter)
@@ -364,18 +449,73 @@ cmd_up() {
             "--cluster.listen-address="
         started+=(alertmanager)
     fi
-    if [ -z "$(running_pid prometheus)" ]; then
+    if [ -n "$vm_bin" ] && [ -z "$(running_pid victoriametrics)" ]; then
+        mkdir -p "$state_dir/victoriametrics"
+        # Queries see samples once they are this old (VictoriaMetrics' default is 30 s, for
+        # remote writers that batch): two scrape intervals, which is 30 s at the default 15 s.
+        local latency_ms
+        latency_ms=$(($(duration_ms "$scrape_interval") * 2))
+        if [ "$latency_ms" -lt 1000 ]; then latency_ms=1000; fi
+        # With vmalert: its alerting API (/api/v1/rules, /api/v1/alerts) through the store's URL,
+        # where Grafana looks for it.
+        local proxy=()
+        if [ "$backend" = victoriametrics ]; then proxy=("-vmalert.proxyURL=$(url_of vmalert)"); fi
+        start victoriametrics "$vm_bin" \
+            "-storageDataPath=$state_dir/victoriametrics/data" \
+            "${proxy[@]}" \
+            "-retentionPeriod=$retention" \
+            "-httpListenAddr=$(hostport "$victoriametrics_port")" \
+            "-search.latencyOffset=${latency_ms}ms"
+        started+=(victoriametrics)
+    fi
+    if [ -n "$vmagent_bin" ] && [ -z "$(running_pid vmagent)" ]; then
+        # The same generated prometheus.yml as Prometheus would read; its rule_files and alerting
+        # sections are Prometheus' own (vmalert's flags carry them here), hence strictParse=false.
+        # Samples wait in the on-disk queue (-remoteWrite.tmpDataPath) while the store is down.
+        mkdir -p "$state_dir/vmagent"
+        start vmagent "$vmagent_bin" \
+            "-promscrape.config=$state_dir/prometheus/prometheus.yml" \
+            "-promscrape.config.strictParse=false" \
+            "-remoteWrite.url=$(url_of victoriametrics)/api/v1/write" \
+            "-remoteWrite.tmpDataPath=$state_dir/vmagent/queue" \
+            "-httpListenAddr=$(hostport "$vmagent_port")"
+        started+=(vmagent)
+    fi
+    if [ -n "$vmalert_bin" ] && [ -z "$(running_pid vmalert)" ]; then
+        # The same rule files as Prometheus'. Recording results and the ALERTS series go back into
+        # the store (-remoteWrite.url), alert state is restored from it after a restart
+        # (-remoteRead.url), alerts go to the same Alertmanager.
+        # Alert templates of your own go in vmalert/templates/ of the state directory (none by
+        # default; the path also marks the process as this stack's for status and down).
+        local rule_args=() f
+        for f in $rule_files; do rule_args+=("-rule=$f"); done
+        mkdir -p "$state_dir/vmalert/templates"
+        start vmalert "$vmalert_bin" \
+            "${rule_args[@]}" \
+            "-rule.templates=$state_dir/vmalert/templates/*.tpl" \
+            "-datasource.url=$(url_of victoriametrics)" \
+            "-remoteWrite.url=$(url_of victoriametrics)" \
+            "-remoteRead.url=$(url_of victoriametrics)" \
+            "-notifier.url=$(url_of alertmanager)" \
+            "-evaluationInterval=$evaluation_interval" \
+            "-external.url=$(url_of vmalert)" \
+            "-httpListenAddr=$(hostport "$vmalert_port")"
+        started+=(vmalert)
+    fi
+    if [ -n "$prometheus_bin" ] && [ -z "$(running_pid prometheus)" ]; then
+        local keep=$retention
+        if [ "$backend" = remote-write ]; then keep=$local_retention; fi
         start prometheus "$prometheus_bin" \
             "--config.file=$state_dir/prometheus/prometheus.yml" \
             "--storage.tsdb.path=$state_dir/prometheus/data" \
-            "--storage.tsdb.retention.time=$retention" \
+            "--storage.tsdb.retention.time=$keep" \
             "--web.listen-address=$(hostport "$prometheus_port")" \
             "--web.external-url=$(url_of prometheus)"
         started+=(prometheus)
     fi
     if [ -n "$grafana_bin" ] && [ -z "$(running_pid grafana)" ]; then
         mkdir -p "$state_dir/grafana/data" "$state_dir/grafana/logs" "$state_dir/grafana/plugins"
-        SYSMON_PROMETHEUS_URL=$(url_of prometheus) \
+        SYSMON_PROMETHEUS_URL=$(query_url) \
             SYSMON_GRAFANA_DASHBOARDS=$repo/grafana/dashboards \
             start grafana "$grafana_bin" \
             "--homepath=$grafana_home" \
@@ -389,7 +529,7 @@ cmd_up() {
     fi
 
     local failed=0
-    for c in exporter alertmanager prometheus grafana; do
+    for c in "${components[@]}"; do
         if [ "$c" = grafana ] && [ -z "$grafana_bin" ]; then continue; fi
         wait_ready "$c" || failed=1
     done
@@ -398,20 +538,23 @@ cmd_up() {
         exit 1
     fi
 
-    echo "sysmon stack is up (state in $state_dir):"
-    printf '  %-13s %s%s\n' exporter "$(url_of exporter)" "$( [ "$run_exporter" = yes ] || echo '  (not started here: SYSMON_STACK_EXPORTER=no)')"
-    printf '  %-13s %s\n' prometheus "$(url_of prometheus)"
-    printf '  %-13s %s\n' alertmanager "$(url_of alertmanager)"
+    echo "sysmon stack is up (backend $backend, state in $state_dir):"
+    printf '  %-15s %s%s\n' exporter "$(url_of exporter)" "$( [ "$run_exporter" = yes ] || echo '  (not started here: SYSMON_STACK_EXPORTER=no)')"
+    for c in "${components[@]}"; do
+        case "$c" in exporter | grafana) continue ;; esac
+        printf '  %-15s %s\n' "$c" "$(url_of "$c")"
+    done
     if [ -n "$grafana_bin" ]; then
-        printf '  %-13s %s\n' grafana "$(url_of grafana)"
+        printf '  %-15s %s\n' grafana "$(url_of grafana)"
     elif [ "$run_grafana" = no ]; then
-        printf '  %-13s %s\n' grafana "not started (SYSMON_STACK_GRAFANA=no)"
+        printf '  %-15s %s\n' grafana "not started (SYSMON_STACK_GRAFANA=no)"
     else
-        printf '  %-13s %s\n' grafana "not installed: grafana-server was not found (set SYSMON_STACK_GRAFANA_BIN, or see docs/deploy.md); the rest of the stack runs without it"
+        printf '  %-15s %s\n' grafana "not installed: grafana-server was not found (set SYSMON_STACK_GRAFANA_BIN, or see docs/deploy.md); the rest of the stack runs without it"
     fi
     if [ -n "$targets" ]; then
         echo "  also scraping: $targets"
     fi
+    echo "  query (Grafana, sysmon-top --prometheus): $(query_url)"
 }
 
 cmd_status() {
@@ -451,8 +594,14 @@ cmd_status() {
 settings_from_record() {
     local rec_address=${address-} rec_exporter_port=${exporter_port-} rec_prometheus_port=${prometheus_port-} \
         rec_alertmanager_port=${alertmanager_port-} rec_grafana_port=${grafana_port-} \
-        rec_run_exporter=${run_exporter-} rec_run_grafana=${run_grafana-}
+        rec_run_exporter=${run_exporter-} rec_run_grafana=${run_grafana-} \
+        rec_victoriametrics_port=${victoriametrics_port-} rec_vmagent_port=${vmagent_port-} \
+        rec_vmalert_port=${vmalert_port-}
+    backend_flag=${backend_flag:-${backend-}}
     settings
+    victoriametrics_port=${rec_victoriametrics_port:-$victoriametrics_port}
+    vmagent_port=${rec_vmagent_port:-$vmagent_port}
+    vmalert_port=${rec_vmalert_port:-$vmalert_port}
     address=${rec_address:-$address}
     exporter_port=${rec_exporter_port:-$exporter_port}
     prometheus_port=${rec_prometheus_port:-$prometheus_port}
@@ -464,8 +613,10 @@ settings_from_record() {
 
 cmd_down() {
     local any=0 pid
-    # Reverse order: nothing alerts about the exporter going away while Prometheus still runs.
-    for c in grafana prometheus alertmanager exporter; do
+    # Reverse order: nothing alerts about the exporter going away while Prometheus still runs;
+    # vmagent stops before victoria-metrics, so that it can hand what it holds to the store (or
+    # keep it in its on-disk queue). Every backend's components: whatever `up` started here.
+    for c in grafana vmalert prometheus vmagent victoriametrics alertmanager exporter; do
         pid=$(running_pid "$c")
         if [ -n "$pid" ]; then
             any=1
@@ -485,7 +636,23 @@ cmd_down() {
     fi
 }
 
-case "${1:-}" in
+backend_flag=""
+command=${1:-}
+[ $# -gt 0 ] && shift
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --backend) [ $# -ge 2 ] || bad_usage "--backend needs a value: prometheus, victoriametrics or remote-write"
+        backend_flag=$2
+        shift 2 ;;
+    --backend=*) backend_flag=${1#--backend=}
+        shift ;;
+    *) echo "$prog: unknown argument '$1'" >&2
+        usage ;;
+    esac
+done
+[ -z "$backend_flag" ] || [ "$command" = up ] || bad_usage "--backend is given to 'up'; status and down use the recorded backend"
+
+case "$command" in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;

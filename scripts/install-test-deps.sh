@@ -5,6 +5,8 @@
 #   textfile collector scripts (prometheus-node-exporter-collectors, smartmontools for smartmon.py)
 #                   - real *.prom output for tests/textfile_collectors.rs
 #   prometheus, alertmanager, amtool (packages prometheus, prometheus-alertmanager) - the stack's tests
+#   victoria-metrics, vmagent, vmalert (package victoria-metrics) - the second backend's tests
+#                   (stack-tests/tests/victoriametrics.rs, alerting_e2e.rs, dashboards.rs on both)
 #   docker-compose  (package docker-compose)            - `docker-compose config` validates the compose file
 #   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
 #   python3         (package python3)                   - grafana/generate.py, checked against the dashboards
@@ -23,6 +25,7 @@ command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(util-linux)
 command -v mount >/dev/null 2>&1 || need+=(mount)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+{ command -v victoria-metrics && command -v vmagent && command -v vmalert; } >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
@@ -45,7 +48,7 @@ fi
 
 # Debian's packages start their services when installed outside a container; stop them so they
 # do not hold the ports the tests use.
-for svc in prometheus prometheus-node-exporter prometheus-alertmanager; do
+for svc in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi

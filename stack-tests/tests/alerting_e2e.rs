@@ -1,11 +1,12 @@
-//! End to end: a small fleet on loopback, run by `deploy/stack.sh` (Prometheus with the
-//! repository's rules, Alertmanager with a copy of the repository's alertmanager.yml whose webhook
-//! points at a receiver this test runs), three exporters on copies of the laptop, server and vm
+//! End to end, on each backend of `deploy/stack.sh` (Prometheus; vmagent, victoria-metrics and
+//! vmalert): a small fleet on loopback, run by `deploy/stack.sh` (the repository's rules,
+//! Alertmanager with a copy of the repository's alertmanager.yml whose webhook points at a
+//! receiver this test runs), three exporters on copies of the laptop, server and vm
 //! fixture trees. One host's CPU is driven to 100 % through its fixture tree; the receiver must get
 //! Alertmanager's notification of SysmonAnomaly for that host (severity critical, subject host,
 //! rule cpu_high), and, once the CPU is idle again, the resolution.
 //!
-//! Kept from the repository: prometheus.yml (adapted by stack.sh: addresses, 1 s scrape and
+//! Kept from the repository: prometheus.yml (read by Prometheus or vmagent, adapted by stack.sh: addresses, 1 s scrape and
 //! evaluation interval), every rule file as it is (SysmonAnomaly's `for: 30s` included), and
 //! Alertmanager's routing, grouping, inhibition and receivers. Changed in the copies: the webhook
 //! URL, and group_wait/group_interval shortened to 1 s so that the resolution does not wait for the
@@ -20,7 +21,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use native_stack::{free_port, get, get_json, sysmon_targets, Proc, Stack};
+use native_stack::{free_port, get, get_json, sysmon_targets, Backend, Proc, Stack};
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 use sysmon_stack_tests::{exporter_binary, repo_root, tool};
@@ -295,6 +296,17 @@ fn summary(notes: &[Json]) -> String {
 
 #[test]
 fn cpu_at_100_percent_reaches_the_webhook_and_resolves() {
+    cpu_at_100_percent_end_to_end(Backend::Prometheus);
+}
+
+/// The same through vmagent -> victoria-metrics -> vmalert -> Alertmanager, on the same
+/// prometheus.yml, rule files and alertmanager.yml.
+#[test]
+fn cpu_at_100_percent_reaches_the_webhook_and_resolves_on_victoriametrics() {
+    cpu_at_100_percent_end_to_end(Backend::VictoriaMetrics);
+}
+
+fn cpu_at_100_percent_end_to_end(backend: Backend) {
     let started = Instant::now();
     let work = tempfile::tempdir().unwrap();
     let exporter_config = work.path().join("sysmon.toml");
@@ -314,23 +326,28 @@ fn cpu_at_100_percent_reaches_the_webhook_and_resolves() {
 
     let mut laptop_args = laptop.flags();
     laptop_args.push(format!("--config.file={}", exporter_config.display()));
-    let stack = Stack::new(&[
-        ("SYSMON_STACK_SCRAPE_INTERVAL", "1s".into()),
-        ("SYSMON_STACK_EVALUATION_INTERVAL", "1s".into()),
-        ("SYSMON_STACK_EXPORTER_ARGS", laptop_args.join(" ")),
-        (
-            "SYSMON_STACK_TARGETS",
-            format!("{server_instance} {vm_instance}"),
-        ),
-        (
-            "SYSMON_STACK_ALERTMANAGER_CONFIG",
-            am_config.display().to_string(),
-        ),
-        ("SYSMON_STACK_GRAFANA", "no".into()),
-    ]);
+    let stack = Stack::with_backend(
+        backend,
+        &[
+            ("SYSMON_STACK_SCRAPE_INTERVAL", "1s".into()),
+            ("SYSMON_STACK_EVALUATION_INTERVAL", "1s".into()),
+            ("SYSMON_STACK_EXPORTER_ARGS", laptop_args.join(" ")),
+            (
+                "SYSMON_STACK_TARGETS",
+                format!("{server_instance} {vm_instance}"),
+            ),
+            (
+                "SYSMON_STACK_ALERTMANAGER_CONFIG",
+                am_config.display().to_string(),
+            ),
+            ("SYSMON_STACK_GRAFANA", "no".into()),
+        ],
+    );
     stack.up();
     let laptop_instance = format!("127.0.0.1:{}", stack.ports.exporter);
-    let prom = stack.prometheus_url();
+    let prom = stack.query_url();
+    let scraper = stack.scraper_url();
+    let evaluator = stack.evaluator_url();
 
     // Everything notified, in order of arrival.
     let mut received: Vec<Json> = Vec::new();
@@ -350,10 +367,11 @@ fn cpu_at_100_percent_reaches_the_webhook_and_resolves() {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out after {}s waiting for {what}\nnotifications so far:\n{}\nalerts in Prometheus: {}\nlogs:\n{}",
+                "timed out after {}s waiting for {what} ({} backend)\nnotifications so far:\n{}\nalerts in the evaluator: {}\nlogs:\n{}",
                 timeout.as_secs(),
+                backend.name(),
                 summary(received),
-                get(&format!("{prom}/api/v1/alerts")).map(|r| r.1).unwrap_or_default(),
+                get(&format!("{evaluator}/api/v1/alerts")).map(|r| r.1).unwrap_or_default(),
                 stack.logs()
             );
             std::thread::sleep(Duration::from_millis(250));
@@ -363,11 +381,11 @@ fn cpu_at_100_percent_reaches_the_webhook_and_resolves() {
     // The three hosts are scraped, and the laptop's cpu_high is evaluated and quiet.
     let expected_instances = [&laptop_instance, &server_instance, &vm_instance];
     wait_for(
-        "the three exporters up in Prometheus and cpu_high quiet on the laptop",
+        "the three exporters up in the scraper and cpu_high quiet on the laptop",
         Duration::from_secs(40),
         &mut || laptop.cpu_step(1, 100),
         &|_| {
-            let targets = sysmon_targets(&prom);
+            let targets = sysmon_targets(&scraper);
             let all_up = expected_instances
                 .iter()
                 .all(|i| targets.contains(&((*i).clone(), "up".into())));
@@ -432,7 +450,7 @@ fn cpu_at_100_percent_reaches_the_webhook_and_resolves() {
     );
     let fingerprint = alert["fingerprint"].as_str().unwrap().to_string();
 
-    // Idle again: the exporter clears cpu_high, Prometheus resolves the alert, Alertmanager
+    // Idle again: the exporter clears cpu_high, Prometheus (vmalert) resolves the alert, Alertmanager
     // notifies the resolution.
     wait_for(
         "the resolution of SysmonAnomaly (cpu_high) for the laptop at the webhook",
@@ -469,7 +487,8 @@ fn cpu_at_100_percent_reaches_the_webhook_and_resolves() {
 
     drop(stack);
     eprintln!(
-        "end to end: {} notifications in {:.0?}",
+        "end to end on {}: {} notifications in {:.0?}",
+        backend.name(),
         received.len(),
         started.elapsed()
     );

@@ -7,7 +7,8 @@
 //!   filtered by the job and instance variables, recording rules that exist.
 //! * The provisioning files parse and name the datasource uid and the dashboards folder.
 //! * Every panel query, with the variables substituted as Grafana does, runs against a real
-//!   Prometheus that scrapes real exporters on fixture trees (a small fleet of sysmon-exporters and
+//!   Prometheus, and against a real victoria-metrics fed by vmagent (same scrape configuration)
+//!   with vmalert evaluating the same recording rules, that scrape real exporters on fixture trees (a small fleet of sysmon-exporters and
 //!   one plain node_exporter), and returns data, except the few listed in [`MAY_BE_EMPTY`] and
 //!   the storage-health queries (see [`STORAGE_PREFIXES`]): those must return data from the fleet
 //!   only for the metric families its sysmon-exporters export, and run against node_exporter 1.5
@@ -907,6 +908,11 @@ fn compose_and_stack_script_pass_the_provisioning_variables_to_grafana() {
     let url = env
         .get("SYSMON_PROMETHEUS_URL")
         .expect("grafana's environment sets SYSMON_PROMETHEUS_URL");
+    // Prometheus by default; SYSMON_QUERY_URL switches Grafana to victoria-metrics (docs/scale.md).
+    let url = url
+        .strip_prefix("${SYSMON_QUERY_URL:-")
+        .and_then(|u| u.strip_suffix('}'))
+        .unwrap_or(url);
     assert!(url.starts_with("http://") && url.contains(":9090"), "{url}");
     let dashboards = env
         .get("SYSMON_GRAFANA_DASHBOARDS")
@@ -1361,9 +1367,146 @@ fn all_queries() -> Vec<Query> {
     out
 }
 
+/// What stores the fleet's samples and evaluates the rules for the live test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Prometheus,
+    /// vmagent (on the same prometheus.yml) into victoria-metrics, vmalert on the same rules.
+    VictoriaMetrics,
+}
+
+/// A running store: its processes, where to query, where its rules are listed
+/// (`/api/v1/rules`), and the log to show when something is wrong.
+struct Store {
+    _procs: Vec<Proc>,
+    query_url: String,
+    rules_url: String,
+    logs: Vec<PathBuf>,
+}
+
+impl Store {
+    fn logs(&self) -> String {
+        self.logs
+            .iter()
+            .map(|l| {
+                let text = std::fs::read_to_string(l).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                format!(
+                    "== {}\n{}",
+                    l.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Starts `backend` on the scrape configuration `config` and the rule files `rule_glob`, with
+/// its files in `dir`.
+fn start_store(backend: Backend, dir: &Path, config: &Path, rule_glob: &Path) -> Store {
+    let log = |name: &str| dir.join(format!("{name}.log"));
+    match backend {
+        Backend::Prometheus => {
+            let prometheus = tool("prometheus", "prometheus");
+            let data = dir.join("tsdb");
+            let (p, port) = start(
+                "prometheus",
+                |port| {
+                    let mut c = Command::new(&prometheus);
+                    c.arg(format!("--config.file={}", config.display()))
+                        .arg(format!("--storage.tsdb.path={}", data.display()))
+                        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                        .stdout(Stdio::null())
+                        .stderr(std::fs::File::create(log("prometheus")).unwrap());
+                    c
+                },
+                "/-/ready",
+            );
+            let url = format!("http://127.0.0.1:{port}");
+            Store {
+                _procs: vec![p],
+                query_url: url.clone(),
+                rules_url: url,
+                logs: vec![log("prometheus")],
+            }
+        }
+        Backend::VictoriaMetrics => {
+            let (vm, vm_port) = start(
+                "victoria-metrics",
+                |port| {
+                    let mut c = Command::new(tool("victoria-metrics", "victoria-metrics"));
+                    c.arg(format!("-storageDataPath={}", dir.join("vm").display()))
+                        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                        // As deploy/stack.sh sets it: two scrape intervals.
+                        .arg("-search.latencyOffset=2s")
+                        .stdout(Stdio::null())
+                        .stderr(std::fs::File::create(log("victoria-metrics")).unwrap());
+                    c
+                },
+                "/health",
+            );
+            let vm_url = format!("http://127.0.0.1:{vm_port}");
+            let (agent, _) = start(
+                "vmagent",
+                |port| {
+                    let mut c = Command::new(tool("vmagent", "victoria-metrics"));
+                    c.arg(format!("-promscrape.config={}", config.display()))
+                        .arg("-promscrape.config.strictParse=false")
+                        .arg(format!("-remoteWrite.url={vm_url}/api/v1/write"))
+                        .arg(format!(
+                            "-remoteWrite.tmpDataPath={}",
+                            dir.join("vmagent").display()
+                        ))
+                        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                        .stdout(Stdio::null())
+                        .stderr(std::fs::File::create(log("vmagent")).unwrap());
+                    c
+                },
+                "/health",
+            );
+            // No Alertmanager in this test: notifications go to a port nothing listens on.
+            let nowhere = free_port();
+            let (alert, alert_port) = start(
+                "vmalert",
+                |port| {
+                    let mut c = Command::new(tool("vmalert", "victoria-metrics"));
+                    c.arg(format!("-rule={}", rule_glob.display()))
+                        .arg(format!("-datasource.url={vm_url}"))
+                        .arg(format!("-remoteWrite.url={vm_url}"))
+                        .arg(format!("-remoteRead.url={vm_url}"))
+                        .arg(format!("-notifier.url=http://127.0.0.1:{nowhere}"))
+                        .arg("-evaluationInterval=1s")
+                        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                        .stdout(Stdio::null())
+                        .stderr(std::fs::File::create(log("vmalert")).unwrap());
+                    c
+                },
+                "/health",
+            );
+            Store {
+                _procs: vec![alert, agent, vm],
+                query_url: vm_url,
+                rules_url: format!("http://127.0.0.1:{alert_port}"),
+                logs: vec![log("victoria-metrics"), log("vmagent"), log("vmalert")],
+            }
+        }
+    }
+}
+
 #[test]
 fn every_panel_query_returns_data_from_a_real_prometheus() {
-    let prometheus = tool("prometheus", "prometheus");
+    every_panel_query_returns_data(Backend::Prometheus);
+}
+
+/// The same queries against victoria-metrics, fed by vmagent from the same scrape configuration,
+/// with vmalert evaluating the same recording rules.
+#[test]
+fn every_panel_query_returns_data_from_victoriametrics() {
+    every_panel_query_returns_data(Backend::VictoriaMetrics);
+}
+
+fn every_panel_query_returns_data(backend: Backend) {
     let rules = recording_rules_defined();
     assert!(
         !rules.is_empty(),
@@ -1416,28 +1559,13 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         ),
     )
     .unwrap();
-    let data = tmp.path().join("tsdb");
-    let log = tmp.path().join("prometheus.log");
-    let (prom_proc, prom_port) = start(
-        "prometheus",
-        |port| {
-            let mut c = Command::new(&prometheus);
-            c.arg(format!("--config.file={}", prom_config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap());
-            c
-        },
-        "/-/ready",
-    );
-    procs.push(prom_proc);
+    let store = start_store(backend, tmp.path(), &prom_config, &rule_glob);
     let prom = Prom {
-        base: format!("http://127.0.0.1:{prom_port}"),
+        base: store.query_url.clone(),
     };
 
-    // Prometheus loaded the repository's rules.
-    let rules_body = ureq::get(&format!("{}/api/v1/rules", prom.base))
+    // Prometheus (vmalert) loaded the repository's rules.
+    let rules_body = ureq::get(&format!("{}/api/v1/rules", store.rules_url))
         .call()
         .unwrap()
         .into_string()
@@ -1445,9 +1573,9 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     for r in &rules {
         assert!(
             rules_body.contains(&format!("\"name\":\"{r}\"")),
-            "Prometheus did not load recording rule {r} from {}; log: {}",
+            "{backend:?} did not load recording rule {r} from {}; log: {}",
             rule_glob.display(),
-            std::fs::read_to_string(&log).unwrap_or_default()
+            store.logs()
         );
     }
 
@@ -1569,7 +1697,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         }
         assert!(
             errors.is_empty(),
-            "queries Prometheus rejected:\n  {}",
+            "queries {backend:?} rejected:\n  {}",
             errors.join("\n  ")
         );
         let required: Vec<String> = still
@@ -1598,8 +1726,9 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
         }
         assert!(
             Instant::now() < deadline,
-            "queries still without data after {rounds} rounds (75 s):\n  {}",
-            required.join("\n  ")
+            "queries still without data on {backend:?} after {rounds} rounds (75 s):\n  {}\nlogs:\n{}",
+            required.join("\n  "),
+            store.logs()
         );
         pending = still;
         std::thread::sleep(Duration::from_secs(2));
@@ -1662,11 +1791,12 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     }
 
     eprintln!(
-        "{} queries ran against Prometheus in {rounds} rounds; empty, as allowed: {allowed_empty:#?}; \
+        "{} queries ran against {backend:?} in {rounds} rounds; empty, as allowed: {allowed_empty:#?}; \
          storage-health queries reading families the fleet does not export yet: \
          {storage_not_exported:#?}",
         queries.len()
     );
+    drop(store);
     drop(procs);
     drop(laptop);
 }

@@ -31,6 +31,10 @@ fn compose_config(file: &Path) -> std::process::Output {
         "COMPOSE_PROJECT_NAME",
         "COMPOSE_PATH_SEPARATOR",
         "SYSMON_GIT_REVISION",
+        "SYSMON_QUERY_URL",
+        "SYSMON_PROMETHEUS_CONFIG",
+        "SYSMON_RETENTION",
+        "COMPOSE_PROFILES",
     ] {
         cmd.env_remove(k);
     }
@@ -120,9 +124,17 @@ fn compose_file_is_valid_and_wires_the_four_services() {
             .iter()
             .copied()
             .collect::<std::collections::BTreeSet<_>>(),
-        ["alertmanager", "exporter", "grafana", "prometheus"]
-            .into_iter()
-            .collect(),
+        [
+            "alertmanager",
+            "exporter",
+            "grafana",
+            "prometheus",
+            "victoriametrics",
+            "vmagent",
+            "vmalert"
+        ]
+        .into_iter()
+        .collect(),
         "services"
     );
     let declared_volumes: Vec<String> = c["volumes"]
@@ -162,8 +174,13 @@ fn compose_file_is_valid_and_wires_the_four_services() {
                 );
             }
         }
-        // Data in named volumes, each declared.
+        // Data in named volumes, each declared. vmalert keeps none: it restores alert state
+        // from the store (-remoteRead.url).
         let data: Vec<&Mount> = ms.iter().filter(|m| m.kind == "volume").collect();
+        if name == "vmalert" {
+            assert!(data.is_empty(), "vmalert keeps no data: {ms:?}");
+            continue;
+        }
         assert_eq!(
             data.len(),
             1,
@@ -345,6 +362,141 @@ fn compose_file_is_valid_and_wires_the_four_services() {
             "grafana/provisioning does not use ${var}"
         );
     }
+}
+
+/// The VictoriaMetrics profiles read the same prometheus/ and alert-rules/ files as Prometheus:
+/// vmagent the scrape configuration, vmalert the rule files; both reach the store, Alertmanager
+/// and the exporters where prometheus.yml says, at localhost on the host's network.
+#[test]
+fn compose_victoriametrics_profiles_read_the_same_files() {
+    let c = compose();
+    let root = repo_root();
+    let services = &c["services"];
+    let profiles = |name: &str| strings(&services[name]["profiles"]);
+    assert!(
+        profiles("prometheus").is_empty(),
+        "Prometheus stays the default"
+    );
+    assert_eq!(profiles("vmagent"), ["victoriametrics"]);
+    assert_eq!(profiles("vmalert"), ["victoriametrics"]);
+    assert_eq!(
+        profiles("victoriametrics"),
+        ["victoriametrics", "remote-write"]
+    );
+    for svc in ["victoriametrics", "vmagent", "vmalert"] {
+        assert_eq!(
+            services[svc]["network_mode"].as_str(),
+            Some("host"),
+            "{svc}: the stack's addresses are localhost"
+        );
+    }
+
+    let vm = strings(&services["victoriametrics"]["command"]);
+    assert_eq!(flag(&vm, "-retentionPeriod").as_deref(), Some("30d"));
+    assert_eq!(flag(&vm, "-httpListenAddr").as_deref(), Some(":8428"));
+    let data = flag(&vm, "-storageDataPath").unwrap();
+    let ms = mounts(&services["victoriametrics"]);
+    assert_eq!(mount_at(&ms, &data, "victoriametrics").kind, "volume");
+
+    let agent = strings(&services["vmagent"]["command"]);
+    let ms = mounts(&services["vmagent"]);
+    assert_eq!(
+        host_path(&ms, &flag(&agent, "-promscrape.config").unwrap()),
+        Some(root.join("prometheus/prometheus.yml")),
+        "vmagent scrapes what Prometheus scrapes"
+    );
+    assert_eq!(
+        flag(&agent, "-remoteWrite.url").as_deref(),
+        Some("http://localhost:8428/api/v1/write")
+    );
+    let queue = flag(&agent, "-remoteWrite.tmpDataPath").unwrap();
+    assert_eq!(
+        mount_at(&ms, &queue, "vmagent").kind,
+        "volume",
+        "the on-disk queue survives a restart"
+    );
+
+    let alert = strings(&services["vmalert"]["command"]);
+    let ms = mounts(&services["vmalert"]);
+    let rules = flag(&alert, "-rule").unwrap();
+    let rules_dir = Path::new(&rules)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        host_path(&ms, &rules_dir),
+        Some(root.join("alert-rules")),
+        "vmalert evaluates alert-rules/"
+    );
+    assert_eq!(Path::new(&rules).file_name().unwrap(), "*.rules.yml");
+    assert_eq!(
+        flag(&alert, "-notifier.url").as_deref(),
+        Some("http://localhost:9093")
+    );
+    let prom_yml: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(root.join("prometheus/prometheus.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        flag(&alert, "-evaluationInterval").as_deref(),
+        prom_yml["global"]["evaluation_interval"].as_str(),
+        "vmalert evaluates as often as Prometheus"
+    );
+    for f in ["-datasource.url", "-remoteWrite.url", "-remoteRead.url"] {
+        assert_eq!(
+            flag(&alert, f).as_deref(),
+            Some("http://localhost:8428"),
+            "vmalert {f}"
+        );
+    }
+
+    // The remote-write profile: Prometheus on remote-write.example.yml, whose store is this
+    // victoriametrics.
+    let mut cmd = Command::new(tool("docker-compose", "docker-compose"));
+    cmd.arg("config").current_dir(&root);
+    cmd.env("SYSMON_PROMETHEUS_CONFIG", "remote-write.example.yml")
+        .env("SYSMON_RETENTION", "90d")
+        .env("SYSMON_QUERY_URL", "http://localhost:8428");
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rw: Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    let p = &rw["services"]["prometheus"];
+    let command = strings(&p["command"]);
+    assert_eq!(
+        host_path(&mounts(p), &flag(&command, "--config.file").unwrap()),
+        Some(root.join("prometheus/remote-write.example.yml"))
+    );
+    assert_eq!(
+        flag(&command, "--storage.tsdb.retention.time").as_deref(),
+        Some("90d")
+    );
+    assert_eq!(
+        flag(
+            &strings(&rw["services"]["victoriametrics"]["command"]),
+            "-retentionPeriod"
+        )
+        .as_deref(),
+        Some("90d")
+    );
+    assert_eq!(
+        rw["services"]["grafana"]["environment"]["SYSMON_PROMETHEUS_URL"].as_str(),
+        Some("http://localhost:8428")
+    );
+    let example: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(root.join("prometheus/remote-write.example.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        example["remote_write"][0]["url"].as_str(),
+        flag(&agent, "-remoteWrite.url").as_deref(),
+        "remote-write.example.yml writes to the compose file's victoriametrics"
+    );
 }
 
 #[test]

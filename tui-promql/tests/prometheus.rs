@@ -1,5 +1,6 @@
 //! Integration tests against a real Prometheus scraping three real sysmon-exporters on fixture
-//! trees (a laptop whose CPU runs at 25 %, the server, the VM). The expected values are read from
+//! trees (a laptop whose CPU runs at 25 %, the server, the VM); the fleet, host and anomaly
+//! tests run again against victoria-metrics fed by vmagent, with vmalert evaluating the rules. The expected values are read from
 //! the fixture files themselves.
 
 mod common;
@@ -47,6 +48,10 @@ impl Stack {
     }
 
     fn start_with(rule_files: &[std::path::PathBuf]) -> Stack {
+        Self::start_on(Backend::Prometheus, rule_files)
+    }
+
+    fn start_on(backend: Backend, rule_files: &[std::path::PathBuf]) -> Stack {
         let machine = Machine::busy("laptop", 8, 25);
         let config = tempfile::tempdir().unwrap();
         let cfg = config.path().join("sysmon.toml");
@@ -54,7 +59,8 @@ impl Stack {
         let laptop = start_exporter(&machine.root, Some(&cfg));
         let server = start_exporter(&fixture("server"), None);
         let vm = start_exporter(&fixture("vm"), None);
-        let prom = Prometheus::start_with(
+        let prom = Prometheus::start_on(
+            backend,
             &[laptop.port, server.port, vm.port],
             Some(RULES),
             rule_files,
@@ -135,7 +141,18 @@ fn nodename(machine: &str) -> String {
 
 #[test]
 fn once_prints_every_host_with_the_values_the_fixtures_imply() {
-    let st = Stack::start();
+    once_prints_every_host(Backend::Prometheus);
+}
+
+/// sysmon-top unchanged, `--prometheus` pointed at victoria-metrics (vmagent scraping the same
+/// exporters, vmalert evaluating the test's alert rule): the same table.
+#[test]
+fn once_on_victoriametrics_prints_the_same_figures() {
+    once_prints_every_host(Backend::VictoriaMetrics);
+}
+
+fn once_prints_every_host(backend: Backend) {
+    let st = Stack::start_on(backend, &[]);
     let (code, out, err) = run_top(&["--prometheus", &st.prom.url(), "--once"]);
     assert_eq!(code, 0, "stderr: {err}\nstdout: {out}");
     assert!(
@@ -193,8 +210,18 @@ fn once_prints_every_host_with_the_values_the_fixtures_imply() {
 /// from the rules and are the same.
 #[test]
 fn once_with_the_stacks_recording_rules_gives_the_same_figures() {
+    once_with_the_stacks_recording_rules(Backend::Prometheus);
+}
+
+/// The recording rules evaluated by vmalert into victoria-metrics: the fleet view reads them.
+#[test]
+fn once_with_the_recording_rules_on_victoriametrics() {
+    once_with_the_stacks_recording_rules(Backend::VictoriaMetrics);
+}
+
+fn once_with_the_stacks_recording_rules(backend: Backend) {
     let rules = repo_root().join("alert-rules/sysmon.rules.yml");
-    let st = Stack::start_with(std::slice::from_ref(&rules));
+    let st = Stack::start_on(backend, std::slice::from_ref(&rules));
     wait_for(
         "the recording rules evaluated",
         Duration::from_secs(30),
@@ -330,7 +357,17 @@ fn screen(app: &App, w: u16, h: u16) -> String {
 
 #[test]
 fn host_and_anomaly_views_from_real_answers() {
-    let st = Stack::start();
+    host_and_anomaly_views(Backend::Prometheus);
+}
+
+/// Every host, history and anomaly query of sysmon-top against victoria-metrics.
+#[test]
+fn host_and_anomaly_views_on_victoriametrics() {
+    host_and_anomaly_views(Backend::VictoriaMetrics);
+}
+
+fn host_and_anomaly_views(backend: Backend) {
+    let st = Stack::start_on(backend, &[]);
     let laptop = Stack::inst(&st.laptop);
     wait_for(
         "the TopTestAnomaly alert firing",
@@ -375,7 +412,13 @@ fn host_and_anomaly_views_from_real_answers() {
         .iter()
         .find(|s| s.display_name() == "nvme Composite")
         .expect("nvme sensor");
-    assert_eq!(nvme.max, Some(84.85000000000001));
+    // 84.85 °C (the exporter's millidegrees times 0.001: 84.85000000000001 from Prometheus;
+    // victoria-metrics stores 12 significant digits, 84.85).
+    assert!(
+        nvme.max.is_some_and(|m| (m - 84.85).abs() < 1e-9),
+        "{:?}",
+        nvme.max
+    );
     let mounts: Vec<&str> = d
         .filesystems
         .iter()

@@ -1,4 +1,4 @@
-//! Shared by `deploy.rs` and `alerting_e2e.rs`: `deploy/stack.sh` driven from a test (its own
+//! Shared by `deploy.rs`, `alerting_e2e.rs` and `victoriametrics.rs`: `deploy/stack.sh` driven from a test (its own
 //! state directory and free loopback ports, stopped on drop), processes killed on drop, and a
 //! small HTTP GET.
 
@@ -20,6 +20,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// What stores the samples and evaluates the rules: `deploy/stack.sh up --backend <name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Prometheus scrapes, stores and evaluates (the default).
+    Prometheus,
+    /// vmagent scrapes into victoria-metrics, vmalert evaluates.
+    VictoriaMetrics,
+    /// Prometheus as by default, remote-writing every sample to victoria-metrics too.
+    RemoteWrite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Prometheus => "prometheus",
+            Backend::VictoriaMetrics => "victoriametrics",
+            Backend::RemoteWrite => "remote-write",
+        }
+    }
+}
+
 /// The ports of one stack.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
@@ -27,13 +48,16 @@ pub struct Ports {
     pub prometheus: u16,
     pub alertmanager: u16,
     pub grafana: u16,
+    pub victoriametrics: u16,
+    pub vmagent: u16,
+    pub vmalert: u16,
 }
 
 impl Ports {
-    /// Four distinct free ports.
+    /// Seven distinct free ports.
     pub fn free() -> Ports {
-        // Hold every listener until all four are chosen, so that no port is handed out twice.
-        let listeners: Vec<TcpListener> = (0..4)
+        // Hold every listener until all are chosen, so that no port is handed out twice.
+        let listeners: Vec<TcpListener> = (0..7)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
             .collect();
         let p: Vec<u16> = listeners
@@ -45,6 +69,9 @@ impl Ports {
             prometheus: p[1],
             alertmanager: p[2],
             grafana: p[3],
+            victoriametrics: p[4],
+            vmagent: p[5],
+            vmalert: p[6],
         }
     }
 }
@@ -53,6 +80,7 @@ impl Ports {
 pub struct Stack {
     pub state: tempfile::TempDir,
     pub ports: Ports,
+    pub backend: Backend,
     env: Vec<(String, String)>,
 }
 
@@ -61,6 +89,11 @@ impl Stack {
     /// directory and the exporter binary are set here; every other SYSMON_STACK_* variable of the
     /// test's own environment is removed).
     pub fn new(env: &[(&str, String)]) -> Stack {
+        Stack::with_backend(Backend::Prometheus, env)
+    }
+
+    /// [`Stack::new`] on `backend` (given to `up` as `--backend`).
+    pub fn with_backend(backend: Backend, env: &[(&str, String)]) -> Stack {
         let state = tempfile::Builder::new()
             .prefix("sysmon-stack-test-")
             .tempdir()
@@ -91,6 +124,18 @@ impl Stack {
                 "SYSMON_STACK_GRAFANA_PORT".into(),
                 ports.grafana.to_string(),
             ),
+            (
+                "SYSMON_STACK_VICTORIAMETRICS_PORT".into(),
+                ports.victoriametrics.to_string(),
+            ),
+            (
+                "SYSMON_STACK_VMAGENT_PORT".into(),
+                ports.vmagent.to_string(),
+            ),
+            (
+                "SYSMON_STACK_VMALERT_PORT".into(),
+                ports.vmalert.to_string(),
+            ),
         ];
         for (k, v) in env {
             all.retain(|(name, _)| name != k);
@@ -99,6 +144,7 @@ impl Stack {
         Stack {
             state,
             ports,
+            backend,
             env: all,
         }
     }
@@ -111,6 +157,9 @@ impl Stack {
     pub fn run(&self, command: &str) -> Output {
         let mut cmd = Command::new("bash");
         cmd.arg(script()).arg(command);
+        if command == "up" {
+            cmd.arg("--backend").arg(self.backend.name());
+        }
         for (k, _) in std::env::vars() {
             if k.starts_with("SYSMON_STACK_") {
                 cmd.env_remove(k);
@@ -162,6 +211,34 @@ impl Stack {
 
     pub fn prometheus_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports.prometheus)
+    }
+
+    pub fn victoriametrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.victoriametrics)
+    }
+
+    /// The scraper's URL: Prometheus, or vmagent (which serves the same /api/v1/targets).
+    pub fn scraper_url(&self) -> String {
+        match self.backend {
+            Backend::VictoriaMetrics => format!("http://127.0.0.1:{}", self.ports.vmagent),
+            _ => self.prometheus_url(),
+        }
+    }
+
+    /// The rule evaluator's URL: Prometheus, or vmalert (both serve /api/v1/alerts and /rules).
+    pub fn evaluator_url(&self) -> String {
+        match self.backend {
+            Backend::VictoriaMetrics => format!("http://127.0.0.1:{}", self.ports.vmalert),
+            _ => self.prometheus_url(),
+        }
+    }
+
+    /// Where Grafana and sysmon-top query: Prometheus, or victoria-metrics.
+    pub fn query_url(&self) -> String {
+        match self.backend {
+            Backend::VictoriaMetrics => self.victoriametrics_url(),
+            _ => self.prometheus_url(),
+        }
     }
 
     pub fn alertmanager_url(&self) -> String {
@@ -253,7 +330,7 @@ pub fn eventually<T>(
     }
 }
 
-/// Prometheus's active targets of the sysmon job: (instance, health).
+/// The scraper's (Prometheus' or vmagent's) active targets of the sysmon job: (instance, health).
 pub fn sysmon_targets(prometheus: &str) -> Vec<(String, String)> {
     let v = get_json(&format!("{prometheus}/api/v1/targets?state=active"));
     v["data"]["activeTargets"]

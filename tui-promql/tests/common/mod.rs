@@ -1,5 +1,6 @@
 //! Test harness: real sysmon-exporters on fixture trees, a real Prometheus scraping them (job
-//! `sysmon`, every second), free loopback ports, and every process killed on drop.
+//! `sysmon`, every second) or the VictoriaMetrics trio (vmagent, victoria-metrics, vmalert) on
+//! the same scrape configuration and rules, free loopback ports, and every process killed on drop.
 
 #![allow(dead_code)]
 
@@ -216,11 +217,24 @@ pub fn start_exporter(root: &Path, config: Option<&Path>) -> Exporter {
     }
 }
 
-/// A running Prometheus scraping `targets` under job `sysmon` every second.
+/// What scrapes, stores and evaluates the rules behind the URL sysmon-top is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Prometheus,
+    /// vmagent (on the same scrape configuration) writing to victoria-metrics, vmalert
+    /// evaluating the same rule files; sysmon-top queries victoria-metrics.
+    VictoriaMetrics,
+}
+
+/// A running Prometheus (or victoria-metrics with vmagent and vmalert) scraping `targets` under
+/// job `sysmon` every second.
 pub struct Prometheus {
+    /// vmagent and vmalert, on the VictoriaMetrics backend (first: dropped before the store).
+    helpers: Vec<Proc>,
     pub port: u16,
     pub proc: Proc,
     pub dir: tempfile::TempDir,
+    pub backend: Backend,
 }
 
 impl Prometheus {
@@ -255,6 +269,16 @@ impl Prometheus {
 
     /// Also loads `rule_files` (absolute paths), e.g. the stack's recording rules.
     pub fn start_with(targets: &[u16], rules: Option<&str>, rule_files: &[PathBuf]) -> Prometheus {
+        Self::start_on(Backend::Prometheus, targets, rules, rule_files)
+    }
+
+    /// [`Prometheus::start_with`] on `backend`: the same scrape configuration and rule files.
+    pub fn start_on(
+        backend: Backend,
+        targets: &[u16],
+        rules: Option<&str>,
+        rule_files: &[PathBuf],
+    ) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let list: Vec<String> = targets.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
         let mut cfg = format!(
@@ -277,21 +301,96 @@ impl Prometheus {
         }
         std::fs::write(dir.path().join("prometheus.yml"), cfg).unwrap();
         let port = free_port();
+        if backend == Backend::VictoriaMetrics {
+            let mut rule_paths: Vec<PathBuf> = rule_files.to_vec();
+            if rules.is_some() {
+                rule_paths.push(dir.path().join("rules.yml"));
+            }
+            let (proc, helpers) = Self::spawn_victoriametrics(port, dir.path(), &rule_paths);
+            let p = Prometheus {
+                port,
+                proc,
+                dir,
+                backend,
+                helpers,
+            };
+            p.wait_ready();
+            return p;
+        }
         let proc = Self::spawn(port, dir.path());
-        let p = Prometheus { port, proc, dir };
+        let p = Prometheus {
+            port,
+            proc,
+            dir,
+            backend,
+            helpers: Vec::new(),
+        };
         p.wait_ready();
         p
     }
 
-    pub fn wait_ready(&self) {
-        let port = self.port;
-        wait_for("Prometheus /-/ready", Duration::from_secs(30), || {
-            matches!(http_get(port, "/-/ready"), Some((200, _)))
+    /// victoria-metrics on `port`, vmagent on `dir`/prometheus.yml writing to it, vmalert on
+    /// `rule_files` (recording results and ALERTS written back to it; notifications to a port
+    /// nothing listens on: this harness has no Alertmanager).
+    fn spawn_victoriametrics(port: u16, dir: &Path, rule_files: &[PathBuf]) -> (Proc, Vec<Proc>) {
+        let tool = |name: &str| sysmon_stack_tests::tool(name, "victoria-metrics");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut vm = Command::new(tool("victoria-metrics"));
+        vm.arg(format!("-storageDataPath={}", dir.join("vm").display()))
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            // deploy/stack.sh's setting for a 1 s scrape interval: two intervals.
+            .arg("-search.latencyOffset=2s");
+        let vm = Proc::spawn("victoria-metrics", vm, dir.join("victoria-metrics.log"));
+        wait_for("victoria-metrics /health", Duration::from_secs(30), || {
+            matches!(http_get(port, "/health"), Some((200, _)))
         });
+        let mut agent = Command::new(tool("vmagent"));
+        agent
+            .arg(format!(
+                "-promscrape.config={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg("-promscrape.config.strictParse=false")
+            .arg(format!("-remoteWrite.url={url}/api/v1/write"))
+            .arg(format!(
+                "-remoteWrite.tmpDataPath={}",
+                dir.join("vmagent").display()
+            ))
+            .arg(format!("-httpListenAddr=127.0.0.1:{}", free_port()));
+        let mut helpers = vec![Proc::spawn("vmagent", agent, dir.join("vmagent.log"))];
+        if !rule_files.is_empty() {
+            let mut alert = Command::new(tool("vmalert"));
+            for f in rule_files {
+                alert.arg(format!("-rule={}", f.display()));
+            }
+            alert
+                .arg(format!("-datasource.url={url}"))
+                .arg(format!("-remoteWrite.url={url}"))
+                .arg(format!("-remoteRead.url={url}"))
+                .arg(format!("-notifier.url=http://127.0.0.1:{}", free_port()))
+                .arg("-evaluationInterval=1s")
+                .arg(format!("-httpListenAddr=127.0.0.1:{}", free_port()));
+            helpers.push(Proc::spawn("vmalert", alert, dir.join("vmalert.log")));
+        }
+        (vm, helpers)
     }
 
-    /// Kills Prometheus (its data stays).
+    pub fn wait_ready(&self) {
+        let port = self.port;
+        let path = match self.backend {
+            Backend::Prometheus => "/-/ready",
+            Backend::VictoriaMetrics => "/health",
+        };
+        wait_for(
+            &format!("{:?} {path}", self.backend),
+            Duration::from_secs(30),
+            || matches!(http_get(port, path), Some((200, _))),
+        );
+    }
+
+    /// Kills Prometheus (its data stays). Prometheus only.
     pub fn stop(&mut self) {
+        assert_eq!(self.backend, Backend::Prometheus);
         self.proc.kill();
     }
 
