@@ -140,6 +140,23 @@ fn piece(
     Ok(out)
 }
 
+/// Lets groff break a long regular expression (a default such as node_exporter's
+/// `^(autofs|binfmt_misc|...)$`) after each `|`: `\:` is an invisible break point. Without it the
+/// line cannot be filled to the page's width and groff warns (lintian's groff-message).
+fn with_break_points(page: &str) -> String {
+    page.lines()
+        .map(|l| {
+            if l.starts_with('.') || l.starts_with('\'') {
+                l.to_string()
+            } else {
+                l.replace('|', "|\\:")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 /// One page for the program and its subcommands: clap_mangen's NAME, SYNOPSIS, DESCRIPTION and
 /// OPTIONS, then a COMMANDS section with each subcommand's synopsis, description and options
 /// (clap_mangen would point to a page per subcommand instead; one page is what `man sysmon-top`
@@ -163,7 +180,10 @@ fn man_page(mut cmd: Command, extras: &ManExtras<'_>, out: &mut dyn Write) -> io
         .source(format!("{name} {}", extras.version))
         .manual("sysmon");
     man.render_title(out)?;
-    let mut page = String::new();
+    // Ragged right: a long regular expression fills a line with one word, which groff cannot
+    // stretch to the margin (a warning, lintian's groff-message).
+    // No hyphenation: a hyphen inserted into a flag name or a regular expression changes it.
+    let mut page = String::from(".ad l\n.nh\n");
     page += &piece(|b| man.render_name_section(b), false)?;
     page += &piece(|b| man.render_synopsis_section(b), false)?;
     page += &piece(|b| man.render_description_section(b), false)?;
@@ -190,7 +210,7 @@ fn man_page(mut cmd: Command, extras: &ManExtras<'_>, out: &mut dyn Write) -> io
     if !page.ends_with('\n') {
         page.push('\n');
     }
-    out.write_all(page.as_bytes())
+    out.write_all(with_break_points(&page).as_bytes())
 }
 
 #[cfg(test)]
