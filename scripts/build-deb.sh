@@ -7,7 +7,8 @@
 #
 # Environment: SYSMON_DEB_PROFILE (cargo profile, default release), SYSMON_DEB_OUT (folder for the
 # .deb files, default <target>/debian), SYSMON_DEB_FAST=1 (quicker, larger compression),
-# SYSMON_DEB_LINTIAN=0 (skip lintian). Prints the paths of the packages, one a line, last.
+# SYSMON_DEB_LINTIAN=0 (skip lintian), SYSMON_DEB_VERSION (the packages' version, revision
+# included; default the crate's version with revision 1). Prints the paths of the packages, one a line, last.
 #
 # The man pages and completions are printed by the binaries just built (`--generate`), so they
 # document exactly the flags those binaries take.
@@ -15,9 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=${SYSMON_DEB_PROFILE:-release}
+# cargo-deb 3.8 still accepts the dev profile (with a warning), which the package test uses.
 if ! cargo deb --version >/dev/null 2>&1; then
     echo "build-deb: installing cargo-deb from crates.io" >&2
-    cargo install cargo-deb --locked
+    cargo install cargo-deb --version '~3.8' --locked
 fi
 
 echo "build-deb: cargo build --profile $profile" >&2
@@ -40,13 +42,14 @@ done
 
 deb_out=${SYSMON_DEB_OUT:-$target_dir/debian}
 mkdir -p "$deb_out"
-fast=()
-[ "${SYSMON_DEB_FAST:-0}" = 1 ] && fast=(--fast)
+extra=()
+[ "${SYSMON_DEB_FAST:-0}" = 1 ] && extra+=(--fast)
+[ -n "${SYSMON_DEB_VERSION:-}" ] && extra+=(--deb-version "$SYSMON_DEB_VERSION")
 debs=()
 for pkg in sysmon-exporter sysmon-top; do
     # --strip: a debug build's symbols would make the package ten times larger.
     deb=$(cargo deb --no-build --locked --profile "$profile" -p "$pkg" --strip \
-        "${fast[@]}" --output "$deb_out")
+        "${extra[@]}" --output "$deb_out")
     debs+=("$deb")
 done
 
