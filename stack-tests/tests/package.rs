@@ -16,6 +16,7 @@ mod native_stack;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use native_stack::{eventually, free_port, get, Proc};
@@ -175,6 +176,59 @@ fn rebuilt(deb: &Path, version: &str, dir: &Path, edit: impl FnOnce(&Path)) -> P
     out
 }
 
+/// The packages, built once for both tests of this file (they run at the same time: lintian
+/// while the other installs), with the debug profile, into a folder of cargo's for tests.
+fn packages() -> &'static [PathBuf] {
+    static DEBS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    DEBS.get_or_init(|| {
+        let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-test");
+        let _ = std::fs::remove_dir_all(&out_dir);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let mut build = Command::new("bash");
+        // Cargo's variables for this test (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...) would make the
+        // script's cargo see another environment than a developer's and build everything again.
+        for (k, _) in std::env::vars() {
+            if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR")
+                || k == "CARGO"
+            {
+                build.env_remove(k);
+            }
+        }
+        let out = run(build
+            .arg(repo_root().join("scripts/build-deb.sh"))
+            .env("SYSMON_DEB_PROFILE", "dev")
+            .env("SYSMON_DEB_FAST", "1")
+            .env("SYSMON_DEB_LINTIAN", "0")
+            .env("SYSMON_DEB_VERSION", VERSION)
+            .env("SYSMON_DEB_OUT", &out_dir));
+        let debs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(debs.len(), 2, "{}", text(&out));
+        assert!(debs[0].to_string_lossy().contains("sysmon-exporter_"));
+        debs
+    })
+}
+
+#[test]
+fn packages_are_lintian_clean() {
+    let debs = packages();
+    let lintian = Command::new(tool("lintian", "lintian"))
+        .args(["--fail-on", "error,warning", "--info", "--display-info"])
+        .args(debs)
+        .output()
+        .unwrap();
+    assert!(
+        lintian.status.success()
+            && !text(&lintian)
+                .lines()
+                .any(|l| l.starts_with(['E', 'W', 'I']) && l.as_bytes().get(1) == Some(&b':')),
+        "lintian: every tag is fixed or overridden with a reason:\n{}",
+        text(&lintian)
+    );
+}
+
 #[test]
 fn package_installs_runs_upgrades_and_purges_cleanly() {
     assert!(
@@ -208,47 +262,12 @@ fn package_installs_runs_upgrades_and_purges_cleanly() {
     let _cleanup = Cleanup { made_policy };
     let before = snapshot(&WATCHED);
 
-    // ---- build, with the debug profile, and lint
     let work = tempfile::tempdir().unwrap();
-    let mut build = Command::new("bash");
-    // Cargo's variables for this test (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...) would make the
-    // script's cargo see another environment than a developer's and build everything again.
-    for (k, _) in std::env::vars() {
-        if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR") || k == "CARGO"
-        {
-            build.env_remove(k);
-        }
-    }
-    let out = run(build
-        .arg(repo_root().join("scripts/build-deb.sh"))
-        .env("SYSMON_DEB_PROFILE", "dev")
-        .env("SYSMON_DEB_FAST", "1")
-        .env("SYSMON_DEB_LINTIAN", "0")
-        .env("SYSMON_DEB_VERSION", VERSION)
-        .env("SYSMON_DEB_OUT", work.path()));
-    let debs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(PathBuf::from)
-        .collect();
-    assert_eq!(debs.len(), 2, "{}", text(&out));
+    let debs = packages();
     let exporter_deb = debs[0].clone();
-    assert!(exporter_deb.to_string_lossy().contains("sysmon-exporter_"));
-    let lintian = Command::new(tool("lintian", "lintian"))
-        .args(["--fail-on", "error,warning", "--info", "--display-info"])
-        .args(&debs)
-        .output()
-        .unwrap();
-    assert!(
-        lintian.status.success()
-            && !text(&lintian)
-                .lines()
-                .any(|l| l.starts_with(['E', 'W', 'I']) && l.as_bytes().get(1) == Some(&b':')),
-        "lintian: every tag is fixed or overridden with a reason:\n{}",
-        text(&lintian)
-    );
 
     // ---- install
-    run(Command::new("dpkg").arg("-i").args(&debs));
+    run(Command::new("dpkg").arg("-i").args(debs));
     for pkg in PACKAGES {
         assert_eq!(
             dpkg_status(pkg),
