@@ -97,7 +97,9 @@ fn adapted_config(dir: &Path, stack: &Stack, https: u16, http: u16) -> String {
     conf
 }
 
-/// nginx's own file in `dir`: a temporary prefix, the adapted sysmon.conf included in http {}.
+/// nginx's own file in `dir`: a temporary prefix, the adapted sysmon.conf included in http {},
+/// and compression on for every type a proxied answer has (Debian's nginx.conf turns gzip on for
+/// the whole http block; a stream compressed by nginx is held back until a buffer fills).
 fn main_config(dir: &Path) -> PathBuf {
     for sub in ["logs", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -110,7 +112,7 @@ fn main_config(dir: &Path) -> PathBuf {
     }
     let tmp = dir.join("tmp").display().to_string();
     let main = format!(
-        "pid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n  include {d}/sysmon.conf;\n}}\n",
+        "pid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{}}\nhttp {{\n  access_log off;\n  gzip on;\n  gzip_proxied any;\n  gzip_min_length 0;\n  gzip_types text/plain application/json text/event-stream;\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n  include {d}/sysmon.conf;\n}}\n",
         d = dir.display()
     );
     let path = dir.join("nginx.conf");
@@ -404,7 +406,8 @@ fn nginx_config_passes_scrapes_queries_and_the_event_stream() {
     );
     let mut stream = Proc(
         Command::new(tool("curl", "curl"))
-            .args(["-sN", "--max-time", "60", "--cacert"])
+            // --compressed: as a browser's EventSource, it accepts gzip.
+            .args(["-sN", "--compressed", "--max-time", "60", "--cacert"])
             .arg(&ca)
             .args([
                 "--resolve",
