@@ -221,9 +221,13 @@ fn packages_are_lintian_clean() {
         .unwrap();
     assert!(
         lintian.status.success()
-            && !text(&lintian)
-                .lines()
-                .any(|l| l.starts_with(['E', 'W', 'I']) && l.as_bytes().get(1) == Some(&b':')),
+            && !text(&lintian).lines().any(|l| {
+                l.starts_with(['E', 'W', 'I'])
+                    && l.as_bytes().get(1) == Some(&b':')
+                    // The override for bytes of the release build's data that lintian reads as a
+                    // misspelling; this debug build has no such bytes.
+                    && !l.contains("unused-override spelling-error-in-binary")
+            }),
         "lintian: every tag is fixed or overridden with a reason:\n{}",
         text(&lintian)
     );
