@@ -11,6 +11,11 @@
 #   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
 #   python3         (package python3)                   - grafana/generate.py, checked against the dashboards
 #   mkfs.ext4, losetup, mount (e2fsprogs, util-linux, mount) - the fault tests' small journal disks
+#   lintian         (package lintian)                   - stack-tests/tests/package.rs lints the .deb packages
+#   man             (package man-db)                    - the man page tests render the pages as lintian does
+#   zsh, fish       (packages zsh, fish)                - `zsh -n`/`fish -n` and completion runs on the generated scripts
+#   nginx, openssl  (packages nginx, openssl)           - stack-tests/tests/reverse_proxy.rs runs deploy/nginx/sysmon.conf
+#   cargo-deb       (crates.io, `cargo install`)        - scripts/build-deb.sh builds the packages with it
 # Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
@@ -28,6 +33,12 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 { command -v victoria-metrics && command -v vmagent && command -v vmalert; } >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-test-deps: installing ${need[*]}"
@@ -48,11 +59,18 @@ fi
 
 # Debian's packages start their services when installed outside a container; stop them so they
 # do not hold the ports the tests use.
-for svc in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics; do
+for svc in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi
 done
+
+# The package test builds .deb files with cargo-deb (3.8: it still packages the dev profile's
+# binaries the test uses); scripts/build-deb.sh would install it too, but not inside a test's time.
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "install-test-deps: installing cargo-deb from crates.io"
+    cargo install cargo-deb --version '~3.8' --locked
+fi
 
 promtool --version 2>&1 | head -1
 amtool --version 2>&1 | head -1

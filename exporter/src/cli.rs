@@ -11,11 +11,66 @@ use std::time::Duration;
 use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches, Parser};
 
 use crate::collector::REGISTRY;
+pub use sysmon_cli_common::generate::Kind;
+use sysmon_cli_common::generate::ManExtras;
+
+/// What `--version` prints, in node_exporter's layout (written by `build.rs`).
+pub const VERSION_TEXT: &str = include_str!(concat!(env!("OUT_DIR"), "/version.txt"));
+
+/// The man page's sections after the generated ones.
+const MAN_EXTRAS: &str = r#".SH CONFIGURATION
+Settings that are not switches (sampling intervals, anomaly rules, storage) are read from the TOML
+file given with \fB\-\-config.file\fR; flags override it. The Debian package installs a commented
+example with every key and its default as \fI/etc/sysmon/sysmon.toml\fR.
+.SH ENDPOINTS
+.TP
+\fI/metrics\fR
+The latest sample, in the Prometheus text format or OpenMetrics; \fBcollect[]\fR and
+\fBexclude[]\fR select collectors.
+.TP
+\fI/\fR, \fI/health\fR
+Landing page with each collector's status; JSON health, 503 when sampling has stalled.
+.TP
+\fI/api/v1/anomalies\fR, \fI/api/v1/anomalies/stream\fR
+The anomaly feed as JSON, and live as Server\-Sent Events.
+.SH SIGNALS
+.TP
+\fBSIGHUP\fR
+Re\-read the configuration file's anomaly rules (a bad file keeps the running rules).
+.TP
+\fBSIGTERM\fR, \fBSIGINT\fR
+Finish the sample in progress and exit.
+.SH "EXIT STATUS"
+0 after a clean shutdown; 2 for a bad flag, configuration file or web configuration file (the
+message names the file and line); 1 for a failure at run time, such as an address already in use.
+.SH FILES
+.TP
+\fI/etc/default/sysmon\-exporter\fR
+Flags for the systemd service, in \fBSYSMON_EXPORTER_ARGS\fR.
+.TP
+\fI/etc/sysmon/sysmon.toml\fR
+The configuration file the packaged service reads.
+.TP
+\fI/var/lib/sysmon\fR
+State kept across restarts: the anomaly journal and the kernel\-log position (the service's
+\fBStateDirectory\fR, found through \fB$STATE_DIRECTORY\fR).
+.SH "SEE ALSO"
+\fBsysmon\-top\fR(1), \fBprometheus\fR(1), \fBsystemd.exec\fR(5)
+"#;
+
+/// Writes what `--generate` asks for: the man page or a completion script of [`command`].
+pub fn generate(kind: Kind, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let extras = ManExtras {
+        roff: MAN_EXTRAS,
+        date: env!("SYSMON_BUILD_DAY"),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    sysmon_cli_common::generate::generate(command(), kind, &extras, out)
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "sysmon-exporter",
-    version,
     // A flag given twice takes its last value, so wrappers can append overrides.
     args_override_self = true,
     about = "Prometheus exporter for Linux hosts: node_exporter-compatible host metrics, sampled on an interval and served from a snapshot."
@@ -120,6 +175,14 @@ pub struct Cli {
     /// Output format of log messages.
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
+
+    /// Show version and build information (git revision, build date, rustc, target) and exit.
+    #[arg(long = "version", short = 'V')]
+    pub version: bool,
+
+    /// Print the man page or a shell completion script, generated from these flags, and exit.
+    #[arg(long = "generate", value_name = "KIND", value_enum)]
+    pub generate: Option<Kind>,
 
     #[command(subcommand)]
     pub command: Option<Subcommand>,

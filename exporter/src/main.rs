@@ -28,6 +28,19 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
     let cli = cli::parse_from(std::env::args_os());
+    if cli.version {
+        print!("{}", cli::VERSION_TEXT);
+        return ExitCode::SUCCESS;
+    }
+    if let Some(kind) = cli.generate {
+        return match cli::generate(kind, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sysmon-exporter: cannot write to stdout: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     logging::init(&cli.log_level, &cli.log_format);
     for warning in &cli.compat_warnings {
         tracing::warn!("{warning}");

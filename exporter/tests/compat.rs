@@ -131,9 +131,11 @@ fn every_flag_of_debian_node_exporter_help_is_accepted() {
             continue;
         }
         if name == "version" {
-            let err = sysmon_exporter::cli::try_parse(&["sysmon-exporter", "--version"])
-                .expect_err("--version prints the version");
-            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+            // The program prints its build information itself (tests/cli_docs.rs), in
+            // node_exporter's layout, which clap's version flag cannot give.
+            let cli = sysmon_exporter::cli::try_parse(&["sysmon-exporter", "--version"])
+                .expect("--version is accepted");
+            assert!(cli.version);
             continue;
         }
         let mut forms: Vec<String> = match &flag.value {

@@ -552,8 +552,9 @@ fn unit_settings() -> BTreeMap<String, Vec<String>> {
     settings
 }
 
-/// The exposure `systemd-analyze security` gives the unit (0 safest .. 10).
-const MAX_EXPOSURE: f64 = 2.5;
+/// The exposure `systemd-analyze security` gives the unit (0 safest .. 10): 2.1 with systemd 252,
+/// every remaining point a setting the exporter needs, each explained in the unit's comments.
+const MAX_EXPOSURE: f64 = 2.1;
 
 #[test]
 fn systemd_unit_is_hardened() {
@@ -583,6 +584,45 @@ fn systemd_unit_is_hardened() {
         score <= MAX_EXPOSURE,
         "exposure {score} > {MAX_EXPOSURE}: {line}\n{text}"
     );
+    // Every point still counted is explained in the unit: the setting's name is in a comment.
+    let unit_text = std::fs::read_to_string(&unit).unwrap();
+    let comments: String = unit_text
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut unexplained = Vec::new();
+    for l in text.lines().filter(|l| l.starts_with('✗')) {
+        let setting = l
+            .trim_start_matches('✗')
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        // "RootDirectory=/RootImage=" -> "RootDirectory", "RestrictAddressFamilies=~AF_..." -> ...
+        let name = setting.split(['=', '/']).next().unwrap_or_default();
+        let explained = match name {
+            "RestrictAddressFamilies" => {
+                let family = setting.rsplit('~').next().unwrap_or_default();
+                let families: Vec<String> = if family.contains('|') {
+                    vec!["AF_INET".into(), "AF_INET6".into()]
+                } else {
+                    vec![family.to_string()]
+                };
+                families.iter().all(|f| comments.contains(f.as_str()))
+            }
+            "CapabilityBoundingSet" => comments.contains("CAP_SYSLOG"),
+            "PrivateNetwork" => comments.contains("the host's network"),
+            _ => comments.contains(name),
+        };
+        if !explained {
+            unexplained.push(l);
+        }
+    }
+    assert!(
+        unexplained.is_empty(),
+        "the unit's comments do not say why these are needed:\n{}",
+        unexplained.join("\n")
+    );
     // The capabilities it keeps: only CAP_SYSLOG.
     for kept in [
         "CAP_SYS_ADMIN",
@@ -605,9 +645,10 @@ fn systemd_unit_is_hardened() {
             other => panic!("{k}: expected one value, found {other:?}"),
         }
     };
-    assert!(
-        one("DynamicUser") == "yes" || s.contains_key("User"),
-        "its own user"
+    assert_eq!(
+        one("DynamicUser"),
+        "yes",
+        "systemd allocates the user when the package's does not exist"
     );
     assert_eq!(one("ProtectSystem"), "strict");
     assert_eq!(
@@ -624,11 +665,17 @@ fn systemd_unit_is_hardened() {
     assert_eq!(one("DevicePolicy"), "closed");
     assert_eq!(
         one("RestrictAddressFamilies"),
-        "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
-        "HTTP, and rtnetlink for the interface counters"
+        "AF_INET AF_INET6 AF_NETLINK",
+        "HTTP, and rtnetlink for the interface counters; no local sockets"
     );
     assert_eq!(one("ExecReload"), "/bin/kill -HUP $MAINPID");
-    assert!(one("ExecStart").starts_with("/usr/local/bin/sysmon-exporter"));
+    assert!(
+        one("ExecStart").starts_with("/usr/bin/sysmon-exporter "),
+        "where the package installs the binary"
+    );
+    assert_eq!(one("User"), "sysmon", "the package's system user");
+    assert_eq!(one("Group"), "sysmon");
+    assert_eq!(one("PrivateMounts"), "yes");
     assert!(
         !one("ExecStart").contains("--storage.path"),
         "the storage path comes from $STATE_DIRECTORY"
@@ -658,7 +705,7 @@ fn systemd_unit_verifies() {
     let unit = std::fs::read_to_string(repo_root().join("deploy/sysmon-exporter.service")).unwrap();
     let exe = exporter_binary();
     let copy = unit.replace(
-        "ExecStart=/usr/local/bin/sysmon-exporter",
+        "ExecStart=/usr/bin/sysmon-exporter",
         &format!("ExecStart={}", exe.display()),
     );
     assert_ne!(copy, unit);
@@ -666,7 +713,9 @@ fn systemd_unit_verifies() {
     let path = dir.path().join("sysmon-exporter.service");
     std::fs::write(&path, copy).unwrap();
     let out = Command::new(tool("systemd-analyze", "systemd"))
-        .arg("verify")
+        // The man page named by Documentation= is installed by the package, not here:
+        // stack-tests/tests/package.rs verifies the installed unit with the man check on.
+        .args(["verify", "--man=no"])
         .arg(&path)
         .output()
         .expect("run systemd-analyze verify");

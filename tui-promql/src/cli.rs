@@ -12,6 +12,8 @@ use crate::collect::fetch_fleet;
 use crate::fmt::parse_duration;
 use crate::prom::{ClientConfig, PromClient, PromError};
 use crate::queries::Queries;
+pub use sysmon_cli_common::generate::Kind;
+use sysmon_cli_common::generate::ManExtras;
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
@@ -24,7 +26,7 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
 /// sysmon-top: a terminal client for a sysmon fleet. It only speaks PromQL, to Prometheus or any
 /// server with the Prometheus HTTP API.
 #[derive(Debug, Parser)]
-#[command(name = "sysmon-top", version, about, long_about = None)]
+#[command(name = "sysmon-top", about, long_about = None)]
 pub struct Cli {
     /// Base URL of Prometheus (or of any server with the Prometheus HTTP API).
     #[arg(
@@ -94,8 +96,51 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// Show version and build information (git revision, build date, rustc, target) and exit.
+    #[arg(long, short = 'V')]
+    pub version: bool,
+
+    /// Print the man page or a shell completion script, generated from these flags, and exit.
+    #[arg(long, value_name = "KIND", value_enum)]
+    pub generate: Option<Kind>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// What `--version` prints, in node_exporter's layout (written by `build.rs`).
+pub const VERSION_TEXT: &str = include_str!(concat!(env!("OUT_DIR"), "/version.txt"));
+
+/// The man page's sections after the generated ones.
+const MAN_EXTRAS: &str = r#".SH KEYS
+In the interactive view, \fB?\fR shows every key; \fBq\fR quits.
+.SH ENVIRONMENT
+.TP
+\fBSYSMON_PROMETHEUS_URL\fR
+Base URL of Prometheus, as \fB\-\-prometheus\fR.
+.TP
+\fBSYSMON_PROMETHEUS_USER\fR, \fBSYSMON_PROMETHEUS_PASSWORD\fR, \fBSYSMON_PROMETHEUS_TOKEN\fR
+Credentials, as \fB\-\-user\fR, \fB\-\-password\fR and \fB\-\-bearer\-token\fR.
+.TP
+\fBNO_COLOR\fR
+Any value but the empty one turns colours off.
+.SH "EXIT STATUS"
+0 on success; 2 for a usage or configuration error (a bad flag, an unreadable credentials or CA
+file, no terminal for the interactive view); 1 for a failure at run time, such as Prometheus not
+answering.
+.SH "SEE ALSO"
+\fBsysmon\-exporter\fR(1), \fBprometheus\fR(1)
+"#;
+
+/// Writes what `--generate` asks for: the man page or a completion script of the flags.
+pub fn generate(kind: Kind, out: &mut dyn Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let extras = ManExtras {
+        roff: MAN_EXTRAS,
+        date: env!("SYSMON_BUILD_DAY"),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    sysmon_cli_common::generate::generate(Cli::command(), kind, &extras, out)
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +275,15 @@ fn runtime_error(e: PromError) -> Failure {
 
 /// Runs what the command line asks for.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    if cli.version {
+        return print_stdout(VERSION_TEXT);
+    }
+    if let Some(kind) = cli.generate {
+        let mut out = Vec::new();
+        generate(kind, &mut out)
+            .map_err(|e| Failure::Runtime(format!("cannot render {kind:?}: {e}")))?;
+        return print_stdout(&String::from_utf8_lossy(&out));
+    }
     let queries = Queries::new(&cli.job);
     if let Some(Command::Queries { instance }) = &cli.command {
         return print_stdout(&all_queries(&queries, instance));
