@@ -149,8 +149,8 @@ pub struct Snapshot {
     /// Whether the exporter's own runtime metrics are published (`--web.disable-exporter-metrics`
     /// turns them off).
     exporter_metrics: bool,
-    /// Metrics of the sample hook (the anomaly engine).
-    hook: MetricSet,
+    /// Metrics of the sample hook (the anomaly engine), written out when a scrape renders them.
+    hook: Box<dyn HookMetrics>,
     full: [OnceLock<Bytes>; 2],
     full_gzip: [OnceLock<Bytes>; 2],
 }
@@ -172,7 +172,7 @@ impl Snapshot {
             collectors: Vec::new(),
             cycle_duration: Duration::ZERO,
             cpu: CpuAccount::default(),
-            hook: MetricSet::new(),
+            hook: Box::new(MetricSet::new()),
             full: Default::default(),
             full_gzip: Default::default(),
         }
@@ -218,7 +218,9 @@ impl Snapshot {
             out.push_str(c.encoded(format));
         }
         let cpu = ThreadCpu::start();
-        metrics::encode(&self.hook.families, format, &mut out);
+        let mut hook = MetricSet::new();
+        self.hook.write(&mut hook);
+        metrics::encode(&hook.families, format, &mut out);
         let mut meta = MetricSet::new();
         self.scrape_metrics(&kept, &mut meta);
         self_metrics::collect(&mut meta, self.exporter_metrics);
@@ -634,7 +636,22 @@ fn failed_run(error: String) -> RunResult {
 /// Runs after every sample on the sample's signal readings, before the snapshot is published
 /// (the anomaly engine). The metrics it returns are published with the snapshot.
 pub trait SampleHook: Send {
-    fn after_sample(&mut self, readings: &Readings, at: SystemTime) -> MetricSet;
+    fn after_sample(&mut self, readings: &Readings, at: SystemTime) -> Box<dyn HookMetrics>;
+}
+
+/// The metrics a hook publishes with one sample, as the hook captured them then, written out only
+/// when a scrape renders the sample: at a 2 s sample interval and a 15 s scrape interval most
+/// samples are never scraped, so a hook can capture its values cheaply and leave the label sets
+/// and families to the scrape.
+pub trait HookMetrics: Send + Sync + std::fmt::Debug {
+    /// Adds the metrics to `out`.
+    fn write(&self, out: &mut MetricSet);
+}
+
+impl HookMetrics for MetricSet {
+    fn write(&self, out: &mut MetricSet) {
+        out.families.extend(self.families.iter().cloned());
+    }
 }
 
 pub struct Sampler {
@@ -833,9 +850,9 @@ impl Sampler {
 
     /// Runs the hook on the sample's readings. A panic inside it is logged and the hook is kept
     /// for the next sample.
-    fn run_hook(&mut self, at: SystemTime) -> MetricSet {
+    fn run_hook(&mut self, at: SystemTime) -> Box<dyn HookMetrics> {
         if self.hook.is_none() {
-            return MetricSet::new();
+            return Box::new(MetricSet::new());
         }
         let cpu = ThreadCpu::start();
         let readings = self.readings();
@@ -846,7 +863,7 @@ impl Sampler {
         self.hook_cpu += cpu.elapsed();
         result.unwrap_or_else(|_| {
             tracing::error!("the sample hook panicked; its metrics are missing from this sample");
-            MetricSet::new()
+            Box::new(MetricSet::new())
         })
     }
 
@@ -995,13 +1012,13 @@ mod tests {
     /// Publishes the readings it was handed.
     struct ReadingsHook;
     impl SampleHook for ReadingsHook {
-        fn after_sample(&mut self, readings: &Readings, _: SystemTime) -> MetricSet {
+        fn after_sample(&mut self, readings: &Readings, _: SystemTime) -> Box<dyn HookMetrics> {
             let mut out = MetricSet::new();
             out.gauge("test_hook_load1", "The load1 reading.")
                 .sample(&[], readings.load1.unwrap_or(f64::NAN));
             out.gauge("test_hook_memory", "The MemTotal reading.")
                 .sample(&[], readings.memory_total_bytes.unwrap_or(f64::NAN));
-            out
+            Box::new(out)
         }
     }
 

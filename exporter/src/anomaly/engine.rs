@@ -42,6 +42,9 @@ pub struct Engine {
     next_id: u64,
     /// Where the scores of the families that decide themselves go, for the feed's ranking.
     scores: Option<Arc<ScoreHistory>>,
+    /// The label sets of the published series, while `states` and the rules are unchanged (set
+    /// to `None` wherever a state is added or removed or the rules are reloaded).
+    rows: Option<Arc<MetricRows>>,
 }
 
 fn duration_text(d: Duration) -> String {
@@ -60,6 +63,7 @@ impl Engine {
             states: BTreeMap::new(),
             next_id: next_id.max(1),
             scores: None,
+            rows: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl Engine {
     /// Takes over anomalies that were active when the exporter last stopped (from the journal), so
     /// they continue, or resolve once their condition has cleared, instead of staying open forever.
     pub fn adopt(&mut self, active: Vec<Event>, now: DateTime<Utc>) {
+        self.rows = None;
         for event in active {
             let Some(spec) = self.specs.get(event.rule.as_str()) else {
                 continue;
@@ -96,6 +101,7 @@ impl Engine {
     /// Replaces the rule settings. Conditions of rules that stay enabled carry on; anomalies of
     /// rules now disabled are resolved.
     pub fn reload(&mut self, config: RulesConfig, now: DateTime<Utc>) -> Vec<Transition> {
+        self.rows = None;
         for (registered, family) in &mut self.families {
             if !self.config.any_enabled(registered) {
                 // It was not run while all its rules were off: what it remembers is stale.
@@ -148,6 +154,9 @@ impl Engine {
                 continue;
             };
             let key = (spec.name, obs.subject.clone());
+            if !self.states.contains_key(&key) {
+                self.rows = None;
+            }
             let state = self.states.entry(key).or_insert_with(|| State {
                 category: spec.category,
                 condition: Condition::default(),
@@ -214,6 +223,7 @@ impl Engine {
             .map(|(k, _)| k.clone())
             .collect();
         for key in stale {
+            self.rows = None;
             if let Some(state) = self.states.remove(&key) {
                 if let Some(t) = resolve(state, now, "no longer reported") {
                     out.push(t);
@@ -228,10 +238,25 @@ impl Engine {
         self.states.values().filter_map(|s| s.event.as_ref())
     }
 
-    /// `sysmon_anomaly_*` for every rule and subject evaluated so far.
+    /// Writes every evaluated rule and subject as `sysmon_anomaly_*` series into `out`.
     pub fn metrics(&self, out: &mut MetricSet) {
-        // One label set per rule and subject, shared by the four families (built once: this runs
-        // every sample for every evaluated subject).
+        self.metric_values(Arc::new(self.metric_rows())).write(out);
+    }
+
+    /// The engine's series as of now, cheaply: the values are copied, the label sets are shared
+    /// with earlier samples until a subject appears or goes or the rules are reloaded. The
+    /// families are built only if a scrape renders them (see [`EngineMetrics::write`]).
+    pub fn metrics_now(&mut self) -> EngineMetrics {
+        let rows = match &self.rows {
+            Some(rows) => Arc::clone(rows),
+            None => Arc::clone(self.rows.insert(Arc::new(self.metric_rows()))),
+        };
+        self.metric_values(rows)
+    }
+
+    /// The label sets of the series, in the order of `states` (the order [`Engine::metric_values`]
+    /// reads the values in).
+    fn metric_rows(&self) -> MetricRows {
         let mut rows = Vec::with_capacity(self.states.len());
         for ((rule, subject), state) in &self.states {
             let Some(cfg) = self.rule(rule) else { continue };
@@ -241,68 +266,112 @@ impl Engine {
                 ("severity".into(), cfg.severity.as_str().to_string()),
                 ("subject".into(), subject.clone()),
             ];
+            // The scores alone, without the severity a rule's settings give, so that a query can
+            // rank every scored signal of a host over a range (the anomalies dashboard does).
+            let score_labels = state.scored.then(|| {
+                vec![
+                    ("rule".into(), rule.to_string()),
+                    ("category".into(), state.category.to_string()),
+                    ("subject".into(), subject.clone()),
+                ]
+            });
+            rows.push(MetricRow {
+                labels,
+                score_labels,
+            });
+        }
+        MetricRows(rows)
+    }
+
+    fn metric_values(&self, rows: Arc<MetricRows>) -> EngineMetrics {
+        let mut values = Vec::with_capacity(rows.0.len());
+        for ((rule, _), state) in &self.states {
+            let Some(cfg) = self.rule(rule) else { continue };
             let active = if state.condition.is_active() {
                 1.0
             } else {
                 0.0
             };
-            let values = [
+            values.push([
                 active,
                 state.last_value,
                 cfg.threshold,
                 state.activations as f64,
-            ];
-            rows.push((labels, values));
+            ]);
         }
-        const FAMILIES: [(&str, &str, MetricType); 4] = [
-            (
-                "sysmon_anomaly_active",
-                "Whether the anomaly rule is firing for the subject (1) or not (0).",
-                MetricType::Gauge,
-            ),
-            (
-                "sysmon_anomaly_value",
-                "The value the anomaly rule saw for the subject in the last sample it was reported.",
-                MetricType::Gauge,
-            ),
-            (
-                "sysmon_anomaly_threshold",
-                "The threshold the anomaly rule compares the value with.",
-                MetricType::Gauge,
-            ),
-            (
-                "sysmon_anomaly_activations_total",
-                "How many times the anomaly rule started firing for the subject since the exporter started.",
-                MetricType::Counter,
-            ),
-        ];
-        for (i, (name, help, kind)) in FAMILIES.into_iter().enumerate() {
+        debug_assert_eq!(values.len(), rows.0.len(), "rows out of date");
+        EngineMetrics { rows, values }
+    }
+}
+
+/// The label sets of one rule and subject's series.
+#[derive(Debug)]
+struct MetricRow {
+    /// rule, category, severity, subject: the four `sysmon_anomaly_*` families.
+    labels: Vec<(LabelName, String)>,
+    /// rule, category, subject: `sysmon_anomaly_score`, for the rules that score.
+    score_labels: Option<Vec<(LabelName, String)>>,
+}
+
+#[derive(Debug)]
+struct MetricRows(Vec<MetricRow>);
+
+/// The engine's series at one sample: shared label sets and that sample's values.
+#[derive(Debug)]
+pub struct EngineMetrics {
+    rows: Arc<MetricRows>,
+    /// Per row: active, value, threshold, activations.
+    values: Vec<[f64; 4]>,
+}
+
+const FAMILIES_OF_EVERY_RULE: [(&str, &str, MetricType); 4] = [
+    (
+        "sysmon_anomaly_active",
+        "Whether the anomaly rule is firing for the subject (1) or not (0).",
+        MetricType::Gauge,
+    ),
+    (
+        "sysmon_anomaly_value",
+        "The value the anomaly rule saw for the subject in the last sample it was reported.",
+        MetricType::Gauge,
+    ),
+    (
+        "sysmon_anomaly_threshold",
+        "The threshold the anomaly rule compares the value with.",
+        MetricType::Gauge,
+    ),
+    (
+        "sysmon_anomaly_activations_total",
+        "How many times the anomaly rule started firing for the subject since the exporter started.",
+        MetricType::Counter,
+    ),
+];
+
+impl EngineMetrics {
+    /// Writes the `sysmon_anomaly_*` families.
+    pub fn write(&self, out: &mut MetricSet) {
+        let rows = &self.rows.0;
+        for (i, (name, help, kind)) in FAMILIES_OF_EVERY_RULE.into_iter().enumerate() {
             let family = out.family(name, help, kind);
             family.samples.reserve(rows.len());
-            for (labels, values) in &rows {
+            for (row, values) in rows.iter().zip(&self.values) {
                 family.samples.push(Sample {
-                    labels: labels.clone(),
+                    labels: row.labels.clone(),
                     value: values[i],
                     part: Part::Value,
                 });
             }
         }
-        // The scores alone, without the severity a rule's settings give, so that a query can rank
-        // every scored signal of a host over a range (the anomalies dashboard does).
         let family = out.family(
             "sysmon_anomaly_score",
             "The anomaly score the adaptive detector gave the signal in the last sample it was reported (1 is the detector's threshold).",
             MetricType::Gauge,
         );
-        for ((rule, subject), state) in &self.states {
-            if state.scored && self.rule(rule).is_some() {
+        for (row, values) in rows.iter().zip(&self.values) {
+            if let Some(labels) = &row.score_labels {
                 family.samples.push(Sample {
-                    labels: vec![
-                        ("rule".into(), rule.to_string()),
-                        ("category".into(), state.category.to_string()),
-                        ("subject".into(), subject.clone()),
-                    ],
-                    value: state.last_value,
+                    labels: labels.clone(),
+                    value: values[1],
                     part: Part::Value,
                 });
             }
@@ -692,6 +761,78 @@ mod tests {
         let after = scores.rank(at(0), at(4000), 10);
         let memory = after.iter().find(|r| r.rule == "adaptive_memory").unwrap();
         assert_eq!(memory.samples, recorded);
+    }
+
+    /// The series a sample publishes through the shared label sets are exactly those written from
+    /// scratch, as subjects come and go and the rules are reloaded.
+    #[test]
+    fn published_series_follow_subjects_and_reloads() {
+        let mut e = Engine::new(RulesConfig::default(), 1);
+        let same = |e: &mut Engine| {
+            let mut fresh = MetricSet::new();
+            e.metrics(&mut fresh);
+            let mut shared = MetricSet::new();
+            e.metrics_now().write(&mut shared);
+            assert_eq!(
+                format!("{:?}", fresh.families),
+                format!("{:?}", shared.families)
+            );
+            shared
+        };
+        let usb_rows = |m: &MetricSet| {
+            m.families
+                .iter()
+                .flat_map(|f| &f.samples)
+                .filter(|s| s.labels.iter().any(|(_, v)| v == "1-2"))
+                .count()
+        };
+        let mut s = Signals::empty(at(0));
+        s.memory_used_percent = Some(40.0);
+        e.evaluate(&s);
+        assert_eq!(usb_rows(&same(&mut e)), 0);
+        // A USB port appears: new rows.
+        s.at = at(2);
+        s.usb_timeouts = vec![Reading {
+            subject: "1-2".into(),
+            value: 0.0,
+            limit: None,
+        }];
+        e.evaluate(&s);
+        assert_eq!(
+            usb_rows(&same(&mut e)),
+            4,
+            "active, value, threshold, activations"
+        );
+        // Values change, rows stay.
+        s.at = at(4);
+        s.memory_used_percent = Some(99.0);
+        s.usb_timeouts[0].value = 2.0;
+        e.evaluate(&s);
+        assert_eq!(usb_rows(&same(&mut e)), 4);
+        // A reload changes a label (the severity) and the threshold.
+        let mut cfg = RulesConfig::default();
+        let m = cfg.threshold.get_mut("memory_high").unwrap();
+        m.severity = crate::anomaly::Severity::Warning;
+        m.threshold = 50.0;
+        e.reload(cfg, at(6));
+        s.at = at(6);
+        e.evaluate(&s);
+        let reloaded = same(&mut e);
+        let memory_high = reloaded
+            .get("sysmon_anomaly_active")
+            .unwrap()
+            .samples
+            .iter()
+            .find(|s| s.labels[0].1 == "memory_high")
+            .unwrap();
+        assert_eq!(memory_high.labels[2].1, "warning", "the reloaded severity");
+        // The port goes and is forgotten: its rows go.
+        s.usb_timeouts.clear();
+        for t in [8, 400, 800] {
+            s.at = at(t);
+            e.evaluate(&s);
+        }
+        assert_eq!(usb_rows(&same(&mut e)), 0);
     }
 
     #[test]

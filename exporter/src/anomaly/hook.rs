@@ -8,11 +8,11 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 
 use super::config::RulesConfig;
-use super::engine::Engine;
+use super::engine::{Engine, EngineMetrics};
 use super::event::Transition;
 use super::signals::{Readings, SignalExtractor};
 use crate::metrics::MetricSet;
-use crate::sampler::SampleHook;
+use crate::sampler::{HookMetrics, SampleHook};
 
 /// Where transitions go: the journal-backed store. `record` returns only once the transition is
 /// durable (or has failed to be, in which case the sink still keeps it in memory and says so in
@@ -116,7 +116,7 @@ impl AnomalyHook {
 }
 
 impl SampleHook for AnomalyHook {
-    fn after_sample(&mut self, readings: &Readings, at: SystemTime) -> MetricSet {
+    fn after_sample(&mut self, readings: &Readings, at: SystemTime) -> Box<dyn HookMetrics> {
         let now: DateTime<Utc> = at.into();
         if let Some(rules) = self.reload.take() {
             let resolved = self.engine.reload(rules, now);
@@ -126,11 +126,28 @@ impl SampleHook for AnomalyHook {
         let signals = self.extractor.extract_readings(readings, now);
         let transitions = self.engine.evaluate(&signals);
         self.record_all(transitions);
-        let mut out = MetricSet::new();
-        self.engine.metrics(&mut out);
-        self.sink.metrics(&mut out);
-        self.reload.metrics(&mut out);
-        out
+        let mut health = MetricSet::new();
+        self.sink.metrics(&mut health);
+        self.reload.metrics(&mut health);
+        Box::new(AnomalyMetrics {
+            engine: self.engine.metrics_now(),
+            health,
+        })
+    }
+}
+
+/// The anomaly metrics of one sample: the rules' series (label sets shared, values of the
+/// sample) and the journal's and reload's health.
+#[derive(Debug)]
+struct AnomalyMetrics {
+    engine: EngineMetrics,
+    health: MetricSet,
+}
+
+impl HookMetrics for AnomalyMetrics {
+    fn write(&self, out: &mut MetricSet) {
+        self.engine.write(out);
+        self.health.write(out);
     }
 }
 
@@ -146,6 +163,12 @@ mod tests {
             Ok(())
         }
         fn metrics(&self, _: &mut MetricSet) {}
+    }
+
+    fn written(metrics: Box<dyn HookMetrics>) -> MetricSet {
+        let mut out = MetricSet::new();
+        metrics.write(&mut out);
+        out
     }
 
     fn memory_set(used_percent: f64) -> MetricSet {
@@ -169,7 +192,7 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_000_000);
         let secs = |s: u64| t0 + std::time::Duration::from_secs(s);
         let set = memory_set(50.0);
-        let out = hook.after_sample(&Readings::from_sets(&[&set]), secs(0));
+        let out = written(hook.after_sample(&Readings::from_sets(&[&set]), secs(0)));
         assert!(out.get("sysmon_anomaly_active").is_some());
         assert_eq!(
             out.get("sysmon_config_last_reload_successful")
@@ -191,7 +214,7 @@ mod tests {
         assert_eq!(recorded[0].event().rule, "memory_high");
 
         reload.failed();
-        let out = hook.after_sample(&Readings::from_sets(&[&set]), secs(4));
+        let out = written(hook.after_sample(&Readings::from_sets(&[&set]), secs(4)));
         assert_eq!(
             out.get("sysmon_config_last_reload_successful")
                 .unwrap()
