@@ -382,3 +382,33 @@ pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Debian's process-exporter, which the `process` collector is compared with.
+pub fn process_exporter_binary() -> &'static str {
+    let bin = "/usr/bin/prometheus-process-exporter";
+    assert!(
+        Path::new(bin).exists(),
+        "process-exporter is not installed: run scripts/install-test-deps.sh (Debian package prometheus-process-exporter)"
+    );
+    bin
+}
+
+/// Starts process-exporter on `procfs` with the groups of `config` (its own flags' defaults
+/// otherwise: children, threads and smaps on) and waits until it answers.
+pub fn start_process_exporter(procfs: &Path, config: &Path) -> Running {
+    let bin = process_exporter_binary();
+    spawn_ready(
+        "process-exporter",
+        |port| {
+            let mut cmd = Command::new(bin);
+            cmd.arg(format!("-web.listen-address=127.0.0.1:{port}"))
+                .arg(format!("-procfs={}", procfs.display()))
+                .arg(format!("-config.path={}", config.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        },
+        "/metrics",
+        |body| body.contains("namedprocess_scrape_errors"),
+    )
+}
