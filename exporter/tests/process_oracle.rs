@@ -73,7 +73,10 @@ fn machine_copy(dir: &Path) -> PathBuf {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Rewrites `btime` so the tree's processes started in the last days, and the new process of
@@ -95,7 +98,10 @@ fn set_boot_time(proc_dir: &Path, btime: u64) {
 fn bump_stat(path: &Path, adds: &[(usize, u64)]) {
     let text = std::fs::read_to_string(path).unwrap();
     let close = text.rfind(')').unwrap();
-    let mut fields: Vec<String> = text[close + 2..].split_whitespace().map(String::from).collect();
+    let mut fields: Vec<String> = text[close + 2..]
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     for &(n, add) in adds {
         let v: u64 = fields[n - 3].parse().unwrap();
         fields[n - 3] = match n {
@@ -134,8 +140,10 @@ fn pids(proc_dir: &Path) -> Vec<u32> {
 }
 
 fn cmdline(proc_dir: &Path, pid: u32) -> String {
-    String::from_utf8_lossy(&std::fs::read(proc_dir.join(format!("{pid}/cmdline"))).unwrap_or_default())
-        .replace('\0', " ")
+    String::from_utf8_lossy(
+        &std::fs::read(proc_dir.join(format!("{pid}/cmdline"))).unwrap_or_default(),
+    )
+    .replace('\0', " ")
 }
 
 /// Step 2: every third process uses CPU, faults pages, switches context and does I/O; then a new
@@ -146,15 +154,24 @@ fn activity(proc_dir: &Path, new_start_ticks: u64) {
         if !dir.join("stat").exists() {
             continue;
         }
-        bump_stat(&dir.join("stat"), &[(10, 1000 + pid as u64), (12, 3), (14, 250), (15, 50)]);
-        let switches = [("voluntary_ctxt_switches", 40), ("nonvoluntary_ctxt_switches", 4)];
+        bump_stat(
+            &dir.join("stat"),
+            &[(10, 1000 + pid as u64), (12, 3), (14, 250), (15, 50)],
+        );
+        let switches = [
+            ("voluntary_ctxt_switches", 40),
+            ("nonvoluntary_ctxt_switches", 4),
+        ];
         bump_keyed(&dir.join("status"), &switches);
         // A multi-threaded process's total is its threads' sum: the main thread switched.
         let main_task = dir.join(format!("task/{pid}/status"));
         if main_task.exists() {
             bump_keyed(&main_task, &switches);
         }
-        bump_keyed(&dir.join("io"), &[("read_bytes", 40960), ("write_bytes", 8192)]);
+        bump_keyed(
+            &dir.join("io"),
+            &[("read_bytes", 40960), ("write_bytes", 8192)],
+        );
     }
     let template = pids(proc_dir)
         .into_iter()
@@ -162,7 +179,10 @@ fn activity(proc_dir: &Path, new_start_ticks: u64) {
         .expect("a billing backend");
     let new = proc_dir.join("7777");
     copy_tree(&proc_dir.join(template.to_string()), &new);
-    bump_stat(&new.join("stat"), &[(22, new_start_ticks), (14, 7), (15, 3)]);
+    bump_stat(
+        &new.join("stat"),
+        &[(22, new_start_ticks), (14, 7), (15, 3)],
+    );
 }
 
 /// Step 3: two nginx workers, the new backend and tuned (the only process of group python3)
@@ -225,14 +245,23 @@ fn compare(step: &str, pe: &BTreeMap<SeriesKey, f64>, sysmon: &BTreeMap<SeriesKe
             problems.push(format!("only in sysmon: {key:?}"));
         }
     }
-    assert!(problems.is_empty(), "{step}: {} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{step}: {} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     equal
 }
 
 /// Scrapes both until sysmon's scrape has caught up with the tree (`ready`), then once more after
 /// a few of its scans, so that no scan that overlapped the change is the one compared.
 fn settle(sysmon: &Running, ready: impl Fn(&BTreeMap<SeriesKey, f64>) -> bool) {
-    common::eventually("sysmon's scan sees the changed tree", || {}, || ready(&series(sysmon)));
+    common::eventually(
+        "sysmon's scan sees the changed tree",
+        || {},
+        || ready(&series(sysmon)),
+    );
     std::thread::sleep(Duration::from_millis(1000));
 }
 
@@ -263,7 +292,9 @@ fn same_values_as_process_exporter() {
             "--sampler.collector-timeout=1s",
         ],
     );
-    settle(&sysmon, |s| value(s, "namedprocess_namegroup_num_procs", "kernel").is_some());
+    settle(&sysmon, |s| {
+        value(s, "namedprocess_namegroup_num_procs", "kernel").is_some()
+    });
 
     // 1. As generated.
     let (theirs, ours) = (series(&pe), series(&sysmon));
@@ -274,10 +305,19 @@ fn same_values_as_process_exporter() {
         .filter(|(k, _)| k.name.ends_with("_total"))
         .all(|(_, v)| *v == 0.0);
     assert!(counters_at_zero, "nothing moved yet, every counter is 0");
-    assert_eq!(value(&ours, "namedprocess_namegroup_num_procs", "kernel"), value(&theirs, "namedprocess_namegroup_num_procs", "kernel"));
+    assert_eq!(
+        value(&ours, "namedprocess_namegroup_num_procs", "kernel"),
+        value(&theirs, "namedprocess_namegroup_num_procs", "kernel")
+    );
     for name in ["namedprocess_scrape_partial_errors"] {
-        let key = SeriesKey { name: name.to_string(), labels: vec![] };
-        assert!(theirs[&key] > 0.0 && ours[&key] > 0.0, "kernel threads' fd directories are absent: both count partial reads");
+        let key = SeriesKey {
+            name: name.to_string(),
+            labels: vec![],
+        };
+        assert!(
+            theirs[&key] > 0.0 && ours[&key] > 0.0,
+            "kernel threads' fd directories are absent: both count partial reads"
+        );
     }
     let billing_before = value(&ours, "namedprocess_namegroup_num_procs", "pg-billing").unwrap();
 
@@ -290,7 +330,12 @@ fn same_values_as_process_exporter() {
     let (theirs, ours) = (series(&pe), series(&sysmon));
     let equal = compare("after activity", &theirs, &ours);
     assert!(equal >= 400, "only {equal} series compared");
-    let cpu = value(&ours, "namedprocess_namegroup_cpu_seconds_total", "pg-billing").unwrap();
+    let cpu = value(
+        &ours,
+        "namedprocess_namegroup_cpu_seconds_total",
+        "pg-billing",
+    )
+    .unwrap();
     assert!(cpu > 0.0, "the billing backends used CPU");
 
     // 3. Exits: counters stay, gauges drop, the emptied group keeps its counters.
@@ -303,10 +348,21 @@ fn same_values_as_process_exporter() {
     compare("after exits", &theirs2, &ours2);
     for (key, v) in &ours {
         if key.name.ends_with("_total") && key.name.starts_with("namedprocess_namegroup") {
-            assert!(ours2.get(key).is_some_and(|v2| v2 >= v), "{key:?} went from {v} to {:?}", ours2.get(key));
+            assert!(
+                ours2.get(key).is_some_and(|v2| v2 >= v),
+                "{key:?} went from {v} to {:?}",
+                ours2.get(key)
+            );
         }
     }
-    assert_eq!(value(&ours2, "namedprocess_namegroup_cpu_seconds_total", "python3"), python_cpu);
+    assert_eq!(
+        value(
+            &ours2,
+            "namedprocess_namegroup_cpu_seconds_total",
+            "python3"
+        ),
+        python_cpu
+    );
     assert_eq!(
         value(&ours2, "namedprocess_namegroup_num_procs", "pg-billing"),
         Some(billing_before)

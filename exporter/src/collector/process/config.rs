@@ -394,4 +394,28 @@ process_names:
         let e = parse_yaml(Path::new("pe.yml"), tmpl).unwrap_err();
         assert!(e.message.contains("not supported"), "{e}");
     }
+
+    #[test]
+    fn toml_section_and_errors_with_lines() {
+        use crate::config::{parse_str, Overrides};
+        let path = Path::new("sysmon.toml");
+        let text = "[process]\ntop_n = 5\nhold = \"1m\"\ninterval = \"1m\"\nchildren = false\n\n[[process.groups]]\nname = \"db-{{.Matches.db}}\"\ncmdline = ['postgres: \\w+ (?P<db>\\w+)']\n\n[[process.groups]]\ncomm = [\"nginx\"]\n";
+        let s = parse_str(path, text, &Overrides::default())
+            .unwrap()
+            .process;
+        assert_eq!(
+            (s.top_n, s.hold, s.interval, s.children),
+            (5, Duration::from_secs(60), Duration::from_secs(60), false)
+        );
+        assert_eq!(s.groups.len(), 2);
+        assert!(Namer::new(&s.groups).is_ok());
+        let bad = "[process]\n\n[[process.groups]]\nname = \"x\"\ncmdline = ['(']\n";
+        let e = parse_str(path, bad, &Overrides::default()).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("cmdline regex"), "{e}");
+        let e = parse_str(path, "[process]\ntop_n = -1\n", &Overrides::default()).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = parse_str(path, "[process]\ntopn = 1\n", &Overrides::default()).unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
 }
