@@ -16,7 +16,8 @@
 //!   vanishes between the listing and a read is skipped; a file that cannot be read for
 //!   permissions counts in `namedprocess_scrape_partial_errors` (the process is still reported
 //!   with what could be read), one whose `stat`/`status` cannot be read in
-//!   `namedprocess_scrape_procread_errors`.
+//!   `namedprocess_scrape_procread_errors` (a process whose `status` alone is unreadable is reported
+//!   from its `stat`, as a partial read).
 
 pub mod config;
 pub mod groups;
@@ -267,22 +268,30 @@ impl ProcessCollector {
                 }
             }
             let is_new = known.is_none();
+            // status gives swap, context switches and the user; when only it cannot be read,
+            // the process is still reported from its stat (a partial read).
+            let mut this_partial = false;
             let status = match dir.read_text("status") {
                 Ok(t) => match parse::parse_status(&t) {
-                    Ok(s) => s,
+                    Ok(s) => Some(s),
                     Err(e) => {
-                        state.errors.procread += 1;
                         malformed.push(format!("{}: {e}", dir.path("status").display()));
-                        continue;
+                        this_partial = true;
+                        None
                     }
                 },
                 Err(ReadError::Vanished) => continue,
                 Err(_) => {
-                    state.errors.procread += 1;
-                    continue;
+                    this_partial = true;
+                    None
                 }
             };
-            let mut this_partial = false;
+            let last = known.map(|t| t.last).unwrap_or_default();
+            let status = status.unwrap_or(parse::Status {
+                voluntary_ctxt_switches: last.voluntary_switches,
+                nonvoluntary_ctxt_switches: last.nonvoluntary_switches,
+                ..parse::Status::default()
+            });
             if is_new {
                 let cmdline = if by_comm {
                     Vec::new()
