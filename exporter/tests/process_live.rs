@@ -281,3 +281,82 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn a_growing_process_raises_process_memory_growth_and_a_steady_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let burner = alias(dir.path(), "burner", "/bin/sh");
+    let grower = alias(dir.path(), "grower", "/usr/bin/python3");
+    let groups = dir.path().join("groups.yml");
+    std::fs::write(
+        &groups,
+        "process_names:\n  - comm: [burner, grower]\n    name: '{{.Comm}}'\n",
+    )
+    .unwrap();
+    // Short windows: growth over 5 s, held for 1 s (the defaults are an hour and 30 minutes).
+    let toml = dir.path().join("sysmon.toml");
+    std::fs::write(
+        &toml,
+        "[process]\ngrowth_window = \"5s\"\ngrowth_min_r2 = 0.8\n\n[rules.process_memory_growth]\nthreshold = 100.0\nfor = \"1s\"\nclear_for = \"1s\"\n",
+    )
+    .unwrap();
+    let sysmon = start_sysmon(
+        &fixture("server"),
+        &[
+            "--path.procfs=/proc",
+            "--collector.disable-defaults",
+            "--collector.process",
+            &format!("--collector.process.config={}", groups.display()),
+            &format!("--config.file={}", toml.display()),
+            "--sampler.interval=500ms",
+            "--sampler.slow-interval=500ms",
+            "--sampler.collector-timeout=500ms",
+        ],
+    );
+    let _children = Children(vec![
+        spawn(&burner, &["-c", "while :; do :; done"]),
+        // About 5 MiB/s for 15 s (18 GiB/h, far above the threshold), then flat.
+        spawn(&grower, &["-c", "import time\nb=[]\nfor _ in range(150):\n    b.append(bytearray(b'x')*(512*1024)); time.sleep(0.1)\ntime.sleep(60)\n"]),
+    ]);
+    let events = |state: &str| -> Vec<serde_json::Value> {
+        common::feed(&sysmon, &format!("?rule=process_memory_growth{state}"))
+    };
+    common::eventually(
+        "process_memory_growth fires for grower",
+        || {},
+        || {
+            events("&state=active")
+                .iter()
+                .any(|e| e["subject"] == "grower")
+        },
+    );
+    let growth = scrape_all(&sysmon)
+        .into_iter()
+        .find(|(k, _)| {
+            k.name == "sysmon_process_memory_growth_bytes_per_second"
+                && k.labels.iter().any(|(_, v)| v == "grower")
+        })
+        .map(|(_, v)| v)
+        .unwrap();
+    assert!(growth > 1e6, "grower's steady growth: {growth} B/s");
+    // Once it stops growing, the trend reads 0 and the anomaly resolves.
+    common::eventually(
+        "process_memory_growth resolves for grower",
+        || {},
+        || {
+            events("&state=resolved")
+                .iter()
+                .any(|e| e["subject"] == "grower")
+        },
+    );
+    assert!(
+        events("&state=all")
+            .iter()
+            .all(|e| e["subject"] != "burner"),
+        "the burner's memory does not grow"
+    );
+}
+
+fn scrape_all(e: &Running) -> BTreeMap<SeriesKey, f64> {
+    parse_exposition(&e.get("/metrics"))
+}

@@ -309,16 +309,14 @@ fn same_values_as_process_exporter() {
         value(&ours, "namedprocess_namegroup_num_procs", "kernel"),
         value(&theirs, "namedprocess_namegroup_num_procs", "kernel")
     );
-    for name in ["namedprocess_scrape_partial_errors"] {
-        let key = SeriesKey {
-            name: name.to_string(),
-            labels: vec![],
-        };
-        assert!(
-            theirs[&key] > 0.0 && ours[&key] > 0.0,
-            "kernel threads' fd directories are absent: both count partial reads"
-        );
-    }
+    let partial = SeriesKey {
+        name: "namedprocess_scrape_partial_errors".to_string(),
+        labels: vec![],
+    };
+    assert!(
+        theirs[&partial] > 0.0 && ours[&partial] > 0.0,
+        "kernel threads' fd directories are absent: both count partial reads"
+    );
     let billing_before = value(&ours, "namedprocess_namegroup_num_procs", "pg-billing").unwrap();
 
     // 2. Activity, and a process started after both exporters' first scans.

@@ -24,6 +24,7 @@ pub struct RulesSection {
     temperature_high: Option<ThresholdSection>,
     filesystem_full: Option<ThresholdSection>,
     usb_timeout: Option<ThresholdSection>,
+    process_memory_growth: Option<ThresholdSection>,
     adaptive: Option<AdaptiveSection>,
 }
 
@@ -73,7 +74,7 @@ impl Default for RulesConfig {
 }
 
 impl RulesSection {
-    fn sections(&self) -> [(&'static str, Option<&ThresholdSection>); 7] {
+    fn sections(&self) -> [(&'static str, Option<&ThresholdSection>); 8] {
         [
             ("cpu_high", self.cpu_high.as_ref()),
             ("cpu_jump", self.cpu_jump.as_ref()),
@@ -82,6 +83,7 @@ impl RulesSection {
             ("temperature_high", self.temperature_high.as_ref()),
             ("filesystem_full", self.filesystem_full.as_ref()),
             ("usb_timeout", self.usb_timeout.as_ref()),
+            ("process_memory_growth", self.process_memory_growth.as_ref()),
         ]
     }
 
@@ -217,7 +219,7 @@ mod tests {
     #[test]
     fn defaults_cover_every_rule() {
         let c = RulesConfig::default();
-        assert_eq!(c.threshold.len(), 7 + adaptive::SPECS.len());
+        assert_eq!(c.threshold.len(), 8 + adaptive::SPECS.len());
         assert!(c.threshold["adaptive_cpu"].enabled);
         assert_eq!(c.threshold["cpu_high"].threshold, 90.0);
         assert_eq!(c.threshold["cpu_high"].severity, Severity::Critical);

@@ -10,6 +10,7 @@ pub mod adaptive;
 pub mod cpu;
 pub mod filesystem;
 pub mod memory;
+pub mod process;
 pub mod temperature;
 pub mod usb;
 
@@ -79,6 +80,7 @@ pub fn threshold_families() -> Vec<Box<dyn RuleFamily>> {
         Box::new(temperature::TemperatureRules),
         Box::new(filesystem::FilesystemRules),
         Box::new(usb::UsbRules),
+        Box::new(process::ProcessRules),
     ]
 }
 

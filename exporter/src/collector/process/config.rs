@@ -24,6 +24,9 @@ use crate::config::{line_col, parse_duration_value, ConfigError};
 pub const DEFAULT_TOP_N: usize = 20;
 /// How long a group that left the top N keeps its name.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(300);
+/// Resident memory must grow steadily over this long to count as a leak.
+pub const DEFAULT_GROWTH_WINDOW: Duration = Duration::from_secs(3600);
+pub const DEFAULT_GROWTH_MIN_R2: f64 = 0.9;
 
 /// The resolved `[process]` settings (regexes and templates checked, kept as text so the settings
 /// stay comparable; [`Namer::new`] compiles them).
@@ -41,6 +44,10 @@ pub struct ProcessSettings {
     pub threads: bool,
     /// Whether `smaps_rollup` is read for the proportional memory types.
     pub smaps: bool,
+    /// The window over which a group's resident memory must grow steadily for the
+    /// `process_memory_growth` rule, and the least R² of that growth's straight-line fit.
+    pub growth_window: Duration,
+    pub growth_min_r2: f64,
     pub groups: Vec<GroupRule>,
 }
 
@@ -53,6 +60,8 @@ impl Default for ProcessSettings {
             children: true,
             threads: true,
             smaps: false,
+            growth_window: DEFAULT_GROWTH_WINDOW,
+            growth_min_r2: DEFAULT_GROWTH_MIN_R2,
             groups: Vec::new(),
         }
     }
@@ -83,6 +92,8 @@ pub struct ProcessSection {
     children: Option<bool>,
     threads: Option<bool>,
     smaps: Option<bool>,
+    growth_window: Option<Spanned<String>>,
+    growth_min_r2: Option<Spanned<f64>>,
     #[serde(default)]
     groups: Vec<Spanned<GroupRule>>,
 }
@@ -107,6 +118,29 @@ impl ProcessSection {
         }
         if let Some(v) = &self.interval {
             s.interval = parse_duration_value(path, source, v, "process.interval")?;
+        }
+        if let Some(v) = &self.growth_window {
+            s.growth_window = parse_duration_value(path, source, v, "process.growth_window")?;
+            if s.growth_window < Duration::from_secs(1) {
+                return Err(ConfigError::at(
+                    path,
+                    source,
+                    v.span().start,
+                    "process.growth_window: expected a duration of at least 1s".to_string(),
+                ));
+            }
+        }
+        if let Some(v) = &self.growth_min_r2 {
+            let r2 = *v.get_ref();
+            if !(0.0..=1.0).contains(&r2) {
+                return Err(ConfigError::at(
+                    path,
+                    source,
+                    v.span().start,
+                    format!("process.growth_min_r2: expected a number between 0 and 1, found {r2}"),
+                ));
+            }
+            s.growth_min_r2 = r2;
         }
         s.children = self.children.unwrap_or(s.children);
         s.threads = self.threads.unwrap_or(s.threads);

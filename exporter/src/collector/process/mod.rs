@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod groups;
+pub mod growth;
 pub mod parse;
 pub mod scan;
 pub mod template;
@@ -134,6 +135,8 @@ struct State {
     bounder: Bounder,
     errors: Errors,
     users: Option<HashMap<u32, String>>,
+    growth: growth::Growth,
+    started: Instant,
     /// The last scan's output and when it ran, served while the own interval has not elapsed.
     last: Option<(Instant, MetricSet)>,
     dir: ProcDir,
@@ -167,6 +170,7 @@ impl ProcessCollector {
     pub fn new(roots: Roots, settings: ProcessSettings) -> Result<ProcessCollector, String> {
         let namer = Namer::new(&settings.groups)?;
         let bounder = Bounder::new(settings.top_n, settings.hold);
+        let growth = growth::Growth::new(settings.growth_window, settings.growth_min_r2);
         Ok(ProcessCollector {
             roots,
             settings,
@@ -181,6 +185,8 @@ impl ProcessCollector {
                 bounder,
                 errors: Errors::default(),
                 users: None,
+                growth,
+                started: Instant::now(),
                 last: None,
                 dir: ProcDir::new(),
             }),
@@ -716,6 +722,20 @@ impl Collector for ProcessCollector {
         let outcome = match result {
             Ok((groups, malformed)) => {
                 self.emit(&groups, state.errors, &mut set);
+                // Groups with processes but other, which is no one program.
+                let resident: Vec<(Arc<str>, f64)> = groups
+                    .iter()
+                    .filter(|g| g.now.procs > 0 && &*g.name != groups::OTHER)
+                    .map(|g| (Arc::clone(&g.name), g.now.resident_bytes as f64))
+                    .collect();
+                let at = now.duration_since(state.started).as_secs_f64();
+                let f = set.gauge(
+                    "sysmon_process_memory_growth_bytes_per_second",
+                    "Steady growth of the group's resident memory over the process.growth_window (least-squares slope of a rise whose fit has an R^2 of at least process.growth_min_r2), 0 when it is not growing steadily.",
+                );
+                for (name, slope) in state.growth.update(at, &resident) {
+                    f.sample(&[("groupname", &name)], slope);
+                }
                 match malformed.is_empty() {
                     true => Ok(()),
                     false => Err(CollectError::Other(super::malformed_summary(&malformed))),

@@ -37,6 +37,12 @@ pub struct ProcDir {
     pub buf: Vec<u8>,
 }
 
+impl Default for ProcDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ProcDir {
     pub fn new() -> ProcDir {
         ProcDir {
