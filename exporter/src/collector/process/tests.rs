@@ -296,3 +296,60 @@ fn own_interval_serves_the_last_scan() {
     );
     assert_eq!(first.families, second.families);
 }
+
+mod properties {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::super::{config, parse, parse_passwd, template};
+
+    proptest! {
+        /// Arbitrary bytes never panic a parser (the fuzz target `process` runs the same calls).
+        #[test]
+        fn arbitrary_input_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&data);
+            if let Ok(stat) = parse::parse_stat(&text) {
+                let wrapped = format!("({})", stat.comm);
+                prop_assert!(text.contains(&wrapped));
+            }
+            let _ = parse::parse_status(&text);
+            let _ = parse::parse_io(&text);
+            let _ = parse::parse_open_files_limit(&text);
+            let _ = parse::parse_smaps_rollup(&text);
+            let args = parse::parse_cmdline(&data);
+            prop_assert!(args.len() <= data.len());
+            let _ = parse_passwd(&text);
+            if let Ok(t) = template::Template::parse(&text) {
+                let user = || "root".to_string();
+                let _ = t.render(&template::Fields {
+                    comm: "comm",
+                    cmdline: &args,
+                    username: &user,
+                    pid: 1,
+                    matches: &HashMap::new(),
+                });
+            }
+            if let Ok(rules) = config::parse_yaml(Path::new("p.yml"), &text) {
+                prop_assert!(config::Namer::new(&rules).is_ok());
+            }
+        }
+
+        /// A well-formed stat line parses back to its fields, whatever the command name holds.
+        #[test]
+        fn well_formed_stat_parses_back(
+            comm in "[ -~]{0,15}",
+            utime in any::<u32>(),
+            rss in any::<u32>(),
+            threads in 1u32..1000,
+        ) {
+            let line = format!(
+                "42 ({comm}) S 1 42 42 0 -1 4194560 10 0 2 0 {utime} 5 0 0 20 0 {threads} 0 99 8192 {rss} 18446744073709551615 0 0\n"
+            );
+            let s = parse::parse_stat(&line).unwrap();
+            prop_assert_eq!(s.comm, comm.as_str());
+            prop_assert_eq!((s.utime, s.rss, s.num_threads), (utime as u64, rss as u64, threads as u64));
+        }
+    }
+}
