@@ -713,6 +713,8 @@ impl Sampler {
             };
             if let Some(result) = slot.poll(run) {
                 slot.pending = None;
+                // The run's thread CPU counts as a foreground run's does.
+                slot.cpu += result.cpu;
                 slot.record_outcome(result, at, at_wall);
             } else if at.elapsed() >= self.timeout {
                 slot.pending = None;
