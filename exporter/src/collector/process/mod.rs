@@ -397,17 +397,18 @@ impl ProcessCollector {
                     this_partial = true;
                     malformed.push(format!("{}: {e}", dir.path("io").display()));
                 }
-                // Keep the last values, so the counters do not move while io is unreadable.
-                Err(ReadError::Vanished) | Err(_) => {
-                    this_partial = true;
+                // Keep the last values, so the counters do not move while io is unreadable (or
+                // the process is exiting, which is no error).
+                Err(e) => {
+                    this_partial |= !matches!(e, ReadError::Vanished);
                     p.counts.read_bytes = tracked.last.read_bytes;
                     p.counts.write_bytes = tracked.last.write_bytes;
                 }
             }
             let open_fds = match dir.count_entries("fd") {
                 Ok(n) => Some(n),
-                Err(_) => {
-                    this_partial = true;
+                Err(e) => {
+                    this_partial |= !matches!(e, ReadError::Vanished);
                     None
                 }
             };
