@@ -11,6 +11,14 @@ use std::time::Duration;
 
 use common::{fixture, parse_exposition, start_sysmon, Running, SeriesKey};
 
+/// One test at a time: each starts a CPU burner and scans the whole host, and two at once on a
+/// small machine would starve each other's scans past the collector timeout.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Kills and reaps its children when dropped, so a failed assertion leaves nothing running.
 struct Children(Vec<Child>);
 
@@ -100,7 +108,7 @@ fn churn(
         for path in batch {
             running.0.push(spawn(path, &["0.6"]));
         }
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(400));
         let s = scrape(sysmon);
         assert_bounded(&s, limit);
         scrapes.push(s);
@@ -114,6 +122,7 @@ fn churn(
 
 #[test]
 fn children_land_in_their_groups_and_series_stay_within_n_plus_one() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let burner = alias(dir.path(), "burner", "/bin/sh");
     let grower = alias(dir.path(), "grower", "/usr/bin/python3");
@@ -137,10 +146,11 @@ fn children_land_in_their_groups_and_series_stay_within_n_plus_one() {
             "--collector.process",
             &format!("--collector.process.config={}", groups.display()),
             &format!("--config.file={}", toml.display()),
-            // A scan of the host in a debug build on a busy test machine may take a while.
-            "--sampler.interval=1s",
-            "--sampler.slow-interval=1s",
-            "--sampler.collector-timeout=1s",
+            // A scan of the host in a debug build on a busy test machine (a CPU burner of our
+            // own among the rest) may take a while.
+            "--sampler.interval=2s",
+            "--sampler.slow-interval=2s",
+            "--sampler.collector-timeout=2s",
         ],
     );
     let _steady = Children(vec![
@@ -233,6 +243,7 @@ fn children_land_in_their_groups_and_series_stay_within_n_plus_one() {
 
 #[test]
 fn grouped_by_command_name_the_host_stays_within_n_plus_one() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let sysmon = start_sysmon(
         &fixture("server"),
@@ -241,10 +252,11 @@ fn grouped_by_command_name_the_host_stays_within_n_plus_one() {
             "--collector.disable-defaults",
             "--collector.process",
             "--collector.process.top-n=8",
-            // A scan of the host in a debug build on a busy test machine may take a while.
-            "--sampler.interval=1s",
-            "--sampler.slow-interval=1s",
-            "--sampler.collector-timeout=1s",
+            // A scan of the host in a debug build on a busy test machine (a CPU burner of our
+            // own among the rest) may take a while.
+            "--sampler.interval=2s",
+            "--sampler.slow-interval=2s",
+            "--sampler.collector-timeout=2s",
         ],
     );
     let scrapes = churn(dir.path(), &sysmon, 200, 9);
@@ -284,6 +296,7 @@ fn regex_escape(s: &str) -> String {
 
 #[test]
 fn a_growing_process_raises_process_memory_growth_and_a_steady_one_does_not() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let burner = alias(dir.path(), "burner", "/bin/sh");
     let grower = alias(dir.path(), "grower", "/usr/bin/python3");
