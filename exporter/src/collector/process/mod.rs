@@ -137,6 +137,8 @@ struct State {
     users: Option<HashMap<u32, String>>,
     growth: growth::Growth,
     started: Instant,
+    /// Threads the kernel counts that the last scan could not see (`None`: unknown).
+    hidden_threads: Option<f64>,
     /// The last scan's output and when it ran, served while the own interval has not elapsed.
     last: Option<(Instant, MetricSet)>,
     dir: ProcDir,
@@ -187,6 +189,7 @@ impl ProcessCollector {
                 users: None,
                 growth,
                 started: Instant::now(),
+                hidden_threads: None,
                 last: None,
                 dir: ProcDir::new(),
             }),
@@ -217,6 +220,11 @@ impl ProcessCollector {
         now: Instant,
     ) -> Result<(Vec<Exported>, Vec<String>), CollectError> {
         let boot = self.boot_time(state)?;
+        // The kernel's count of tasks (threads), to tell how many the scan could not see.
+        let kernel_tasks = std::fs::read_to_string(self.roots.proc("loadavg"))
+            .ok()
+            .and_then(|t| tasks_in_loadavg(&t));
+        let mut visible_threads = 0u64;
         let pids = scan::list_pids(&self.roots.procfs).map_err(|e| {
             state.errors.scrape += 1;
             CollectError::io(&self.roots.procfs, e)
@@ -263,6 +271,7 @@ impl ProcessCollector {
                     continue;
                 }
             };
+            visible_threads += stat.num_threads;
             let known = state
                 .procs
                 .get(&pid)
@@ -485,10 +494,18 @@ impl ProcessCollector {
             });
         }
         state.procs.retain(|_, t| t.seen == scan_no);
+        state.hidden_threads =
+            kernel_tasks.map(|total| total.saturating_sub(visible_threads) as f64);
         Ok((state.bounder.update(sums, now), malformed))
     }
 
-    fn emit(&self, groups: &[Exported], errors: Errors, out: &mut MetricSet) {
+    fn emit(
+        &self,
+        groups: &[Exported],
+        errors: Errors,
+        hidden_threads: Option<f64>,
+        out: &mut MetricSet,
+    ) {
         let ticks = self.ticks_per_second;
         let g = |e: &Exported| e.name.to_string();
         macro_rules! per_group {
@@ -638,6 +655,13 @@ impl ProcessCollector {
         .sample(&[], errors.procread as f64);
         out.counter("namedprocess_scrape_partial_errors", "incremented each time a tracked proc's metrics collection fails partially, e.g. unreadable I/O stats")
             .sample(&[], errors.partial as f64);
+        if let Some(hidden) = hidden_threads {
+            out.gauge(
+                "sysmon_process_hidden_threads",
+                "Threads the kernel counts (/proc/loadavg) that the last scan could not read: /proc mounted with hidepid for a user without access, or threads started during the scan.",
+            )
+            .sample(&[], hidden);
+        }
     }
 }
 
@@ -693,6 +717,16 @@ fn user_name(users: &HashMap<u32, String>, uid: u32) -> String {
     users.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
 }
 
+/// The number of tasks (threads) in /proc/loadavg's fourth field (`running/total`).
+pub fn tasks_in_loadavg(text: &str) -> Option<u64> {
+    text.split_ascii_whitespace()
+        .nth(3)?
+        .split_once('/')?
+        .1
+        .parse()
+        .ok()
+}
+
 /// User names by uid from /etc/passwd (`name:password:uid:...`); the first entry of a uid wins.
 pub fn parse_passwd(text: &str) -> HashMap<u32, String> {
     let mut users = HashMap::new();
@@ -722,7 +756,7 @@ impl Collector for ProcessCollector {
         let mut set = MetricSet::new();
         let outcome = match result {
             Ok((groups, malformed)) => {
-                self.emit(&groups, state.errors, &mut set);
+                self.emit(&groups, state.errors, state.hidden_threads, &mut set);
                 // Groups with processes but other, which is no one program.
                 let resident: Vec<(Arc<str>, f64)> = groups
                     .iter()
@@ -743,7 +777,7 @@ impl Collector for ProcessCollector {
                 }
             }
             Err(e) => {
-                self.emit(&[], state.errors, &mut set);
+                self.emit(&[], state.errors, None, &mut set);
                 Err(e)
             }
         };

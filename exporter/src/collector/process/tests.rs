@@ -104,6 +104,11 @@ fn server_fixture_by_comm_is_bounded_and_complete() {
         .samples[0]
         .value;
     assert_eq!(partial, 0.0);
+    // The fixture's loadavg counts the tree's 378 threads: none hidden.
+    assert_eq!(
+        set.get("sysmon_process_hidden_threads").unwrap().samples[0].value,
+        0.0
+    );
     // java's 7 threads are read for its context switches and states: process + threads.
     let states: f64 = ["Running", "Sleeping", "Waiting", "Zombie", "Other"]
         .iter()
@@ -221,6 +226,37 @@ fn vanished_and_malformed_processes() {
     let (set, result) = collect(&c);
     assert!(result.is_err());
     assert!(set.get("namedprocess_scrape_errors").is_some());
+}
+
+#[test]
+fn threads_the_scan_cannot_see_are_counted() {
+    let (_dir, roots) = tree();
+    for pid in [50, 51] {
+        write_proc(
+            &roots.procfs,
+            &Proc {
+                pid,
+                ppid: 1,
+                comm: "mine",
+                utime: 1,
+                starttime: 5,
+                rss_pages: 1,
+            },
+        );
+    }
+    let c = ProcessCollector::new(roots.clone(), ProcessSettings::default()).unwrap();
+    // Without /proc/loadavg the figure is unknown: no series.
+    assert!(collect(&c).0.get("sysmon_process_hidden_threads").is_none());
+    // hidepid: the kernel counts 50 tasks, the scan sees 2 single-threaded processes.
+    std::fs::write(roots.procfs.join("loadavg"), "0.10 0.20 0.30 1/50 4242\n").unwrap();
+    let (set, _) = collect(&c);
+    let hidden = set.get("sysmon_process_hidden_threads").unwrap().samples[0].value;
+    assert_eq!(hidden, 48.0);
+    assert_eq!(
+        super::tasks_in_loadavg("0.52 0.61 0.58 2/1432 98765\n"),
+        Some(1432)
+    );
+    assert_eq!(super::tasks_in_loadavg("0.20 abc"), None);
 }
 
 #[test]
