@@ -330,12 +330,16 @@ pub fn feed(e: &Running, query: &str) -> Vec<serde_json::Value> {
 
 /// promtool's lint findings that node_exporter's own names raise, which sysmon keeps for
 /// compatibility: node_memory_* and node_netstat_* keep the kernel's spelling of /proc/meminfo and
-/// /proc/net/{netstat,snmp,snmp6}, and node_entropy_*_bits count bits, not bytes.
+/// /proc/net/{netstat,snmp,snmp6}, node_entropy_*_bits count bits, not bytes, and the `process`
+/// collector keeps process-exporter's names.
 pub fn is_node_exporter_naming(promtool_line: &str) -> bool {
     let l = promtool_line;
     l.starts_with("node_memory_")
         || l.starts_with("node_netstat_")
         || (l.starts_with("node_entropy_") && l.contains("\"bits\""))
+        // process-exporter's error counters, named without `_total` there, kept for its
+        // dashboards and alerts.
+        || l.starts_with("namedprocess_scrape_")
 }
 
 /// `promtool check metrics` on an exposition: its findings, one a line (or the exit status when it
