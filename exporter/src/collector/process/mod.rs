@@ -15,9 +15,12 @@
 //!   `cmdline` and `limits` once per process, `smaps_rollup` only when asked. A process that
 //!   vanishes between the listing and a read is skipped; a file that cannot be read for
 //!   permissions counts in `namedprocess_scrape_partial_errors` (the process is still reported
-//!   with what could be read), one whose `stat`/`status` cannot be read in
+//!   with what could be read), one whose `stat` cannot be read in
 //!   `namedprocess_scrape_procread_errors` (a process whose `status` alone is unreadable is reported
-//!   from its `stat`, as a partial read).
+//!   from its `stat`, as a partial read). Processes hidden altogether (hidepid) show as
+//!   `sysmon_process_hidden_threads`: the kernel's task count (loadavg) less the threads seen.
+//! * `sysmon_process_memory_growth_bytes_per_second{groupname}`: each group's steady growth of
+//!   resident memory (see [`growth`]), which the `process_memory_growth` rule reads.
 
 pub mod config;
 pub mod groups;
