@@ -2,6 +2,8 @@
 # Installs what the tests need beyond the Rust toolchain, from Debian's packages, when missing:
 #   promtool        (package prometheus)              - `promtool check metrics` on the exporter's output
 #   node_exporter   (package prometheus-node-exporter) - the oracle the exporter's values are compared with
+#   process-exporter (package prometheus-process-exporter) - the oracle of the `process` collector
+#                   (tests/process_oracle.rs) and the baseline of deploy/bench/process_bench.py
 #   textfile collector scripts (prometheus-node-exporter-collectors, smartmontools for smartmon.py)
 #                   - real *.prom output for tests/textfile_collectors.rs
 #   prometheus, alertmanager, amtool (packages prometheus, prometheus-alertmanager) - the stack's tests
@@ -23,6 +25,7 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 [ -d /usr/share/prometheus-node-exporter-collectors ] || need+=(prometheus-node-exporter-collectors)
+[ -x /usr/bin/prometheus-process-exporter ] || need+=(prometheus-process-exporter)
 [ -x /usr/sbin/smartctl ] || need+=(smartmontools)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -59,7 +62,7 @@ fi
 
 # Debian's packages start their services when installed outside a container; stop them so they
 # do not hold the ports the tests use.
-for svc in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics nginx; do
+for svc in prometheus prometheus-node-exporter prometheus-process-exporter prometheus-alertmanager victoria-metrics nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi

@@ -214,6 +214,10 @@ build_corpus() {
         ;;
     textfile) mapfile -t files < <(find "$fixtures" -path '*/textfile/*' -name '*.prom' -type f) && seed "${files[@]}" ;;
     config_toml) cp "$exporter/sysmon.toml" "$corpus/shipped-sysmon.toml" ;;
+    process)
+        mapfile -t files < <(find "$fixtures/server/proc/1" "$fixtures/server/proc/2201" -type f -size -16k)
+        seed "${files[@]}" "$fixtures/process_groups.yml"
+        ;;
     esac
     return 0
 }

@@ -30,6 +30,8 @@ pub struct Settings {
     pub rules: crate::anomaly::config::RulesConfig,
     /// How long resolved anomaly events are kept, and how large the journal may grow.
     pub retention: crate::anomaly::journal::Retention,
+    /// The `process` collector's groups and bounds (`[process]`).
+    pub process: crate::collector::process::config::ProcessSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             storage_path: default_storage_path(),
             rules: crate::anomaly::config::RulesConfig::default(),
             retention: crate::anomaly::journal::Retention::default(),
+            process: crate::collector::process::config::ProcessSettings::default(),
         }
     }
 }
@@ -85,6 +88,8 @@ struct FileConfig {
     storage: StorageSection,
     #[serde(default)]
     rules: crate::anomaly::config::RulesSection,
+    #[serde(default)]
+    process: crate::collector::process::config::ProcessSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +182,7 @@ fn resolve(file: Option<(&Path, &str)>, flags: &Overrides) -> Result<Settings, C
             slow_interval_at = Some(v.span());
         }
         settings.rules = file.rules.resolve(path, source)?;
+        settings.process = file.process.resolve(path, source)?;
         if let Some(v) = &file.storage.path {
             if v.get_ref().is_empty() {
                 let (line, column) = line_col(source, v.span().start);

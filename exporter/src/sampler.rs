@@ -730,6 +730,8 @@ impl Sampler {
             };
             if let Some(result) = slot.poll(run) {
                 slot.pending = None;
+                // The run's thread CPU counts as a foreground run's does.
+                slot.cpu += result.cpu;
                 slot.record_outcome(result, at, at_wall);
             } else if at.elapsed() >= self.timeout {
                 slot.pending = None;
@@ -1175,6 +1177,57 @@ mod tests {
             later = sampler.sample();
         }
         assert_eq!(runs(&later, "slow_thread"), 2.0);
+    }
+
+    /// Spends 20 ms of its thread's CPU time in every run, and counts its runs.
+    struct Spinning(std::sync::atomic::AtomicU64);
+    impl Collector for Spinning {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            let cpu = || rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+            let start = cpu();
+            let spent = |now: rustix::time::Timespec| {
+                Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+                    .saturating_sub(Duration::new(start.tv_sec as u64, start.tv_nsec as u32))
+            };
+            while spent(cpu()) < Duration::from_millis(20) {}
+            let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+            out.counter("test_runs_total", "Runs.")
+                .sample(&[], n as f64);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn background_runs_count_their_cpu() {
+        let mut sampler = Sampler::new(
+            vec![Slot::new("spin", Box::new(Spinning(Default::default())))
+                .with_cadence(Cadence::Slow)
+                .with_isolation(Isolation::Thread)],
+            Duration::from_secs(1),
+        )
+        .with_slow_interval(Duration::from_millis(1));
+        let mut snap = sampler.sample();
+        for _ in 0..500 {
+            if runs(&snap, "spin") >= 4.0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            snap = sampler.sample();
+        }
+        let recorded = runs(&snap, "spin");
+        assert!(recorded >= 4.0, "{recorded} runs");
+        // Every recorded run, the background ones too, spent its 20 ms.
+        let cpu = snap
+            .cpu
+            .collectors
+            .iter()
+            .find(|(n, _)| *n == "spin")
+            .unwrap()
+            .1;
+        assert!(
+            cpu >= Duration::from_millis(20) * recorded as u32,
+            "{cpu:?} for {recorded} runs"
+        );
     }
 
     #[test]

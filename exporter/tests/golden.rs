@@ -95,7 +95,13 @@ fn check_machine(machine: &str) -> String {
     // a second sample.
     let exporter = start_sysmon(
         &fixture(machine),
-        &["--sampler.interval=1h", "--sampler.slow-interval=1h"],
+        &[
+            "--sampler.interval=1h",
+            "--sampler.slow-interval=1h",
+            // A debug build on a busy test machine may take longer than the harness's 200 ms over
+            // a collector's first run; a timeout here would be a false difference.
+            "--sampler.collector-timeout=5s",
+        ],
     );
     let raw = exporter.get("/metrics");
     let actual = normalise(&raw);

@@ -116,6 +116,9 @@ pub struct Signals {
     pub filesystems_used_percent: Vec<Reading>,
     /// USB timeouts seen since the previous sample, subject = USB port path.
     pub usb_timeouts: Vec<Reading>,
+    /// Steady growth of resident memory in MiB per hour, subject = process group (0 when the
+    /// group's memory is not growing steadily).
+    pub process_memory_growth_mib_per_hour: Vec<Reading>,
 }
 
 impl Signals {
@@ -131,6 +134,7 @@ impl Signals {
             temperatures_celsius: Vec::new(),
             filesystems_used_percent: Vec::new(),
             usb_timeouts: Vec::new(),
+            process_memory_growth_mib_per_hour: Vec::new(),
         }
     }
 }

@@ -44,6 +44,7 @@ pub const INPUT_FAMILIES: &[&str] = &[
     "node_filesystem_size_bytes",
     "node_filesystem_free_bytes",
     "node_filesystem_avail_bytes",
+    "sysmon_process_memory_growth_bytes_per_second",
 ];
 
 /// Inputs that may come from a collector on the slow interval: filesystem use, whose rule
@@ -53,6 +54,9 @@ pub const SLOW_INPUT_FAMILIES: &[&str] = &[
     "node_filesystem_size_bytes",
     "node_filesystem_free_bytes",
     "node_filesystem_avail_bytes",
+    // The process groups' steady memory growth, a trend over an hour by default: the process
+    // collector's scan on the slow interval serves it.
+    "sysmon_process_memory_growth_bytes_per_second",
 ];
 
 /// Finds a family by name across every collector's output.
@@ -113,6 +117,8 @@ pub struct Readings {
     pub filesystems: Vec<Reading>,
     /// USB timeouts counted so far, per port.
     pub usb_timeouts: HashMap<String, f64>,
+    /// Steady growth of resident memory in bytes per second, per process group.
+    pub process_memory_growth: Vec<Reading>,
 }
 
 /// CPU time summed over every CPU, in seconds.
@@ -159,6 +165,20 @@ impl Readings {
         );
         r.temperatures = temperatures(sets);
         r.filesystems = filesystems(sets);
+        if let Some(f) = family(sets, "sysmon_process_memory_growth_bytes_per_second") {
+            r.process_memory_growth = f
+                .samples
+                .iter()
+                .filter(|s| s.value.is_finite())
+                .map(|s| Reading {
+                    subject: label(&s.labels, "groupname")
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    value: s.value,
+                    limit: None,
+                })
+                .collect();
+        }
         if let Some(f) = family(sets, "sysmon_usb_errors_total") {
             for s in &f.samples {
                 if label(&s.labels, "kind") == Some("timeout") && s.value.is_finite() {
@@ -194,6 +214,8 @@ impl Readings {
         );
         self.temperatures.extend_from_slice(&other.temperatures);
         self.filesystems.extend_from_slice(&other.filesystems);
+        self.process_memory_growth
+            .extend_from_slice(&other.process_memory_growth);
         self.usb_timeouts.extend(
             other
                 .usb_timeouts
@@ -255,6 +277,14 @@ impl SignalExtractor {
 
         signals.temperatures_celsius = readings.temperatures.clone();
         signals.filesystems_used_percent = readings.filesystems.clone();
+        signals.process_memory_growth_mib_per_hour = readings
+            .process_memory_growth
+            .iter()
+            .map(|r| Reading {
+                value: r.value * 3600.0 / (1024.0 * 1024.0),
+                ..r.clone()
+            })
+            .collect();
 
         // USB timeouts per port since the previous sample. A port seen for the first time counts
         // from zero only if there was a previous sample (otherwise its history predates us).

@@ -45,6 +45,7 @@ pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod process;
 pub mod processes;
 pub mod rapl;
 pub mod schedstat;
@@ -236,6 +237,7 @@ pub const REGISTRY: &[Registration] = &[
     os::REGISTRATION,
     powersupplyclass::REGISTRATION,
     pressure::REGISTRATION,
+    process::REGISTRATION,
     processes::REGISTRATION,
     rapl::REGISTRATION,
     schedstat::REGISTRATION,

@@ -330,12 +330,16 @@ pub fn feed(e: &Running, query: &str) -> Vec<serde_json::Value> {
 
 /// promtool's lint findings that node_exporter's own names raise, which sysmon keeps for
 /// compatibility: node_memory_* and node_netstat_* keep the kernel's spelling of /proc/meminfo and
-/// /proc/net/{netstat,snmp,snmp6}, and node_entropy_*_bits count bits, not bytes.
+/// /proc/net/{netstat,snmp,snmp6}, node_entropy_*_bits count bits, not bytes, and the `process`
+/// collector keeps process-exporter's names.
 pub fn is_node_exporter_naming(promtool_line: &str) -> bool {
     let l = promtool_line;
     l.starts_with("node_memory_")
         || l.starts_with("node_netstat_")
         || (l.starts_with("node_entropy_") && l.contains("\"bits\""))
+        // process-exporter's error counters, named without `_total` there, kept for its
+        // dashboards and alerts.
+        || l.starts_with("namedprocess_scrape_")
 }
 
 /// `promtool check metrics` on an exposition: its findings, one a line (or the exit status when it
@@ -380,5 +384,35 @@ pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Debian's process-exporter, which the `process` collector is compared with.
+pub fn process_exporter_binary() -> &'static str {
+    let bin = "/usr/bin/prometheus-process-exporter";
+    assert!(
+        Path::new(bin).exists(),
+        "process-exporter is not installed: run scripts/install-test-deps.sh (Debian package prometheus-process-exporter)"
+    );
+    bin
+}
+
+/// Starts process-exporter on `procfs` with the groups of `config` (its own flags' defaults
+/// otherwise: children, threads and smaps on) and waits until it answers.
+pub fn start_process_exporter(procfs: &Path, config: &Path) -> Running {
+    let bin = process_exporter_binary();
+    spawn_ready(
+        "process-exporter",
+        |port| {
+            let mut cmd = Command::new(bin);
+            cmd.arg(format!("-web.listen-address=127.0.0.1:{port}"))
+                .arg(format!("-procfs={}", procfs.display()))
+                .arg(format!("-config.path={}", config.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        },
+        "/metrics",
+        |body| body.contains("namedprocess_scrape_errors"),
     )
 }

@@ -16,6 +16,7 @@ pub mod adaptive;
 pub mod cpu;
 pub mod filesystem;
 pub mod memory;
+pub mod process;
 pub mod temperature;
 pub mod usb;
 
@@ -105,6 +106,7 @@ pub const FAMILIES: &[Family] = &[
     temperature::FAMILY,
     filesystem::FAMILY,
     usb::FAMILY,
+    process::FAMILY,
     adaptive::FAMILY,
 ];
 
