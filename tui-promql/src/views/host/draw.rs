@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
-use super::{bar_line, thresholds as th, trunc, Theme};
 use crate::app::App;
 use crate::fmt;
 use crate::model::{Anomaly, ClockSync, HostDetail, HostHistory, StorageHealth, Usage};
+use crate::ui::{bar_line, thresholds as th, trunc, Theme};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(instance) = app.host.instance.as_deref() else {

@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
-use super::{trunc, Theme};
 use crate::app::App;
 use crate::fmt;
 use crate::prom::{series_name, Data, PromError, Series};
+use crate::ui::{trunc, Theme};
 
 /// Series drawn in one chart at most (the rest are listed).
 const MAX_CHART_SERIES: usize = 8;

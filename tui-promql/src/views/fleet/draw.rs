@@ -6,10 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{thresholds as th, Theme};
 use crate::app::App;
 use crate::fmt;
 use crate::model::{summarize, FleetRow, Severity};
+use crate::ui::{thresholds as th, Theme};
 
 /// The table's columns: header, width, and whether it is dropped on narrow terminals.
 struct Col {

@@ -1,0 +1,151 @@
+//! The views. Each module under `views/` holds one view's state, its keys, the collection of its
+//! data and its drawing (`draw.rs`); this file is the view list's dispatch. Adding a view: its
+//! module, its variant in [`View`] (`event.rs`) with its `Update`, and one arm in each function
+//! here; the help overlay collects the view's `HELP`.
+
+pub mod anomalies;
+pub mod fleet;
+pub mod host;
+pub mod query;
+
+use crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::Frame;
+
+use crate::app::App;
+use crate::event::{Command, View};
+use crate::prom::PromError;
+use crate::ui::Theme;
+
+/// `cur` moved by `delta` within `0..n`.
+pub fn step(cur: usize, delta: i64, n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    (cur as i64 + delta).clamp(0, n as i64 - 1) as usize
+}
+
+/// Draws the current view in `area`.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    match app.view {
+        View::Fleet => fleet::draw(frame, area, app, theme),
+        View::Host => host::draw(frame, area, app, theme),
+        View::Anomalies => anomalies::draw(frame, area, app, theme),
+        View::Query => query::draw(frame, area, app, theme),
+    }
+}
+
+/// Whether the current view is taking text (every key goes to it, `q` included).
+pub fn editing(app: &App) -> bool {
+    match app.view {
+        View::Fleet => app.fleet.filter_editing,
+        View::Query => app.query.editing,
+        View::Host | View::Anomalies => false,
+    }
+}
+
+/// A key for the current view while it takes text.
+pub fn edit(app: &mut App, k: KeyEvent) -> Vec<Command> {
+    match app.view {
+        View::Fleet => fleet::edit(app, k),
+        View::Query => query::edit(app, k),
+        View::Host | View::Anomalies => Vec::new(),
+    }
+}
+
+/// A key the global keys did not take.
+pub fn key(app: &mut App, k: KeyEvent) -> Vec<Command> {
+    match app.view {
+        View::Fleet => fleet::key(app, k),
+        View::Host => host::key(app, k),
+        View::Anomalies => anomalies::key(app, k),
+        View::Query => query::key(app, k),
+    }
+}
+
+/// `r`: refresh now; the query view runs its query again.
+pub fn refresh(app: &mut App) -> Vec<Command> {
+    match app.view {
+        View::Query => query::run_query(app),
+        _ => vec![Command::RefreshNow],
+    }
+}
+
+/// Moves the selection or scrolls by `delta` lines (arrows, wheel, pages).
+pub fn scroll(app: &mut App, delta: i64) {
+    match app.view {
+        View::Fleet => fleet::scroll(app, delta),
+        View::Host => host::scroll(app, delta),
+        View::Anomalies => anomalies::scroll(app, delta),
+        View::Query => query::scroll(app, delta),
+    }
+}
+
+/// A left click below the title line.
+pub fn click(app: &mut App, row: u16) -> Vec<Command> {
+    match app.view {
+        View::Fleet => fleet::click(app, row),
+        _ => Vec::new(),
+    }
+}
+
+/// The footer's key hints.
+pub fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
+    match app.view {
+        View::Fleet if app.fleet.filter_editing => fleet::EDIT_HINTS,
+        View::Fleet => fleet::HINTS,
+        View::Host => host::HINTS,
+        View::Anomalies => anomalies::HINTS,
+        View::Query if app.query.editing => query::EDIT_HINTS,
+        View::Query => query::HINTS,
+    }
+}
+
+/// The keys of one view for the help overlay.
+pub fn help(v: View) -> &'static [(&'static str, &'static str)] {
+    match v {
+        View::Fleet => fleet::HELP,
+        View::Host => host::HELP,
+        View::Anomalies => anomalies::HELP,
+        View::Query => query::HELP,
+    }
+}
+
+/// The errors and warnings of the data on screen now (for the banner).
+pub fn problems(app: &App) -> (&[(String, PromError)], &[String]) {
+    match app.view {
+        View::Fleet => (&app.fleet.failed, &app.fleet.warnings),
+        View::Host => (&app.host.failed, &app.host.warnings),
+        View::Anomalies => (&app.anomalies.failed, &app.anomalies.warnings),
+        View::Query => (&[], &[]),
+    }
+}
+
+/// What the collection task fetches for the current view, besides the fleet it always fetches:
+/// `host` is the host view's instance, `range` the time range, `history_due` whether the host's
+/// history needs fetching again.
+pub async fn fetch(
+    view: View,
+    client: &crate::prom::PromClient,
+    queries: &crate::queries::Queries,
+    host: Option<&str>,
+    range: std::time::Duration,
+    history_due: bool,
+) -> Option<crate::event::Update> {
+    use crate::event::Update;
+    match (view, host) {
+        (View::Host, Some(h)) => {
+            let (detail, history) = host::fetch_host(client, queries, h, range, history_due).await;
+            Some(Update::Host {
+                instance: h.to_string(),
+                detail: Box::new(detail),
+                history: history.map(Box::new),
+                range,
+            })
+        }
+        (View::Anomalies, _) => Some(Update::Anomalies(
+            anomalies::fetch_anomalies(client, queries, range).await,
+        )),
+        _ => None,
+    }
+}
