@@ -14,6 +14,7 @@ pub use crate::event::{AppEvent, View};
 pub use crate::views::anomalies::AnomalyState;
 pub use crate::views::fleet::FleetState;
 pub use crate::views::host::HostState;
+pub use crate::views::processes::ProcessesState;
 pub use crate::views::query::{QueryOutcome, QueryState};
 
 use crate::event::{Command, Status, Update};
@@ -76,6 +77,7 @@ pub struct App {
     pub host: HostState,
     pub anomalies: AnomalyState,
     pub query: QueryState,
+    pub processes: ProcessesState,
     /// Index into [`RANGES`]: the host view's range and the anomalies view's "recent".
     pub range_idx: usize,
     pub hit: HitAreas,
@@ -98,6 +100,7 @@ impl App {
                 next_id: 1,
                 ..QueryState::default()
             },
+            processes: ProcessesState::default(),
             range_idx: DEFAULT_RANGE,
             hit: HitAreas::default(),
             page: Cell::new(10),
@@ -132,6 +135,9 @@ impl App {
                 range,
             } => views::host::apply(self, instance, *detail, history.map(|h| *h), range),
             Update::Anomalies(b) => views::anomalies::apply(self, b),
+            Update::Processes { instance, groups } => {
+                views::processes::apply(self, instance, groups)
+            }
             Update::Query {
                 id,
                 expr,
@@ -176,17 +182,19 @@ impl App {
         }
         self.view = v;
         let mut cmds = Vec::new();
-        if v == View::Host && self.host.instance.is_none() {
+        if views::follows_host(v) && self.host.instance.is_none() {
             if let Some(r) = self.fleet.selected_row() {
                 let inst = r.instance.clone();
-                cmds.extend(self.open_host_cmds(inst));
+                cmds.extend(self.select_host(inst));
             }
         }
         cmds.push(Command::SetView(v));
         cmds
     }
 
-    fn open_host_cmds(&mut self, instance: String) -> Vec<Command> {
+    /// Makes `instance` the selected host (of the host and processes views) without switching
+    /// view.
+    pub fn select_host(&mut self, instance: String) -> Vec<Command> {
         if self.host.instance.as_deref() != Some(instance.as_str()) {
             self.host = HostState {
                 instance: Some(instance.clone()),
@@ -198,7 +206,7 @@ impl App {
 
     /// Opens the host view on `instance`.
     pub fn open_host(&mut self, instance: String) -> Vec<Command> {
-        let mut cmds = self.open_host_cmds(instance);
+        let mut cmds = self.select_host(instance);
         self.view = View::Host;
         cmds.push(Command::SetView(View::Host));
         cmds

@@ -299,7 +299,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 
 /// Every query of every view, with what it is for (`sysmon-top queries`).
 pub fn all_queries(q: &Queries, instance: &str) -> String {
-    use crate::queries::{AnomalyQuery, FleetQuery, HistoryQuery, HostQuery};
+    use crate::queries::{AnomalyQuery, FleetQuery, HistoryQuery, HostQuery, ProcessQuery};
     let range = crate::app::RANGES[crate::app::DEFAULT_RANGE];
     let step = crate::queries::step_for(range, 240);
     let mut out = String::new();
@@ -326,6 +326,16 @@ pub fn all_queries(q: &Queries, instance: &str) -> String {
             "{:<18} {}\n",
             format!("{h:?}"),
             q.history(h, instance, step)
+        ));
+    }
+    out.push_str(&format!(
+        "# processes view and the host view's processes panel, instance {instance}\n"
+    ));
+    for p in ProcessQuery::ALL {
+        out.push_str(&format!(
+            "{:<18} {}\n",
+            format!("{p:?}"),
+            q.processes(p, instance)
         ));
     }
     out.push_str("# anomalies view (instant queries; recent = 1h)\n");
@@ -394,7 +404,7 @@ mod tests {
         assert!(out.contains("# anomalies view"), "{out}");
         assert_eq!(
             out.lines().filter(|l| !l.starts_with('#')).count(),
-            14 + 13 + 8 + 7
+            15 + 13 + 8 + 4 + 7
         );
     }
 

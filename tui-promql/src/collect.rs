@@ -15,6 +15,7 @@ pub use crate::fetch::{run_instants, run_instants_early, run_query, run_ranges};
 pub use crate::views::anomalies::fetch_anomalies;
 pub use crate::views::fleet::{fetch_fleet, fetch_fleet_early};
 pub use crate::views::host::fetch_host;
+pub use crate::views::processes::fetch_processes;
 
 use crate::event::{AppEvent, View};
 use crate::prom::{PromClient, PromError};
@@ -196,7 +197,7 @@ async fn cycle(
     let (fleet, view) = tokio::join!(fleet, view);
     let fleet = fleet?;
     let _ = events.send(AppEvent::Update(Update::Fleet(fleet)));
-    if let Some(v) = view {
+    for v in view {
         let _ = events.send(AppEvent::Update(v));
     }
     let _ = events.send(AppEvent::Update(Update::Status(Status::Ok {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossterm::event::Event;
 
-use crate::model::{AnomalyBoard, FleetRow, HostDetail, HostHistory};
+use crate::model::{AnomalyBoard, FleetRow, HostDetail, HostHistory, ProcessGroup};
 use crate::prom::{PromError, QueryResult};
 
 /// The views, in tab order (digits `1`.. pick them). Adding a view: a variant here with its
@@ -17,10 +17,17 @@ pub enum View {
     Host,
     Anomalies,
     Query,
+    Processes,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Fleet, View::Host, View::Anomalies, View::Query];
+    pub const ALL: [View; 5] = [
+        View::Fleet,
+        View::Host,
+        View::Anomalies,
+        View::Query,
+        View::Processes,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -28,6 +35,7 @@ impl View {
             View::Host => "Host",
             View::Anomalies => "Anomalies",
             View::Query => "Query",
+            View::Processes => "Processes",
         }
     }
 
@@ -107,6 +115,11 @@ pub enum Update {
         range: Duration,
     },
     Anomalies(Batch<AnomalyBoard>),
+    /// The process groups of `instance`.
+    Processes {
+        instance: String,
+        groups: Batch<Vec<ProcessGroup>>,
+    },
     Query {
         id: u64,
         expr: String,

@@ -53,10 +53,11 @@ pub enum FleetQuery {
     Anomalies,
     Uname,
     ActiveAnomalies,
+    TopProcess,
 }
 
 impl FleetQuery {
-    pub const ALL: [FleetQuery; 14] = [
+    pub const ALL: [FleetQuery; 15] = [
         FleetQuery::Up,
         FleetQuery::Cpu,
         FleetQuery::Load,
@@ -71,6 +72,7 @@ impl FleetQuery {
         FleetQuery::Anomalies,
         FleetQuery::Uname,
         FleetQuery::ActiveAnomalies,
+        FleetQuery::TopProcess,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +91,7 @@ impl FleetQuery {
             FleetQuery::Anomalies => "anomaly count",
             FleetQuery::Uname => "uname",
             FleetQuery::ActiveAnomalies => "active anomalies",
+            FleetQuery::TopProcess => "top process",
         }
     }
 }
@@ -179,6 +182,28 @@ impl AnomalyQuery {
     ];
 }
 
+/// Instant queries of the processes view (and of the host view's processes panel): the process
+/// groups of one host, in process-exporter's names (`namedprocess_namegroup_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProcessQuery {
+    /// Gauges: processes, threads, memory by type, open file descriptors, worst fd ratio,
+    /// oldest start time, processes by state.
+    Gauges,
+    /// CPU seconds per second (user + system), i.e. cores used.
+    Cpu,
+    ReadBytes,
+    WriteBytes,
+}
+
+impl ProcessQuery {
+    pub const ALL: [ProcessQuery; 4] = [
+        ProcessQuery::Gauges,
+        ProcessQuery::Cpu,
+        ProcessQuery::ReadBytes,
+        ProcessQuery::WriteBytes,
+    ];
+}
+
 /// Builds the PromQL for one job.
 #[derive(Debug, Clone)]
 pub struct Queries {
@@ -263,6 +288,13 @@ impl Queries {
             ),
             FleetQuery::Uname => format!("node_uname_info{{{j}}}"),
             FleetQuery::ActiveAnomalies => format!("sysmon_anomaly_active{{{j}}} == 1"),
+            // The busiest process group of each host (process-exporter's series, or the sysmon
+            // exporter's `process` collector, which has the same names); `other` is the sum of
+            // the groups past the exporter's top N, not a group, so it is left out.
+            FleetQuery::TopProcess => format!(
+                "topk by (instance) (1, sum by (instance, job, groupname) \
+                 (rate(namedprocess_namegroup_cpu_seconds_total{{{j},groupname!=\"other\"}}[5m])))"
+            ),
         }
     }
 
@@ -349,6 +381,26 @@ impl Queries {
                 format!("sum(rate(node_network_transmit_bytes_total{{{i},device!=\"lo\"}}[{w}]))")
             }
             HistoryQuery::Temp => format!("max(node_hwmon_temp_celsius{{{i}}})"),
+        }
+    }
+
+    /// The instant queries of the processes view for one host. Rates over 1 m, as the host
+    /// view's per-core figures: what the groups do now, not over five minutes.
+    pub fn processes(&self, q: ProcessQuery, instance: &str) -> String {
+        let i = self.ji(instance);
+        match q {
+            ProcessQuery::Gauges => format!(
+                "{{__name__=~\"namedprocess_namegroup_(num_procs|num_threads|memory_bytes|open_filedesc|worst_fd_ratio|oldest_start_time_seconds|states)\",{i}}}"
+            ),
+            ProcessQuery::Cpu => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_cpu_seconds_total{{{i}}}[1m]))"
+            ),
+            ProcessQuery::ReadBytes => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_read_bytes_total{{{i}}}[1m]))"
+            ),
+            ProcessQuery::WriteBytes => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_write_bytes_total{{{i}}}[1m]))"
+            ),
         }
     }
 

@@ -52,6 +52,7 @@ pub fn fleet_table(rows: &[FleetRow]) -> String {
         "NET_TX",
         "USB_ERR",
         "ANOMALIES",
+        "TOP_PROCESS",
     ];
     let body: Vec<Vec<String>> = rows
         .iter()
@@ -83,6 +84,10 @@ pub fn fleet_table(rows: &[FleetRow]) -> String {
                     .map(|x| format!("{:.0}/5m", x * 300.0))
                     .unwrap_or_else(|| "-".into()),
                 anomalies,
+                r.top_process
+                    .as_ref()
+                    .map(|(g, cpu)| format!("{g} {:.0}%", cpu * 100.0))
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

@@ -34,6 +34,8 @@ pub struct FleetRow {
     /// Active anomalies.
     pub anomalies: Option<f64>,
     pub worst_severity: Option<Severity>,
+    /// The busiest process group and its CPU (cores used), when the host exports process groups.
+    pub top_process: Option<(String, f64)>,
 }
 
 impl FleetRow {
@@ -107,6 +109,13 @@ pub fn build_fleet(res: &Instants<FleetQuery>) -> Vec<FleetRow> {
                 FleetQuery::Uname => {
                     if let Some(n) = s.labels.get("nodename").filter(|n| !n.is_empty()) {
                         row.name = Some(n.clone());
+                    }
+                }
+                FleetQuery::TopProcess => {
+                    if let (Some(g), Some(v)) = (s.labels.get("groupname"), v) {
+                        if row.top_process.as_ref().is_none_or(|(_, o)| v > *o) {
+                            row.top_process = Some((g.clone(), v));
+                        }
                     }
                 }
                 FleetQuery::ActiveAnomalies => {

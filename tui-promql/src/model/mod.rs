@@ -9,10 +9,12 @@ use crate::prom::{Sample, Series};
 pub mod anomalies;
 pub mod fleet;
 pub mod host;
+pub mod processes;
 
 pub use anomalies::*;
 pub use fleet::*;
 pub use host::*;
+pub use processes::*;
 
 /// Results of instant queries, by query.
 pub type Instants<K> = BTreeMap<K, Vec<Sample>>;

@@ -113,8 +113,9 @@ pub fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
         .unwrap_or(0);
     let natural_w = 1 + sec_w + 1 + key_w + 1 + what_w + 1;
     let n_lines: usize = secs.iter().map(|(_, k)| k.len()).sum();
-    // Borders take 2 lines and 2 columns; a blank line and the footnote 2 more lines.
-    let room_h = (area.height as usize).saturating_sub(4);
+    // Borders take 2 lines and 2 columns, the footnote one more line (and a blank line before
+    // it when there is room).
+    let room_h = (area.height as usize).saturating_sub(3);
     let room_w = (area.width as usize).saturating_sub(2);
     // Two columns when one is too tall and the terminal is wide enough for two.
     let two = n_lines > room_h && room_w >= 2 * natural_w.min(room_w / 2).max(60);
@@ -145,7 +146,8 @@ pub fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
     let body_h = columns.iter().map(Vec::len).max().unwrap_or(0);
     let foot = wrap(FOOTNOTE, (cols * col_w).saturating_sub(2));
     let w = ((cols * col_w + 2) as u16).min(area.width);
-    let h = ((body_h + 1 + foot.len() + 2) as u16).min(area.height);
+    let gap = usize::from(body_h + 1 + foot.len() + 2 <= area.height as usize);
+    let h = ((body_h + gap + foot.len() + 2) as u16).min(area.height);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -164,7 +166,7 @@ pub fn draw(frame: &mut Frame, area: Rect, theme: Theme) {
             Rect::new(x, inner.y, cw, inner.height),
         );
     }
-    let foot_y = inner.y + body_h as u16 + 1;
+    let foot_y = inner.y + (body_h + gap) as u16;
     if foot_y < inner.y + inner.height {
         let lines: Vec<Line> = foot
             .into_iter()

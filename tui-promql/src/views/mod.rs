@@ -6,6 +6,7 @@
 pub mod anomalies;
 pub mod fleet;
 pub mod host;
+pub mod processes;
 pub mod query;
 
 use crossterm::event::KeyEvent;
@@ -32,6 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         View::Host => host::draw(frame, area, app, theme),
         View::Anomalies => anomalies::draw(frame, area, app, theme),
         View::Query => query::draw(frame, area, app, theme),
+        View::Processes => processes::draw(frame, area, app, theme),
     }
 }
 
@@ -40,6 +42,7 @@ pub fn editing(app: &App) -> bool {
     match app.view {
         View::Fleet => app.fleet.filter_editing,
         View::Query => app.query.editing,
+        View::Processes => app.processes.filter_editing,
         View::Host | View::Anomalies => false,
     }
 }
@@ -49,6 +52,7 @@ pub fn edit(app: &mut App, k: KeyEvent) -> Vec<Command> {
     match app.view {
         View::Fleet => fleet::edit(app, k),
         View::Query => query::edit(app, k),
+        View::Processes => processes::edit(app, k),
         View::Host | View::Anomalies => Vec::new(),
     }
 }
@@ -60,6 +64,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Vec<Command> {
         View::Host => host::key(app, k),
         View::Anomalies => anomalies::key(app, k),
         View::Query => query::key(app, k),
+        View::Processes => processes::key(app, k),
     }
 }
 
@@ -78,7 +83,14 @@ pub fn scroll(app: &mut App, delta: i64) {
         View::Host => host::scroll(app, delta),
         View::Anomalies => anomalies::scroll(app, delta),
         View::Query => query::scroll(app, delta),
+        View::Processes => processes::scroll(app, delta),
     }
+}
+
+/// Whether the view shows the selected host (the host view's): switching to it selects the
+/// fleet's selected host when none is.
+pub fn follows_host(v: View) -> bool {
+    matches!(v, View::Host | View::Processes)
 }
 
 /// A left click below the title line.
@@ -98,6 +110,8 @@ pub fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
         View::Anomalies => anomalies::HINTS,
         View::Query if app.query.editing => query::EDIT_HINTS,
         View::Query => query::HINTS,
+        View::Processes if app.processes.filter_editing => processes::EDIT_HINTS,
+        View::Processes => processes::HINTS,
     }
 }
 
@@ -108,6 +122,7 @@ pub fn help(v: View) -> &'static [(&'static str, &'static str)] {
         View::Host => host::HELP,
         View::Anomalies => anomalies::HELP,
         View::Query => query::HELP,
+        View::Processes => processes::HELP,
     }
 }
 
@@ -118,12 +133,13 @@ pub fn problems(app: &App) -> (&[(String, PromError)], &[String]) {
         View::Host => (&app.host.failed, &app.host.warnings),
         View::Anomalies => (&app.anomalies.failed, &app.anomalies.warnings),
         View::Query => (&[], &[]),
+        View::Processes => (&app.processes.failed, &app.processes.warnings),
     }
 }
 
 /// What the collection task fetches for the current view, besides the fleet it always fetches:
-/// `host` is the host view's instance, `range` the time range, `history_due` whether the host's
-/// history needs fetching again.
+/// `host` is the selected host, `range` the time range, `history_due` whether the host's history
+/// needs fetching again. The host view also fetches the host's process groups for its panel.
 pub async fn fetch(
     view: View,
     client: &crate::prom::PromClient,
@@ -131,21 +147,38 @@ pub async fn fetch(
     host: Option<&str>,
     range: std::time::Duration,
     history_due: bool,
-) -> Option<crate::event::Update> {
+) -> Vec<crate::event::Update> {
     use crate::event::Update;
+    let processes = |h: &str| {
+        let h = h.to_string();
+        async move {
+            let groups = processes::fetch_processes(client, queries, &h).await;
+            Update::Processes {
+                instance: h,
+                groups,
+            }
+        }
+    };
     match (view, host) {
         (View::Host, Some(h)) => {
-            let (detail, history) = host::fetch_host(client, queries, h, range, history_due).await;
-            Some(Update::Host {
-                instance: h.to_string(),
-                detail: Box::new(detail),
-                history: history.map(Box::new),
-                range,
-            })
+            let ((detail, history), procs) = tokio::join!(
+                host::fetch_host(client, queries, h, range, history_due),
+                processes(h)
+            );
+            vec![
+                Update::Host {
+                    instance: h.to_string(),
+                    detail: Box::new(detail),
+                    history: history.map(Box::new),
+                    range,
+                },
+                procs,
+            ]
         }
-        (View::Anomalies, _) => Some(Update::Anomalies(
+        (View::Processes, Some(h)) => vec![processes(h).await],
+        (View::Anomalies, _) => vec![Update::Anomalies(
             anomalies::fetch_anomalies(client, queries, range).await,
-        )),
-        _ => None,
+        )],
+        _ => Vec::new(),
     }
 }

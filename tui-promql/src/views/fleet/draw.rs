@@ -38,17 +38,30 @@ fn columns(width: u16, host_w: u16, name_w: u16) -> Vec<Col> {
         c("DISK", Length(7), true),
         c("NET ↓/↑", Length(15), true),
         c("USB", Length(4), true),
-        c("ANOM", Fill(1), false),
+        c("ANOM", Length(5), false),
+        c("TOP PROCESS", Fill(1), true),
     ];
     // The full table needs about 100 columns plus the names; drop optional ones when narrow.
     let fixed: u16 = 4 + 6 + 6 + 6 + 6 + 5 + 6 + 7 + 15 + 4 + 6 + 13;
-    if width >= fixed + host_w + name_w {
+    // The top process needs about 20 more; it goes first.
+    let mut cols: Vec<Col> = if width >= fixed + host_w + name_w + 20 {
         all
+    } else if width >= fixed + host_w + name_w {
+        all.into_iter()
+            .filter(|c| c.title != "TOP PROCESS")
+            .collect()
     } else if width >= fixed + host_w {
-        all.into_iter().filter(|c| c.title != "NAME").collect()
+        all.into_iter()
+            .filter(|c| c.title != "NAME" && c.title != "TOP PROCESS")
+            .collect()
     } else {
         all.into_iter().filter(|c| !c.optional).collect()
+    };
+    // The last column takes the rest of the line.
+    if let Some(last) = cols.last_mut() {
+        last.width = Fill(1);
     }
+    cols
 }
 
 /// The text and style of one cell.
@@ -112,6 +125,11 @@ fn cell(title: &str, r: &FleetRow, theme: Theme) -> (String, Style) {
                 _ => ("0".into(), theme.good()),
             }
         }
+        "TOP PROCESS" => match &r.top_process {
+            // CPU as top shows it: 100 % is one CPU busy.
+            Some((g, cpu)) => (format!("{g} {:.0}%", cpu * 100.0), Style::default()),
+            None => ("-".into(), theme.dim()),
+        },
         _ => (String::new(), Style::default()),
     }
 }

@@ -734,6 +734,14 @@ fn list_lines<'a>(
         right.push(Line::from(""));
         right.extend(storage);
     }
+    // The busiest process groups, when the host exports them (and they are of this host).
+    if app.processes.instance.as_deref() == Some(d.instance.as_str()) {
+        let procs = crate::views::processes::panel_lines(&app.processes.groups, 5, theme);
+        if !procs.is_empty() {
+            right.push(Line::from(""));
+            right.extend(procs);
+        }
+    }
     right.push(Line::from(""));
     right.push(heading(&format!("USB devices ({})", d.usb.len()), theme));
     if d.usb.is_empty() {
