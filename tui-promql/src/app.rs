@@ -71,6 +71,8 @@ pub struct App {
     pub settings: Settings,
     pub view: View,
     pub show_help: bool,
+    /// First line of the help overlay shown, when it is taller than the terminal.
+    pub help_scroll: Cell<u16>,
     pub quit: bool,
     pub conn: Connection,
     pub fleet: FleetState,
@@ -91,6 +93,7 @@ impl App {
             settings,
             view: View::Fleet,
             show_help: false,
+            help_scroll: Cell::new(0),
             quit: false,
             conn: Connection::default(),
             fleet: FleetState::default(),
@@ -294,12 +297,31 @@ impl App {
                     self.quit = true;
                     return vec![Command::Shutdown];
                 }
-                _ => self.show_help = false,
+                // The arrows scroll a help taller than the terminal; any other key closes it.
+                KeyCode::Down | KeyCode::Char('j') => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_add(1)),
+                KeyCode::Up | KeyCode::Char('k') => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_sub(1)),
+                KeyCode::PageDown => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_add(10)),
+                KeyCode::PageUp => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_sub(10)),
+                _ => {
+                    self.show_help = false;
+                    self.help_scroll.set(0);
+                }
             }
             return Vec::new();
         }
         if views::editing(self) {
             return views::edit(self, k);
+        }
+        if views::claims(self, &k) {
+            return views::key(self, k);
         }
         match k.code {
             KeyCode::Char('q') => {
@@ -499,6 +521,38 @@ mod tests {
         assert_eq!(a.query.input, "");
         a.handle_event(key(KeyCode::Up));
         assert_eq!(a.query.input, "up");
+    }
+
+    #[test]
+    fn typing_in_the_query_view_starts_a_query_and_loses_no_key() {
+        let mut a = app();
+        a.handle_event(key(KeyCode::Char('4')));
+        // Every character of the query is text, `q` and `r` included.
+        for c in "quantile(0.9, rate(up[5m]))".chars() {
+            a.handle_event(key(KeyCode::Char(c)));
+        }
+        assert!(!a.quit);
+        assert!(a.query.editing);
+        assert_eq!(a.query.input, "quantile(0.9, rate(up[5m]))");
+        let cmds = a.handle_event(key(KeyCode::Enter));
+        assert!(
+            matches!(&cmds[..], [Command::RunQuery { expr, .. }] if expr.starts_with("quantile"))
+        );
+        // Typing again starts a new query; the last one is in the history.
+        a.handle_event(key(KeyCode::Char('u')));
+        assert_eq!(a.query.input, "u");
+        a.handle_event(key(KeyCode::Esc));
+        // Outside editing, `+` is still the range, `?` the help, digits the views.
+        let cmds = a.handle_event(key(KeyCode::Char('+')));
+        assert!(matches!(
+            &cmds[..],
+            [Command::RunQuery { range: Some(_), .. }]
+        ));
+        a.handle_event(key(KeyCode::Char('?')));
+        assert!(a.show_help);
+        a.handle_event(key(KeyCode::Esc));
+        a.handle_event(key(KeyCode::Char('1')));
+        assert_eq!(a.view, View::Fleet);
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
 
+    /// Format of --once: an aligned table, JSON (an array of hosts, raw numbers) or CSV.
+    #[arg(long, value_enum, default_value_t = Output::Table, requires = "once")]
+    pub output: Output,
+
     /// Basic auth user name.
     #[arg(long, env = "SYSMON_PROMETHEUS_USER", global = true)]
     pub user: Option<String>,
@@ -96,6 +100,14 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Formats of `--once`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,7 +276,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let batch = rt
                 .block_on(fetch_fleet(&client, &queries))
                 .map_err(runtime_error)?;
-            print_stdout(&crate::text::fleet_table(&batch.data))?;
+            let out = match cli.output {
+                Output::Table => crate::text::fleet_table(&batch.data),
+                Output::Json => crate::text::fleet_json(&batch.data),
+                Output::Csv => crate::text::fleet_csv(&batch.data),
+            };
+            print_stdout(&out)?;
             if batch.data.is_empty() {
                 eprintln!(
                     "sysmon-top: note: Prometheus has no targets for job {:?} (use --job to pick another)",

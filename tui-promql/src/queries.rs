@@ -20,6 +20,21 @@ pub const FS_FILTER: &str =
 /// device-mapper and md devices would count the bytes of the disks under them twice.
 pub const DISK_FILTER: &str = r#"device!~"dm-.*|md.*""#;
 
+/// How far back the fleet looks for the last successful scrape of a host that is down.
+pub const DOWN_LOOKBACK: Duration = Duration::from_secs(86400);
+
+/// Escapes a string for a regular expression (RE2) in a PromQL matcher.
+pub fn regex_escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
+}
+
 /// Quotes a label value for a PromQL selector.
 pub fn quote(v: &str) -> String {
     let mut s = String::with_capacity(v.len() + 2);
@@ -384,6 +399,18 @@ impl Queries {
         }
     }
 
+    /// The last time each of `instances` (hosts that are down) was scraped successfully within
+    /// [`DOWN_LOOKBACK`], at the resolution of the server's evaluation interval (the subquery's
+    /// default step, as often as rules see `up`).
+    pub fn last_up(&self, instances: &[String]) -> String {
+        let alt: Vec<String> = instances.iter().map(|i| regex_escape(i)).collect();
+        let sel = format!("{},instance=~{}", self.j(), quote(&alt.join("|")));
+        format!(
+            "max by (instance) (max_over_time(timestamp(up{{{sel}}} == 1)[{}:]))",
+            prom_duration(DOWN_LOOKBACK)
+        )
+    }
+
     /// The instant queries of the processes view for one host. Rates over 1 m, as the host
     /// view's per-core figures: what the groups do now, not over five minutes.
     pub fn processes(&self, q: ProcessQuery, instance: &str) -> String {
@@ -500,6 +527,16 @@ mod tests {
         );
         let h = q.history(HistoryQuery::Cpu, "h:9100", Duration::from_secs(300));
         assert!(h.contains("[10m]"), "{h}");
+    }
+
+    #[test]
+    fn last_up_selects_the_down_hosts_by_an_escaped_regex() {
+        let q = Queries::new("node");
+        assert_eq!(regex_escape("10.0.0.1:9100"), "10\\.0\\.0\\.1:9100");
+        assert_eq!(
+            q.last_up(&["a.b:1".into(), "c:2".into()]),
+            "max by (instance) (max_over_time(timestamp(up{job=\"node\",instance=~\"a\\\\.b:1|c:2\"} == 1)[1d:]))"
+        );
     }
 
     #[test]

@@ -77,7 +77,7 @@ fn processes_view_from_process_exporter_through_prometheus() {
     let mut cmd = Command::new(process_exporter());
     cmd.arg(format!("-web.listen-address=127.0.0.1:{port}"))
         .arg(format!("-config.path={}", cfg.display()));
-    let _pe = Proc::spawn(
+    let mut pe = Proc::spawn(
         "process-exporter",
         cmd,
         dir.path().join("process-exporter.log"),
@@ -176,8 +176,11 @@ fn processes_view_from_process_exporter_through_prometheus() {
     assert!(top_cpu > 0.0, "{top} {top_cpu}");
     let (code, out, err) = run_top(&["--prometheus", &prom.url(), "--once"]);
     assert_eq!(code, 0, "{err}");
-    let cell = cell(&out, &instance, "TOP_PROCESS");
-    assert!(cell.ends_with('%') && !cell.starts_with('-'), "{out}");
+    let top_cell = cell(&out, &instance, "TOP_PROCESS");
+    assert!(
+        top_cell.ends_with('%') && !top_cell.starts_with('-'),
+        "{out}"
+    );
 
     // The same answers drawn.
     let mut app = App::new(Settings {
@@ -218,4 +221,58 @@ fn processes_view_from_process_exporter_through_prometheus() {
     // GROUP CPU RES VIRT SWAP THR PROCS READ WRITE FDS ...
     assert!(cells.windows(2).any(|w| w == ["3", "3"]), "{row}");
     assert!(cells.contains(&fds.to_string().as_str()), "{row}");
+
+    // The fleet exported: JSON with raw numbers, CSV with a header.
+    let (code, out, err) = run_top(&["--prometheus", &prom.url(), "--once", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let host = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["instance"] == instance.as_str())
+        .expect("host in the JSON");
+    assert_eq!(host["up"], true);
+    assert_eq!(host["down_since"], serde_json::Value::Null);
+    assert!(host["top_process"].is_string(), "{host}");
+    assert!(host["top_process_cpu"].as_f64().unwrap() > 0.0, "{host}");
+    let (code, out, err) = run_top(&["--prometheus", &prom.url(), "--once", "--output", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("instance,name,up,down_since,"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{instance},,true,,")),
+        "{out}"
+    );
+    let (code, _, err) = run_top(&["--prometheus", &prom.url(), "--output", "csv"]);
+    assert_eq!(code, 2, "--output needs --once: {err}");
+
+    // The exporter stops: the host is down, since its last successful scrape.
+    pe.kill();
+    let stopped = sysmon_top::fmt::now_unix();
+    wait_for("up == 0", Duration::from_secs(20), || {
+        !prom
+            .query(&format!("up{{instance=\"{instance}\"}} == 0"))
+            .is_empty()
+    });
+    let (code, out, err) = run_top(&["--prometheus", &prom.url(), "--once", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let since = v[0]["down_since"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no down_since: {out} {err}"));
+    assert!(
+        since <= stopped + 1.0 && since > stopped - 20.0,
+        "last up {since}, stopped at {stopped}"
+    );
+    let (code, out, _) = run_top(&["--prometheus", &prom.url(), "--once"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        cell(&out, &instance, "UP"),
+        format!("DOWN since {} UTC", sysmon_top::fmt::clock(since)),
+        "{out}"
+    );
 }

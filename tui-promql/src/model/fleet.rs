@@ -36,6 +36,9 @@ pub struct FleetRow {
     pub worst_severity: Option<Severity>,
     /// The busiest process group and its CPU (cores used), when the host exports process groups.
     pub top_process: Option<(String, f64)>,
+    /// A host that is down: the unix time of its last successful scrape (within the lookback of
+    /// [`crate::queries::DOWN_LOOKBACK`]; `None` when it was not up at all within it).
+    pub down_since: Option<f64>,
 }
 
 impl FleetRow {
@@ -142,6 +145,18 @@ pub fn build_fleet(res: &Instants<FleetQuery>) -> Vec<FleetRow> {
     }
     sort_rows(&mut out, SortKey::Worst, false);
     out
+}
+
+/// Sets `down_since` of the hosts that are down from the answer to `Queries::last_up`.
+pub fn set_down_since(rows: &mut [FleetRow], last_up: &[crate::prom::Sample]) {
+    for s in last_up {
+        let Some(inst) = s.labels.get("instance") else {
+            continue;
+        };
+        if let Some(r) = rows.iter_mut().find(|r| &r.instance == inst && r.is_down()) {
+            r.down_since = finite(s.v);
+        }
+    }
 }
 
 /// Columns the fleet can be sorted by (`s` cycles through them).

@@ -165,7 +165,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     crate::views::draw(frame, main, app, theme);
     draw_footer(frame, footer, app, theme);
     if app.show_help {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, app, theme);
     }
 }
 

@@ -57,6 +57,15 @@ pub fn edit(app: &mut App, k: KeyEvent) -> Vec<Command> {
     }
 }
 
+/// Whether the current view takes this key before the keys that work everywhere (the query view
+/// takes the characters that start a query, `q` and `r` included).
+pub fn claims(app: &App, k: &KeyEvent) -> bool {
+    match app.view {
+        View::Query => query::starts_query(k),
+        _ => false,
+    }
+}
+
 /// A key the global keys did not take.
 pub fn key(app: &mut App, k: KeyEvent) -> Vec<Command> {
     match app.view {

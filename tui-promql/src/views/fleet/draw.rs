@@ -64,6 +64,21 @@ fn columns(width: u16, host_w: u16, name_w: u16) -> Vec<Col> {
     cols
 }
 
+/// `down since 14:02:10 UTC (3h ago)`, or how long it has not been up at all.
+pub fn down_since(r: &FleetRow, now: f64) -> String {
+    match r.down_since {
+        Some(t) => format!(
+            "down since {} UTC ({} ago)",
+            fmt::clock(t),
+            fmt::age((now - t).max(0.0))
+        ),
+        None => format!(
+            "down for over {}",
+            fmt::prom_duration(crate::queries::DOWN_LOOKBACK)
+        ),
+    }
+}
+
 /// The text and style of one cell.
 fn cell(title: &str, r: &FleetRow, theme: Theme) -> (String, Style) {
     let down = r.is_down();
@@ -232,11 +247,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .clamp(4, 24) as u16;
     let cols = columns(body.width, host_w, name_w);
     let header = Row::new(cols.iter().map(|c| Cell::from(c.title))).style(theme.header());
+    let now = f.at.unwrap_or_else(fmt::now_unix);
     let rows: Vec<Row> = visible
         .iter()
         .map(|r| {
-            Row::new(cols.iter().map(|c| {
-                let (text, style) = cell(c.title, r, theme);
+            let last = cols.len() - 1;
+            Row::new(cols.iter().enumerate().map(|(i, c)| {
+                // A host that is down says since when in the last (widest) column.
+                let (text, style) = if i == last && r.is_down() {
+                    (down_since(r, now), theme.bad())
+                } else {
+                    cell(c.title, r, theme)
+                };
                 Cell::from(Span::styled(text, style))
             }))
         })

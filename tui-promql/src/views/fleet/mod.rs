@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-pub use draw::draw;
+pub use draw::{down_since, draw};
 
 use crate::app::App;
 use crate::event::{Batch, Command};
 use crate::fetch::run_instants_early;
 use crate::fmt::now_unix;
-use crate::model::{build_fleet, filter_rows, sort_rows, FleetRow, SortKey};
+use crate::model::{build_fleet, filter_rows, set_down_since, sort_rows, FleetRow, SortKey};
 use crate::prom::{PromClient, PromError};
 use crate::queries::{FleetQuery, Queries};
 
@@ -37,9 +37,11 @@ pub const EDIT_HINTS: &[(&str, &str)] =
 pub const HELP: &[(&str, &str)] = &[
     ("↑↓ j k, PgUp PgDn, g G", "select a host"),
     ("Enter, →, l", "open the host"),
-    ("/", "filter by name (\"down\" shows hosts that are down)"),
+    (
+        "/, Esc",
+        "filter by name (\"down\": the hosts down); Esc clears it",
+    ),
     ("s, S", "next sort column, reverse the order"),
-    ("Esc", "clear the filter"),
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -243,8 +245,26 @@ pub async fn fetch_fleet_early(
             return Err(e.clone());
         }
     }
+    let mut rows = build_fleet(&res);
+    let mut failed = failed;
+    // Since when the hosts that are down are down: one more query, for those hosts only.
+    let down: Vec<String> = rows
+        .iter()
+        .filter(|r| r.is_down())
+        .map(|r| r.instance.clone())
+        .collect();
+    if !down.is_empty() {
+        match client.query(&queries.last_up(&down), None).await {
+            Ok(r) => {
+                if let Ok(v) = r.into_vector() {
+                    set_down_since(&mut rows, &v);
+                }
+            }
+            Err(e) => failed.push(("down since".to_string(), e)),
+        }
+    }
     Ok(Batch {
-        data: build_fleet(&res),
+        data: rows,
         failed,
         warnings,
         elapsed: t0.elapsed(),

@@ -169,7 +169,20 @@ fn draw_title(frame: &mut Frame, area: Rect, d: &HostDetail, app: &App, theme: T
     spans.push(Span::raw(" · "));
     spans.push(match d.up {
         Some(true) => Span::styled("up", theme.good()),
-        Some(false) => Span::styled("DOWN: last scrape failed, showing its history", theme.bad()),
+        Some(false) => {
+            let since = app
+                .fleet
+                .rows
+                .iter()
+                .find(|r| r.instance == d.instance)
+                .map(|r| crate::views::fleet::down_since(r, fmt::now_unix()))
+                .map(|s| format!(" · {s}"))
+                .unwrap_or_default();
+            Span::styled(
+                format!("DOWN: last scrape failed, showing its history{since}"),
+                theme.bad(),
+            )
+        }
         None => Span::styled("not a scrape target", theme.dim()),
     });
     if let Some(os) = &d.os {

@@ -33,13 +33,11 @@ pub const EDIT_HINTS: &[(&str, &str)] =
 pub const HELP: &[(&str, &str)] = &[
     ("↑↓ j k, PgUp PgDn, g G", "select a process group"),
     (
-        "/",
-        "filter by group name (\"zombie\": groups with zombies)",
+        "/, Esc",
+        "filter by name (\"zombie\": groups with zombies); Esc clears",
     ),
     ("s, S", "next sort column, reverse the order"),
-    ("← → h l", "previous or next host"),
-    ("Enter", "the host view of this host"),
-    ("Esc", "clear the filter, then back to the fleet"),
+    ("← → h l, Enter", "previous or next host; the host view"),
 ];
 
 #[derive(Debug, Clone, Default)]

@@ -49,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let shown: String = q.input.chars().skip(skip).take(w + 1).collect();
     let text = if q.input.is_empty() && !q.editing {
         Span::styled(
-            "press Enter and type a query, e.g. up or rate(node_cpu_seconds_total[5m])",
+            "type a query, e.g. up or rate(node_cpu_seconds_total[5m]); Enter runs it",
             theme.dim(),
         )
     } else {

@@ -15,10 +15,12 @@ use crate::prom::{PromError, QueryResult};
 
 pub const HINTS: &[(&str, &str)] = &[
     ("?", "help"),
+    ("type", "new query"),
     ("Enter", "edit"),
     ("+/-", "instant/range"),
-    ("r", "run again"),
+    ("^R", "run again"),
     ("↑↓", "scroll"),
+    ("^C", "quit"),
 ];
 
 pub const EDIT_HINTS: &[(&str, &str)] = &[
@@ -29,8 +31,15 @@ pub const EDIT_HINTS: &[(&str, &str)] = &[
 ];
 
 pub const HELP: &[(&str, &str)] = &[
-    ("Enter, i, /", "edit the query; Enter runs it"),
-    ("↑↓ (editing)", "query history"),
+    (
+        "a letter, (, {, …",
+        "starts a new query; Enter or / edits the one shown",
+    ),
+    ("Enter, Ctrl-R", "run the query (editing), run it again"),
+    (
+        "↑↓ (editing), Tab",
+        "query history, complete a metric or label name",
+    ),
     ("+ -", "range query (chart) or instant (table)"),
     ("Esc", "stop editing"),
 ];
@@ -79,9 +88,18 @@ fn range_step(app: &mut App, wider: bool) {
 /// Keys of the query view when not editing.
 pub fn key(app: &mut App, k: KeyEvent) -> Vec<Command> {
     match k.code {
-        KeyCode::Enter | KeyCode::Char('i') | KeyCode::Char('e') | KeyCode::Char('/') => {
+        KeyCode::Enter | KeyCode::Char('/') => {
             app.query.editing = true;
             app.query.cursor = app.query.input.chars().count();
+            Vec::new()
+        }
+        // Typing starts a new query (the last one stays in the history, ↑ brings it back).
+        KeyCode::Char(c) if starts_query(&k) => {
+            let q = &mut app.query;
+            q.editing = true;
+            q.input = c.to_string();
+            q.cursor = 1;
+            q.history_pos = None;
             Vec::new()
         }
         KeyCode::Char('+') | KeyCode::Char('=') => {
@@ -98,6 +116,21 @@ pub fn key(app: &mut App, k: KeyEvent) -> Vec<Command> {
         KeyCode::PageUp => app.move_selection(-app.page()),
         KeyCode::Esc => app.set_view(View::Fleet),
         _ => Vec::new(),
+    }
+}
+
+/// Whether this key, outside editing, starts typing a query: any character but the view's own
+/// keys (`+ = - _` change the range, `/` edits the query shown) and the keys that work
+/// everywhere that cannot begin a query (`?`, the view digits).
+pub fn starts_query(k: &KeyEvent) -> bool {
+    if k.modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    {
+        return false;
+    }
+    match k.code {
+        KeyCode::Char(c) => !matches!(c, '?' | '+' | '=' | '-' | '_' | '/' | '1'..='9'),
+        _ => false,
     }
 }
 
