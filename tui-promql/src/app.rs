@@ -56,6 +56,23 @@ pub struct Connection {
     pub last_elapsed: Option<Duration>,
 }
 
+/// What a picker overlay chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerKind {
+    /// A context of the config file (`c`).
+    Context,
+    /// A saved query of the config file (Ctrl-O in the query view).
+    SavedQuery,
+}
+
+/// A list overlay to choose one item from: `(name, detail)` items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub kind: PickerKind,
+    pub items: Vec<(String, String)>,
+    pub selected: usize,
+}
+
 /// Where things were drawn, so a mouse click can be mapped back (written by `ui`).
 #[derive(Debug, Default)]
 pub struct HitAreas {
@@ -85,6 +102,12 @@ pub struct App {
     pub hit: HitAreas,
     /// Set by `ui` to the height of the scrollable list of the current view.
     pub page: Cell<u16>,
+    /// The contexts of the config file and the one in use (`None`: flags only).
+    pub contexts: Vec<(String, String)>,
+    pub context: Option<String>,
+    /// The config file's saved queries: `(name, expr)`.
+    pub saved_queries: Vec<(String, String)>,
+    pub picker: Option<Picker>,
 }
 
 impl App {
@@ -107,7 +130,99 @@ impl App {
             range_idx: DEFAULT_RANGE,
             hit: HitAreas::default(),
             page: Cell::new(10),
+            contexts: Vec::new(),
+            context: None,
+            saved_queries: Vec::new(),
+            picker: None,
         }
+    }
+
+    /// The config file's contexts (`(name, URL or why it cannot be used)`), the one in use, and
+    /// its saved queries (also put in the query history, so ↑ reaches them).
+    pub fn with_config(
+        mut self,
+        contexts: Vec<(String, String)>,
+        current: Option<String>,
+        saved_queries: Vec<(String, String)>,
+    ) -> Self {
+        self.contexts = contexts;
+        self.context = current;
+        self.query.history = saved_queries.iter().map(|(_, e)| e.clone()).collect();
+        self.saved_queries = saved_queries;
+        self
+    }
+
+    /// Now looking at another Prometheus: the data of the last one goes, the view stays (the
+    /// fleet instead of a host of the last one).
+    pub fn switch_context(&mut self, name: String, settings: Settings) -> Vec<Command> {
+        self.settings = Settings {
+            no_color: self.settings.no_color,
+            ..settings
+        };
+        self.context = Some(name);
+        self.conn = Connection::default();
+        self.fleet = FleetState::default();
+        self.host = HostState::default();
+        self.anomalies = AnomalyState::default();
+        self.processes = ProcessesState::default();
+        self.query.last = None;
+        self.query.pending = None;
+        self.query.metadata = None;
+        if views::follows_host(self.view) {
+            self.view = View::Fleet;
+        }
+        let mut cmds = vec![Command::SetView(self.view), Command::SetRange(self.range())];
+        if self.view == View::Query {
+            cmds.push(Command::LoadMetadata);
+        }
+        cmds
+    }
+
+    /// Keys of an open picker: move, choose, close.
+    fn picker_key(&mut self, k: KeyEvent) -> Vec<Command> {
+        let Some(p) = self.picker.as_mut() else {
+            return Vec::new();
+        };
+        let n = p.items.len();
+        match k.code {
+            KeyCode::Down | KeyCode::Char('j') => p.selected = views::step(p.selected, 1, n),
+            KeyCode::Up | KeyCode::Char('k') => p.selected = views::step(p.selected, -1, n),
+            KeyCode::Enter => {
+                let kind = p.kind;
+                let item = p.items.get(p.selected).cloned();
+                self.picker = None;
+                if let Some((name, detail)) = item {
+                    return match kind {
+                        PickerKind::Context => vec![Command::SwitchContext(name)],
+                        PickerKind::SavedQuery => {
+                            self.query.input = detail;
+                            self.query.cursor = self.query.input.chars().count();
+                            self.query.editing = false;
+                            views::query::run_query(self)
+                        }
+                    };
+                }
+            }
+            _ => self.picker = None,
+        }
+        Vec::new()
+    }
+
+    /// Opens a picker of `items`, the `current` one selected.
+    pub fn open_picker(
+        &mut self,
+        kind: PickerKind,
+        items: Vec<(String, String)>,
+        current: Option<&str>,
+    ) {
+        let selected = current
+            .and_then(|c| items.iter().position(|(n, _)| n == c))
+            .unwrap_or(0);
+        self.picker = Some(Picker {
+            kind,
+            items,
+            selected,
+        });
     }
 
     pub fn range(&self) -> Duration {
@@ -159,6 +274,9 @@ impl App {
                     elapsed,
                 },
             ),
+            Update::Metadata { metrics, labels } => {
+                self.query.metadata = Some(views::query::Metadata::new(metrics, labels));
+            }
             Update::Status(Status::Ok { elapsed }) => {
                 self.conn.error = None;
                 self.conn.attempt = 0;
@@ -192,6 +310,7 @@ impl App {
             }
         }
         cmds.push(Command::SetView(v));
+        cmds.extend(views::on_enter(self, v));
         cmds
     }
 
@@ -291,6 +410,9 @@ impl App {
             self.quit = true;
             return vec![Command::Shutdown];
         }
+        if self.picker.is_some() {
+            return self.picker_key(k);
+        }
         if self.show_help {
             match k.code {
                 KeyCode::Char('q') => {
@@ -349,6 +471,14 @@ impl App {
                 };
             }
             KeyCode::Char('r') => return views::refresh(self),
+            KeyCode::Char('c') => {
+                if !self.contexts.is_empty() {
+                    let items = self.contexts.clone();
+                    let cur = self.context.clone();
+                    self.open_picker(PickerKind::Context, items, cur.as_deref());
+                }
+                return Vec::new();
+            }
             _ => {}
         }
         views::key(self, k)

@@ -104,6 +104,24 @@ impl Collector {
                         Command::SelectHost(h) => self.wanted.host = Some(h),
                         Command::SetRange(r) => self.wanted.range = r,
                         Command::RefreshNow => { last_history = None; }
+                        Command::SwitchContext(_) => continue,
+                        Command::LoadMetadata => {
+                            let client = self.client.clone();
+                            let ev = events.clone();
+                            tokio::spawn(async move {
+                                let (metrics, labels) = tokio::join!(
+                                    client.label_values("__name__", None),
+                                    client.label_names()
+                                );
+                                // Completion is a help, not a must: a server without these
+                                // endpoints simply completes nothing.
+                                let _ = ev.send(AppEvent::Update(Update::Metadata {
+                                    metrics: metrics.map(|m| m.0).unwrap_or_default(),
+                                    labels: labels.map(|l| l.0).unwrap_or_default(),
+                                }));
+                            });
+                            continue;
+                        }
                     }
                     if inflight {
                         again = true;

@@ -67,6 +67,11 @@ pub enum Command {
         expr: String,
         range: Option<Duration>,
     },
+    /// Switch to another context of the config file (handled by the drawing loop, which starts
+    /// a collection task for it).
+    SwitchContext(String),
+    /// Fetch the metric and label names for the query view's completion.
+    LoadMetadata,
     Shutdown,
 }
 
@@ -127,6 +132,11 @@ pub enum Update {
         step: Option<Duration>,
         result: Result<QueryResult, PromError>,
         elapsed: Duration,
+    },
+    /// Metric names and label names, for completion.
+    Metadata {
+        metrics: Vec<String>,
+        labels: Vec<String>,
     },
     Status(Status),
 }

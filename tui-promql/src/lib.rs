@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 pub mod collect;
+pub mod config;
 pub mod event;
 pub mod fetch;
 pub mod fmt;

@@ -22,6 +22,7 @@ pub const GLOBAL: &[(&str, &str)] = &[
         "next, previous view; a view by its number",
     ),
     ("r", "refresh now"),
+    ("c", "switch context (config file; not while typing)"),
     ("mouse", "click a tab or a row, wheel scrolls"),
 ];
 

@@ -4,6 +4,7 @@
 
 pub mod banner;
 pub mod help;
+pub mod picker;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -167,6 +168,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.show_help {
         help::draw(frame, area, app, theme);
     }
+    if let Some(p) = &app.picker {
+        picker::draw(frame, area, p, theme);
+    }
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect, theme: Theme) {
@@ -207,6 +211,12 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         spans.push(Span::raw(" "));
     }
     app.hit.tabs.set(tabs);
+    if let Some(c) = &app.context {
+        spans.push(Span::styled(
+            format!("[{c}] "),
+            theme.accent().add_modifier(Modifier::BOLD),
+        ));
+    }
     let left_w: u16 = spans.iter().map(|s| s.width() as u16).sum();
     let updated = match app.conn.last_ok {
         Some(t) => format!("updated {} ago", fmt::age(t.elapsed().as_secs_f64())),

@@ -96,6 +96,14 @@ pub fn scroll(app: &mut App, delta: i64) {
     }
 }
 
+/// What switching to view `v` asks of the collection task besides `SetView`.
+pub fn on_enter(app: &App, v: View) -> Vec<Command> {
+    match v {
+        View::Query if app.query.metadata.is_none() => vec![Command::LoadMetadata],
+        _ => Vec::new(),
+    }
+}
+
 /// Whether the view shows the selected host (the host view's): switching to it selects the
 /// fleet's selected host when none is.
 pub fn follows_host(v: View) -> bool {

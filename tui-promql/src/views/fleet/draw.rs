@@ -64,13 +64,14 @@ fn columns(width: u16, host_w: u16, name_w: u16) -> Vec<Col> {
     cols
 }
 
-/// `down since 14:02:10 UTC (3h ago)`, or how long it has not been up at all.
+/// `down 3h, since 14:02 UTC` (the last successful scrape), or how long it has not been up at
+/// all.
 pub fn down_since(r: &FleetRow, now: f64) -> String {
     match r.down_since {
         Some(t) => format!(
-            "down since {} UTC ({} ago)",
-            fmt::clock(t),
-            fmt::age((now - t).max(0.0))
+            "down {}, since {} UTC",
+            fmt::age((now - t).max(0.0)),
+            &fmt::clock(t)[..5]
         ),
         None => format!(
             "down for over {}",

@@ -60,7 +60,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         frame.set_cursor_position(Position::new(inner.x + (q.cursor - skip) as u16, inner.y));
     }
 
-    let status_line = if q.pending.is_some() {
+    let status_line = if !q.candidates.is_empty() {
+        let shown: Vec<&str> = q.candidates.iter().take(12).map(String::as_str).collect();
+        let more = q.candidates.len().saturating_sub(shown.len());
+        Line::from(vec![
+            Span::styled(format!(" {} names: ", q.candidates.len()), theme.accent()),
+            Span::raw(trunc(
+                &format!(
+                    "{}{}",
+                    shown.join("  "),
+                    if more > 0 {
+                        format!("  … {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+                (status.width as usize).saturating_sub(12),
+            )),
+        ])
+    } else if q.pending.is_some() {
         Line::from(Span::styled(" running…", theme.accent()))
     } else if let Some(o) = &q.last {
         let what = match &o.result {
@@ -96,6 +114,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(status_line), status);
 
     let Some(o) = &q.last else {
+        if !app.saved_queries.is_empty() {
+            let mut lines = vec![Line::from(
+                " Saved queries (Ctrl-O picks one; ↑ while editing reaches them too):",
+            )];
+            for (name, expr) in &app.saved_queries {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("   {name}: "), theme.accent()),
+                    Span::raw(expr.clone()),
+                ]));
+            }
+            frame.render_widget(Paragraph::new(lines).style(theme.dim()), result);
+            return;
+        }
         let help = vec![
             Line::from(" Examples:"),
             Line::from(format!("   up{{job=\"{}\"}}", app.settings.job)),
