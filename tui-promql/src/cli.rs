@@ -543,6 +543,11 @@ pub fn all_queries(q: &Queries, instance: &str) -> String {
         out.push_str(&format!("{:<18} {}\n", f.name(), q.fleet(f)));
     }
     out.push_str(&format!(
+        "{:<18} {}\n",
+        "down since",
+        q.last_up(&[instance.to_string()])
+    ));
+    out.push_str(&format!(
         "# host view, instance {instance} (instant queries; range 1h)\n"
     ));
     for h in HostQuery::ALL {
@@ -639,7 +644,7 @@ mod tests {
         assert!(out.contains("# anomalies view"), "{out}");
         assert_eq!(
             out.lines().filter(|l| !l.starts_with('#')).count(),
-            15 + 13 + 8 + 4 + 7
+            15 + 1 + 13 + 8 + 4 + 7
         );
     }
 
