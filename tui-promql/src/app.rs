@@ -245,38 +245,6 @@ impl App {
     /// Takes in data from the collection task.
     pub fn apply(&mut self, u: Update) {
         match u {
-            Update::Fleet(b) => views::fleet::apply(self, b),
-            Update::Host {
-                instance,
-                detail,
-                history,
-                range,
-            } => views::host::apply(self, instance, *detail, history.map(|h| *h), range),
-            Update::Anomalies(b) => views::anomalies::apply(self, b),
-            Update::Processes { instance, groups } => {
-                views::processes::apply(self, instance, groups)
-            }
-            Update::Query {
-                id,
-                expr,
-                range,
-                step,
-                result,
-                elapsed,
-            } => views::query::apply(
-                self,
-                id,
-                QueryOutcome {
-                    expr,
-                    range,
-                    step,
-                    result,
-                    elapsed,
-                },
-            ),
-            Update::Metadata { metrics, labels } => {
-                self.query.metadata = Some(views::query::Metadata::new(metrics, labels));
-            }
             Update::Status(Status::Ok { elapsed }) => {
                 self.conn.error = None;
                 self.conn.attempt = 0;
@@ -293,6 +261,8 @@ impl App {
                 self.conn.attempt = attempt;
                 self.conn.retry_at = Some(Instant::now() + retry_in);
             }
+            // The views' own data.
+            u => views::apply(self, u),
         }
     }
 

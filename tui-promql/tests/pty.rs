@@ -29,7 +29,13 @@ fn the_terminal_is_restored_after_a_panic() {
     )
     .unwrap();
     let out = Command::new("timeout")
-        .args(["30", "script", "-qfec", &format!("sh {}", sh.display()), "/dev/null"])
+        .args([
+            "30",
+            "script",
+            "-qfec",
+            &format!("sh {}", sh.display()),
+            "/dev/null",
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("script(1) from util-linux");

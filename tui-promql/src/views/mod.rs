@@ -14,9 +14,10 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 
 use crate::app::App;
-use crate::event::{Command, View};
+use crate::event::{Command, Update, View};
 use crate::prom::PromError;
 use crate::ui::Theme;
+use crate::views::query::QueryOutcome;
 
 /// `cur` moved by `delta` within `0..n`.
 pub fn step(cur: usize, delta: i64, n: usize) -> usize {
@@ -24,6 +25,43 @@ pub fn step(cur: usize, delta: i64, n: usize) -> usize {
         return 0;
     }
     (cur as i64 + delta).clamp(0, n as i64 - 1) as usize
+}
+
+/// Takes in a view's data from the collection task (the app keeps the connection status).
+pub fn apply(app: &mut App, u: Update) {
+    match u {
+        Update::Fleet(b) => fleet::apply(app, b),
+        Update::Host {
+            instance,
+            detail,
+            history,
+            range,
+        } => host::apply(app, instance, *detail, history.map(|h| *h), range),
+        Update::Anomalies(b) => anomalies::apply(app, b),
+        Update::Processes { instance, groups } => processes::apply(app, instance, groups),
+        Update::Query {
+            id,
+            expr,
+            range,
+            step,
+            result,
+            elapsed,
+        } => query::apply(
+            app,
+            id,
+            QueryOutcome {
+                expr,
+                range,
+                step,
+                result,
+                elapsed,
+            },
+        ),
+        Update::Metadata { metrics, labels } => {
+            app.query.metadata = Some(query::Metadata::new(metrics, labels));
+        }
+        Update::Status(_) => {}
+    }
 }
 
 /// Draws the current view in `area`.
