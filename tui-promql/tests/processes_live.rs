@@ -163,6 +163,22 @@ fn processes_view_from_process_exporter_through_prometheus() {
     );
     assert_eq!(g.states.get("Sleeping"), Some(&3.0), "{:?}", g.states);
 
+    // Completion's names from the metadata endpoints of this real Prometheus.
+    let (metrics, _) = rt
+        .block_on(client.label_values("__name__", None))
+        .expect("/api/v1/label/__name__/values");
+    let (labels, _) = rt.block_on(client.label_names()).expect("/api/v1/labels");
+    assert!(labels.contains(&"groupname".to_string()), "{labels:?}");
+    let meta = sysmon_top::views::query::Metadata::new(metrics, labels);
+    assert_eq!(
+        sysmon_top::views::query::completions("rate(namedprocess_namegroup_cpu_s", 33, &meta).1,
+        ["namedprocess_namegroup_cpu_seconds_total"]
+    );
+    assert_eq!(
+        sysmon_top::views::query::completions("namedprocess_namegroup_num_procs{grou", 37, &meta).1,
+        ["groupname"]
+    );
+
     // The fleet's top process: the busiest named group of this host.
     let fleet = rt.block_on(fetch_fleet(&client, &q)).unwrap();
     assert!(fleet.failed.is_empty(), "{:?}", fleet.failed);
