@@ -116,8 +116,8 @@ impl Config {
         }
     }
 
-    /// The line of the first line of `text` that starts with `needle` (for errors found after
-    /// parsing).
+    /// The number of the first line of `text` whose trimmed start satisfies `pred` (for errors
+    /// found after parsing, which have no position of their own).
     fn line_with(text: &str, pred: impl Fn(&str) -> bool) -> usize {
         text.lines()
             .position(|l| pred(l.trim_start()))
