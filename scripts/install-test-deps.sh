@@ -9,6 +9,7 @@
 #   systemd-analyze (package systemd)                   - `systemd-analyze security` checks the unit
 #   python3         (package python3)                   - grafana/generate.py, checked against the dashboards
 #   mkfs.ext4, losetup, mount (e2fsprogs, util-linux, mount) - the fault tests' small journal disks
+#   prometheus-process-exporter - real namedprocess_namegroup_* series for sysmon-top's processes view
 # Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ command -v mount >/dev/null 2>&1 || need+=(mount)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /usr/bin/prometheus-process-exporter ] || need+=(prometheus-process-exporter)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-test-deps: installing ${need[*]}"

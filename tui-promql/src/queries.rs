@@ -20,6 +20,21 @@ pub const FS_FILTER: &str =
 /// device-mapper and md devices would count the bytes of the disks under them twice.
 pub const DISK_FILTER: &str = r#"device!~"dm-.*|md.*""#;
 
+/// How far back the fleet looks for the last successful scrape of a host that is down.
+pub const DOWN_LOOKBACK: Duration = Duration::from_secs(86400);
+
+/// Escapes a string for a regular expression (RE2) in a PromQL matcher.
+pub fn regex_escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
+}
+
 /// Quotes a label value for a PromQL selector.
 pub fn quote(v: &str) -> String {
     let mut s = String::with_capacity(v.len() + 2);
@@ -53,10 +68,11 @@ pub enum FleetQuery {
     Anomalies,
     Uname,
     ActiveAnomalies,
+    TopProcess,
 }
 
 impl FleetQuery {
-    pub const ALL: [FleetQuery; 14] = [
+    pub const ALL: [FleetQuery; 15] = [
         FleetQuery::Up,
         FleetQuery::Cpu,
         FleetQuery::Load,
@@ -71,6 +87,7 @@ impl FleetQuery {
         FleetQuery::Anomalies,
         FleetQuery::Uname,
         FleetQuery::ActiveAnomalies,
+        FleetQuery::TopProcess,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +106,7 @@ impl FleetQuery {
             FleetQuery::Anomalies => "anomaly count",
             FleetQuery::Uname => "uname",
             FleetQuery::ActiveAnomalies => "active anomalies",
+            FleetQuery::TopProcess => "top process",
         }
     }
 }
@@ -185,6 +203,28 @@ impl AnomalyQuery {
     ];
 }
 
+/// Instant queries of the processes view (and of the host view's processes panel): the process
+/// groups of one host, in process-exporter's names (`namedprocess_namegroup_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProcessQuery {
+    /// Gauges: processes, threads, memory by type, open file descriptors, worst fd ratio,
+    /// oldest start time, processes by state.
+    Gauges,
+    /// CPU seconds per second (user + system), i.e. cores used.
+    Cpu,
+    ReadBytes,
+    WriteBytes,
+}
+
+impl ProcessQuery {
+    pub const ALL: [ProcessQuery; 4] = [
+        ProcessQuery::Gauges,
+        ProcessQuery::Cpu,
+        ProcessQuery::ReadBytes,
+        ProcessQuery::WriteBytes,
+    ];
+}
+
 /// Builds the PromQL for one job.
 #[derive(Debug, Clone)]
 pub struct Queries {
@@ -269,6 +309,13 @@ impl Queries {
             ),
             FleetQuery::Uname => format!("node_uname_info{{{j}}}"),
             FleetQuery::ActiveAnomalies => format!("sysmon_anomaly_active{{{j}}} == 1"),
+            // The busiest process group of each host (process-exporter's series, or the sysmon
+            // exporter's `process` collector, which has the same names); `other` is the sum of
+            // the groups past the exporter's top N, not a group, so it is left out.
+            FleetQuery::TopProcess => format!(
+                "topk by (instance) (1, sum by (instance, job, groupname) \
+                 (rate(namedprocess_namegroup_cpu_seconds_total{{{j},groupname!=\"other\"}}[5m])))"
+            ),
         }
     }
 
@@ -355,6 +402,38 @@ impl Queries {
                 format!("sum(rate(node_network_transmit_bytes_total{{{i},device!=\"lo\"}}[{w}]))")
             }
             HistoryQuery::Temp => format!("max(node_hwmon_temp_celsius{{{i}}})"),
+        }
+    }
+
+    /// The last time each of `instances` (hosts that are down) was scraped successfully within
+    /// [`DOWN_LOOKBACK`], at the resolution of the server's evaluation interval (the subquery's
+    /// default step, as often as rules see `up`).
+    pub fn last_up(&self, instances: &[String]) -> String {
+        let alt: Vec<String> = instances.iter().map(|i| regex_escape(i)).collect();
+        let sel = format!("{},instance=~{}", self.j(), quote(&alt.join("|")));
+        format!(
+            "max by (instance) (max_over_time(timestamp(up{{{sel}}} == 1)[{}:]))",
+            prom_duration(DOWN_LOOKBACK)
+        )
+    }
+
+    /// The instant queries of the processes view for one host. Rates over 1 m, as the host
+    /// view's per-core figures: what the groups do now, not over five minutes.
+    pub fn processes(&self, q: ProcessQuery, instance: &str) -> String {
+        let i = self.ji(instance);
+        match q {
+            ProcessQuery::Gauges => format!(
+                "{{__name__=~\"namedprocess_namegroup_(num_procs|num_threads|memory_bytes|open_filedesc|worst_fd_ratio|oldest_start_time_seconds|states)\",{i}}}"
+            ),
+            ProcessQuery::Cpu => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_cpu_seconds_total{{{i}}}[1m]))"
+            ),
+            ProcessQuery::ReadBytes => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_read_bytes_total{{{i}}}[1m]))"
+            ),
+            ProcessQuery::WriteBytes => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_write_bytes_total{{{i}}}[1m]))"
+            ),
         }
     }
 
@@ -463,6 +542,16 @@ mod tests {
         );
         let h = q.history(HistoryQuery::Cpu, "h:9100", Duration::from_secs(300));
         assert!(h.contains("[10m]"), "{h}");
+    }
+
+    #[test]
+    fn last_up_selects_the_down_hosts_by_an_escaped_regex() {
+        let q = Queries::new("node");
+        assert_eq!(regex_escape("10.0.0.1:9100"), "10\\.0\\.0\\.1:9100");
+        assert_eq!(
+            q.last_up(&["a.b:1".into(), "c:2".into()]),
+            "max by (instance) (max_over_time(timestamp(up{job=\"node\",instance=~\"a\\\\.b:1|c:2\"} == 1)[1d:]))"
+        );
     }
 
     #[test]

@@ -328,17 +328,27 @@ impl Prometheus {
     }
 }
 
-/// Runs sysmon-top with `args`; returns (exit code, stdout, stderr).
+/// Runs sysmon-top with `args`; returns (exit code, stdout, stderr). The environment is that of
+/// a user without a config file (nor the variables sysmon-top reads).
 pub fn run_top(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(sysmon_top())
-        .args(args)
+    run_top_env(args, &[])
+}
+
+/// [`run_top`] with environment variables set (e.g. `XDG_CONFIG_HOME`).
+pub fn run_top_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(sysmon_top());
+    cmd.args(args)
         .env_remove("SYSMON_PROMETHEUS_URL")
         .env_remove("SYSMON_PROMETHEUS_USER")
         .env_remove("SYSMON_PROMETHEUS_PASSWORD")
         .env_remove("SYSMON_PROMETHEUS_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sysmon-top");
+        .env_remove("SYSMON_TOP_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent/sysmon-top-tests")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run sysmon-top");
     let code = out.status.code().unwrap_or(-1);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
