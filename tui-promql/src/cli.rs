@@ -542,6 +542,15 @@ pub fn all_queries(q: &Queries, instance: &str) -> String {
     for f in FleetQuery::ALL {
         out.push_str(&format!("{:<18} {}\n", f.name(), q.fleet(f)));
     }
+    out.push_str(
+        "# fleet view fallbacks, for the hosts a recording rule above did not answer for \
+         (every host: as here; some: with instance=~\"...\" in each selector)\n",
+    );
+    for f in FleetQuery::ALL {
+        if let Some(expr) = q.fleet_fallback(f, crate::queries::Fallback::Job) {
+            out.push_str(&format!("{:<18} {expr}\n", format!("{} (raw)", f.name())));
+        }
+    }
     out.push_str(&format!(
         "{:<18} {}\n",
         "down since",
@@ -642,9 +651,14 @@ mod tests {
         assert!(out.contains("# host view, instance h:9100"), "{out}");
         assert!(out.contains("instance=\"h:9100\""), "{out}");
         assert!(out.contains("# anomalies view"), "{out}");
+        assert!(
+            out.contains("memory (raw)       1 - node_memory_MemAvailable_bytes{job=\"node\"}"),
+            "{out}"
+        );
         assert_eq!(
             out.lines().filter(|l| !l.starts_with('#')).count(),
-            15 + 1 + 13 + 8 + 4 + 9
+            // fleet, its fallbacks, down since, host, history, processes, anomalies
+            15 + 11 + 1 + 13 + 8 + 4 + 9
         );
     }
 

@@ -136,8 +136,19 @@ fn nodename(machine: &str) -> String {
 #[test]
 fn once_prints_every_host_with_the_values_the_fixtures_imply() {
     let st = Stack::start();
+    let before = st.prom.api_queries().len();
     let (code, out, err) = run_top(&["--prometheus", &st.prom.url(), "--once"]);
     assert_eq!(code, 0, "stderr: {err}\nstdout: {out}");
+    // No recording rules: each rule answers nothing and its raw expression runs for the whole
+    // job, as a bare Prometheus always had it.
+    let asked = st.prom.api_queries().split_off(before);
+    assert!(
+        asked.contains(
+            &"1 - node_memory_MemAvailable_bytes{job=\"sysmon\"} / node_memory_MemTotal_bytes{job=\"sysmon\"}"
+                .to_string()
+        ),
+        "{asked:#?}"
+    );
     assert!(
         out.starts_with("HOST  ") && out.lines().next().unwrap().contains("ANOMALIES"),
         "{out}"
@@ -215,10 +226,38 @@ fn once_with_the_stacks_recording_rules_gives_the_same_figures() {
                     == 3
         },
     );
+    let before = st.prom.api_queries().len();
     let (code, out, err) = run_top(&["--prometheus", &st.prom.url(), "--once"]);
     assert_eq!(code, 0, "{err}");
     let laptop = Stack::inst(&st.laptop);
     let vm = Stack::inst(&st.vm);
+    // The rules are asked alone; the raw expressions only for the hosts a rule did not answer
+    // for: none for memory (its rule has every host), the server and the VM for CPU (static
+    // fixture counters: no CPU rate, so no rule sample).
+    let asked = st.prom.api_queries().split_off(before);
+    assert!(
+        asked.contains(&"instance:node_memory_utilisation:ratio{job=\"sysmon\"}".to_string()),
+        "{asked:#?}"
+    );
+    assert!(
+        !asked
+            .iter()
+            .any(|q| q.contains("node_memory_MemAvailable_bytes")),
+        "memory's raw expression ran although its rule covers every host: {asked:#?}"
+    );
+    let cpu_raw: Vec<&String> = asked
+        .iter()
+        .filter(|q| q.contains("rate(node_cpu_seconds_total{"))
+        .collect();
+    assert_eq!(cpu_raw.len(), 1, "{asked:#?}");
+    assert_eq!(
+        fallback_ports(cpu_raw[0]),
+        vec![st.server.port, st.vm.port]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<u16>>(),
+        "{}",
+        cpu_raw[0]
+    );
     assert_eq!(cell(&out, &laptop, "CPU"), "25.0%", "{out}");
     assert_eq!(cell(&out, &laptop, "MEM"), fixture_mem_pct("laptop"));
     assert_eq!(cell(&out, &laptop, "SWAP"), "2.4%");
@@ -231,6 +270,18 @@ fn once_with_the_stacks_recording_rules_gives_the_same_figures() {
     assert_eq!(cell(&out, &vm, "MEM"), fixture_mem_pct("vm"));
     assert_eq!(cell(&out, &vm, "SWAP"), "0.0%");
     assert_eq!(cell(&out, &vm, "TEMP"), "-");
+}
+
+/// The ports of the hosts a fallback query is restricted to (`instance=~"a|b"`, each selector
+/// the same); panics when it is not restricted.
+fn fallback_ports(query: &str) -> std::collections::BTreeSet<u16> {
+    let (_, rest) = query
+        .split_once("instance=~\"")
+        .unwrap_or_else(|| panic!("not restricted to some hosts: {query}"));
+    let (alt, _) = rest.split_once('"').unwrap();
+    alt.split('|')
+        .map(|h| h.rsplit(':').next().unwrap().parse().unwrap())
+        .collect()
 }
 
 #[test]

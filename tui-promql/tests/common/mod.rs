@@ -257,8 +257,10 @@ impl Prometheus {
     pub fn start_with(targets: &[u16], rules: Option<&str>, rule_files: &[PathBuf]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let list: Vec<String> = targets.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
+        // The query log says which queries the client made (see `api_queries`).
         let mut cfg = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: sysmon\n    static_configs:\n      - targets: [{}]\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  query_log_file: '{}'\nscrape_configs:\n  - job_name: sysmon\n    static_configs:\n      - targets: [{}]\n",
+            dir.path().join("query.log").display(),
             list.join(", ")
         );
         let mut files: Vec<String> = rule_files
@@ -299,6 +301,18 @@ impl Prometheus {
     pub fn restart(&mut self) {
         self.proc = Self::spawn(self.port, self.dir.path());
         self.wait_ready();
+    }
+
+    /// The queries clients asked of the HTTP API so far, oldest first, from Prometheus' query log
+    /// (the rules' own evaluations, logged with a `ruleGroup` instead of an `httpRequest`, left
+    /// out).
+    pub fn api_queries(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("query.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("httpRequest").is_some())
+            .filter_map(|v| v["params"]["query"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// Runs an instant query with the library's client.

@@ -3,6 +3,7 @@
 
 mod draw;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -13,9 +14,11 @@ use crate::app::App;
 use crate::event::{Batch, Command};
 use crate::fetch::run_instants_early;
 use crate::fmt::now_unix;
-use crate::model::{build_fleet, filter_rows, set_down_since, sort_rows, FleetRow, SortKey};
+use crate::model::{
+    build_fleet, filter_rows, set_down_since, sort_rows, FleetRow, Instants, SortKey,
+};
 use crate::prom::{PromClient, PromError};
-use crate::queries::{FleetQuery, Queries};
+use crate::queries::{Fallback, FleetQuery, Queries};
 
 /// Footer hints.
 pub const HINTS: &[(&str, &str)] = &[
@@ -223,12 +226,10 @@ pub async fn fetch_fleet_early(
 ) -> Result<Batch<Vec<FleetRow>>, PromError> {
     let at = now_unix();
     let t0 = Instant::now();
-    let qs = FleetQuery::ALL
-        .iter()
-        .map(|q| (*q, q.name().to_string(), queries.fleet(*q)))
-        .collect();
-    let (res, failed, warnings) = run_instants_early(client, qs, early_after, |res, pending| {
-        if res.contains_key(&FleetQuery::Up) {
+    let mut early_sent = false;
+    let mut early_once = |res: &Instants<FleetQuery>, pending: Vec<String>| {
+        if !early_sent && res.contains_key(&FleetQuery::Up) {
+            early_sent = true;
             early(Batch {
                 data: build_fleet(res),
                 failed: Vec::new(),
@@ -238,15 +239,42 @@ pub async fn fetch_fleet_early(
                 pending,
             });
         }
-    })
-    .await;
+    };
+    // First the recording rules alone (and the columns without one).
+    let qs = FleetQuery::ALL
+        .iter()
+        .map(|q| (*q, q.name().to_string(), queries.fleet(*q)))
+        .collect();
+    let (mut res, mut failed, mut warnings) =
+        run_instants_early(client, qs, early_after, |res, pending| {
+            early_once(res, pending)
+        })
+        .await;
+    // Then the raw expressions, for the hosts each rule did not answer for.
+    let qs = fallbacks(queries, &res, &failed);
+    if !qs.is_empty() {
+        let first = res.clone();
+        let left = early_after.map(|d| d.saturating_sub(t0.elapsed()));
+        let (more, more_failed, more_warnings) =
+            run_instants_early(client, qs, left, |partial, pending| {
+                early_once(&merge(first.clone(), partial.clone()), pending)
+            })
+            .await;
+        res = merge(res, more);
+        failed.extend(more_failed);
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        for w in more_warnings {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
     if res.is_empty() {
         if let Some((_, e)) = failed.iter().find(|(_, e)| e.is_transport()) {
             return Err(e.clone());
         }
     }
     let mut rows = build_fleet(&res);
-    let mut failed = failed;
     // Since when the hosts that are down are down: one more query, for those hosts only.
     let down: Vec<String> = rows
         .iter()
@@ -271,4 +299,55 @@ pub async fn fetch_fleet_early(
         at,
         pending: Vec::new(),
     })
+}
+
+/// The fallback queries of the rule-backed columns whose rule answered: for the hosts `up` knows
+/// and the rule did not answer for (none: no query), every host when the rule answered nothing,
+/// and the job less the rule's hosts when `up` did not answer. A column whose rule query failed
+/// stays failed: its fallback would only fail the same way.
+fn fallbacks(
+    queries: &Queries,
+    res: &Instants<FleetQuery>,
+    failed: &[(String, PromError)],
+) -> Vec<(FleetQuery, String, String)> {
+    let up: Option<BTreeSet<&str>> = res.get(&FleetQuery::Up).map(|v| {
+        v.iter()
+            .filter_map(|s| s.labels.get("instance").map(String::as_str))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for q in FleetQuery::ALL {
+        if failed.iter().any(|(name, _)| name == q.name()) {
+            continue;
+        }
+        let Some(answer) = res.get(&q) else { continue };
+        let covered: BTreeSet<&str> = answer
+            .iter()
+            .filter_map(|s| s.labels.get("instance").map(String::as_str))
+            .collect();
+        let missing: Vec<String>;
+        let hosts = if covered.is_empty() {
+            Fallback::Job
+        } else if let Some(up) = &up {
+            missing = up.difference(&covered).map(|s| s.to_string()).collect();
+            if missing.is_empty() {
+                continue;
+            }
+            Fallback::Instances(&missing)
+        } else {
+            Fallback::Unknown
+        };
+        if let Some(expr) = queries.fleet_fallback(q, hosts) {
+            out.push((q, q.name().to_string(), expr));
+        }
+    }
+    out
+}
+
+/// `first` with the samples of `more` added, column by column.
+fn merge(mut first: Instants<FleetQuery>, more: Instants<FleetQuery>) -> Instants<FleetQuery> {
+    for (q, v) in more {
+        first.entry(q).or_default().extend(v);
+    }
+    first
 }
