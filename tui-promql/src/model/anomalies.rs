@@ -341,4 +341,39 @@ mod tests {
         );
         assert_eq!(b.alerts[0].details, "rule=cpu_high");
     }
+
+    #[test]
+    fn ranking_is_highest_mean_first_with_the_peak_when_known() {
+        let mut r = Instants::new();
+        let l = |inst: &'static str, rule: &'static str| {
+            [("instance", inst), ("rule", rule), ("subject", "host")]
+        };
+        r.insert(
+            AnomalyQuery::ScoreMean,
+            vec![
+                sample(&l("b", "adaptive_cpu"), 0.4),
+                sample(&l("a", "adaptive_memory"), 1.2),
+                sample(&l("a", "adaptive_cpu"), 0.4),
+                sample(&l("c", "adaptive_disk"), f64::NAN),
+            ],
+        );
+        r.insert(
+            AnomalyQuery::ScorePeak,
+            vec![sample(&l("a", "adaptive_memory"), 3.5)],
+        );
+        let ranked = build_anomalies(&r).ranked;
+        let order: Vec<(&str, &str, Option<f64>)> = ranked
+            .iter()
+            .map(|s| (s.instance.as_str(), s.rule.as_str(), s.peak))
+            .collect();
+        // NaN means are dropped; equal means in host order, so a refresh does not reorder them.
+        assert_eq!(
+            order,
+            vec![
+                ("a", "adaptive_memory", Some(3.5)),
+                ("a", "adaptive_cpu", None),
+                ("b", "adaptive_cpu", None)
+            ]
+        );
+    }
 }
