@@ -3,7 +3,8 @@
 #   promtool        (package prometheus)              - `promtool check metrics` on the exporter's output
 #   node_exporter   (package prometheus-node-exporter) - the oracle the exporter's values are compared with
 #   process-exporter (package prometheus-process-exporter) - the oracle of the `process` collector
-#                   (tests/process_oracle.rs) and the baseline of deploy/bench/process_bench.py
+#                   (tests/process_oracle.rs), the baseline of deploy/bench/process_bench.py, and
+#                   real namedprocess_namegroup_* series for sysmon-top's processes view
 #   textfile collector scripts (prometheus-node-exporter-collectors, smartmontools for smartmon.py)
 #                   - real *.prom output for tests/textfile_collectors.rs
 #   prometheus, alertmanager, amtool (packages prometheus, prometheus-alertmanager) - the stack's tests

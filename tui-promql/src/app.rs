@@ -1,6 +1,7 @@
-//! Widget state and key handling. The app never does I/O: keys change its state and return
-//! [`Command`]s for the collection task; [`Update`]s from that task change its data. Drawing
-//! (`ui/`) only reads it.
+//! The state shared by every view and the keys that work everywhere. The app never does I/O:
+//! keys change its state and return [`Command`]s for the collection task; [`Update`]s from that
+//! task change its data. Each view's own state, keys and drawing are in `views/`; drawing only
+//! reads the app.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -9,46 +10,16 @@ use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-use crate::collect::{Batch, Command, Status, Update};
-use crate::model::{
-    filter_rows, sort_rows, AnomalyBoard, FleetRow, HostDetail, HostHistory, SortKey,
-};
-use crate::prom::{PromError, QueryResult};
+pub use crate::event::{AppEvent, View};
+pub use crate::views::anomalies::AnomalyState;
+pub use crate::views::fleet::FleetState;
+pub use crate::views::host::HostState;
+pub use crate::views::processes::ProcessesState;
+pub use crate::views::query::{QueryOutcome, QueryState};
 
-/// The four views, in tab order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum View {
-    Fleet,
-    Host,
-    Anomalies,
-    Query,
-}
-
-impl View {
-    pub const ALL: [View; 4] = [View::Fleet, View::Host, View::Anomalies, View::Query];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Fleet => "Fleet",
-            View::Host => "Host",
-            View::Anomalies => "Anomalies",
-            View::Query => "Query",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-}
-
-/// Everything the drawing loop reacts to, on one channel: keys and mouse, a clock tick (for
-/// "updated 3 s ago" and retry countdowns), and data from the collection task.
-#[derive(Debug)]
-pub enum AppEvent {
-    Input(Event),
-    Tick,
-    Update(Update),
-}
+use crate::event::{Command, Status, Update};
+use crate::prom::PromError;
+use crate::views;
 
 /// The time ranges `+` and `-` step through.
 pub const RANGES: [Duration; 9] = [
@@ -85,107 +56,28 @@ pub struct Connection {
     pub last_elapsed: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct FleetState {
-    /// Sorted by the current key.
-    pub rows: Vec<FleetRow>,
-    pub loaded: bool,
-    pub selected: usize,
-    pub filter: String,
-    pub filter_editing: bool,
-    pub sort: Option<SortKey>,
-    pub reverse: bool,
-    pub failed: Vec<(String, PromError)>,
-    pub warnings: Vec<String>,
-    /// Unix seconds of the data shown.
-    pub at: Option<f64>,
-    /// Queries of the first load still running (their columns show `-` until they answer).
-    pub pending: Vec<String>,
+/// What a picker overlay chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerKind {
+    /// A context of the config file (`c`).
+    Context,
+    /// A saved query of the config file (Ctrl-O in the query view).
+    SavedQuery,
 }
 
-impl FleetState {
-    pub fn sort_key(&self) -> SortKey {
-        self.sort.unwrap_or(SortKey::Worst)
-    }
-
-    /// Rows after the filter, in display order.
-    pub fn visible(&self) -> Vec<&FleetRow> {
-        filter_rows(&self.rows, &self.filter)
-    }
-
-    pub fn selected_row(&self) -> Option<&FleetRow> {
-        self.visible().get(self.selected).copied()
-    }
-
-    fn resort(&mut self) {
-        let key = self.sort_key();
-        sort_rows(&mut self.rows, key, self.reverse);
-    }
-
-    fn clamp(&mut self) {
-        let n = self.visible().len();
-        if n == 0 {
-            self.selected = 0;
-        } else if self.selected >= n {
-            self.selected = n - 1;
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct HostState {
-    pub instance: Option<String>,
-    pub detail: Option<HostDetail>,
-    pub history: HostHistory,
-    /// Range the history was drawn for.
-    pub history_range: Option<Duration>,
-    pub failed: Vec<(String, PromError)>,
-    pub warnings: Vec<String>,
-    pub scroll: u16,
-    pub at: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AnomalyState {
-    pub board: AnomalyBoard,
-    pub loaded: bool,
-    pub selected: usize,
-    pub failed: Vec<(String, PromError)>,
-    pub warnings: Vec<String>,
-    pub at: Option<f64>,
-}
-
-/// The answer to the last query of the query view.
+/// A list overlay to choose one item from: `(name, detail)` items.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QueryOutcome {
-    pub expr: String,
-    pub range: Option<Duration>,
-    pub step: Option<Duration>,
-    pub result: Result<QueryResult, PromError>,
-    pub elapsed: Duration,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct QueryState {
-    pub input: String,
-    /// Cursor position in characters.
-    pub cursor: usize,
-    pub editing: bool,
-    pub history: Vec<String>,
-    pub history_pos: Option<usize>,
-    /// `None`: instant query; otherwise a range query over this long, ending now.
-    pub range: Option<Duration>,
-    pub last: Option<QueryOutcome>,
-    pub pending: Option<u64>,
-    pub next_id: u64,
-    pub scroll: usize,
+pub struct Picker {
+    pub kind: PickerKind,
+    pub items: Vec<(String, String)>,
+    pub selected: usize,
 }
 
 /// Where things were drawn, so a mouse click can be mapped back (written by `ui`).
 #[derive(Debug, Default)]
 pub struct HitAreas {
     /// `(x start, x end)` of each tab on the first line.
-    pub tabs: Cell<[(u16, u16); 4]>,
+    pub tabs: Cell<[(u16, u16); View::ALL.len()]>,
     /// First screen line of the fleet table's body and the index of the first row shown.
     pub fleet_body: Cell<(u16, u16, usize)>,
 }
@@ -196,17 +88,26 @@ pub struct App {
     pub settings: Settings,
     pub view: View,
     pub show_help: bool,
+    /// First line of the help overlay shown, when it is taller than the terminal.
+    pub help_scroll: Cell<u16>,
     pub quit: bool,
     pub conn: Connection,
     pub fleet: FleetState,
     pub host: HostState,
     pub anomalies: AnomalyState,
     pub query: QueryState,
+    pub processes: ProcessesState,
     /// Index into [`RANGES`]: the host view's range and the anomalies view's "recent".
     pub range_idx: usize,
     pub hit: HitAreas,
     /// Set by `ui` to the height of the scrollable list of the current view.
     pub page: Cell<u16>,
+    /// The contexts of the config file and the one in use (`None`: flags only).
+    pub contexts: Vec<(String, String)>,
+    pub context: Option<String>,
+    /// The config file's saved queries: `(name, expr)`.
+    pub saved_queries: Vec<(String, String)>,
+    pub picker: Option<Picker>,
 }
 
 impl App {
@@ -215,6 +116,7 @@ impl App {
             settings,
             view: View::Fleet,
             show_help: false,
+            help_scroll: Cell::new(0),
             quit: false,
             conn: Connection::default(),
             fleet: FleetState::default(),
@@ -224,10 +126,103 @@ impl App {
                 next_id: 1,
                 ..QueryState::default()
             },
+            processes: ProcessesState::default(),
             range_idx: DEFAULT_RANGE,
             hit: HitAreas::default(),
             page: Cell::new(10),
+            contexts: Vec::new(),
+            context: None,
+            saved_queries: Vec::new(),
+            picker: None,
         }
+    }
+
+    /// The config file's contexts (`(name, URL or why it cannot be used)`), the one in use, and
+    /// its saved queries (also put in the query history, so ↑ reaches them).
+    pub fn with_config(
+        mut self,
+        contexts: Vec<(String, String)>,
+        current: Option<String>,
+        saved_queries: Vec<(String, String)>,
+    ) -> Self {
+        self.contexts = contexts;
+        self.context = current;
+        self.query.history = saved_queries.iter().map(|(_, e)| e.clone()).collect();
+        self.saved_queries = saved_queries;
+        self
+    }
+
+    /// Now looking at another Prometheus: the data of the last one goes, the view stays (the
+    /// fleet instead of a host of the last one).
+    pub fn switch_context(&mut self, name: String, settings: Settings) -> Vec<Command> {
+        self.settings = Settings {
+            no_color: self.settings.no_color,
+            ..settings
+        };
+        self.context = Some(name);
+        self.conn = Connection::default();
+        self.fleet = FleetState::default();
+        self.host = HostState::default();
+        self.anomalies = AnomalyState::default();
+        self.processes = ProcessesState::default();
+        self.query.last = None;
+        self.query.pending = None;
+        self.query.metadata = None;
+        if views::follows_host(self.view) {
+            self.view = View::Fleet;
+        }
+        let mut cmds = vec![Command::SetView(self.view), Command::SetRange(self.range())];
+        if self.view == View::Query {
+            cmds.push(Command::LoadMetadata);
+        }
+        cmds
+    }
+
+    /// Keys of an open picker: move, choose, close.
+    fn picker_key(&mut self, k: KeyEvent) -> Vec<Command> {
+        let Some(p) = self.picker.as_mut() else {
+            return Vec::new();
+        };
+        let n = p.items.len();
+        match k.code {
+            KeyCode::Down | KeyCode::Char('j') => p.selected = views::step(p.selected, 1, n),
+            KeyCode::Up | KeyCode::Char('k') => p.selected = views::step(p.selected, -1, n),
+            KeyCode::Enter => {
+                let kind = p.kind;
+                let item = p.items.get(p.selected).cloned();
+                self.picker = None;
+                if let Some((name, detail)) = item {
+                    return match kind {
+                        PickerKind::Context => vec![Command::SwitchContext(name)],
+                        PickerKind::SavedQuery => {
+                            self.query.input = detail;
+                            self.query.cursor = self.query.input.chars().count();
+                            self.query.editing = false;
+                            views::query::run_query(self)
+                        }
+                    };
+                }
+            }
+            _ => self.picker = None,
+        }
+        Vec::new()
+    }
+
+    /// Opens a picker of `items`, the `current` one selected.
+    pub fn open_picker(
+        &mut self,
+        kind: PickerKind,
+        items: Vec<(String, String)>,
+        current: Option<&str>,
+    ) {
+        let selected = current
+            .and_then(|c| items.iter().position(|(n, _)| n == c))
+            .unwrap_or(0);
+        self.picker = Some(Picker {
+            kind,
+            items,
+            selected,
+        });
     }
 
     pub fn range(&self) -> Duration {
@@ -250,63 +245,6 @@ impl App {
     /// Takes in data from the collection task.
     pub fn apply(&mut self, u: Update) {
         match u {
-            Update::Fleet(b) => self.apply_fleet(b),
-            Update::Host {
-                instance,
-                detail,
-                history,
-                range,
-            } => {
-                if self.host.instance.as_deref() != Some(instance.as_str()) {
-                    return;
-                }
-                let detail = *detail;
-                self.host.failed = detail.failed;
-                self.host.warnings = detail.warnings;
-                self.host.at = Some(detail.at);
-                self.host.detail = Some(detail.data);
-                if let Some(h) = history.map(|h| *h) {
-                    self.host.failed.extend(h.failed);
-                    for w in h.warnings {
-                        if !self.host.warnings.contains(&w) {
-                            self.host.warnings.push(w);
-                        }
-                    }
-                    self.host.history = h.data;
-                    self.host.history_range = Some(range);
-                }
-            }
-            Update::Anomalies(b) => {
-                self.anomalies.board = b.data;
-                self.anomalies.loaded = true;
-                self.anomalies.failed = b.failed;
-                self.anomalies.warnings = b.warnings;
-                self.anomalies.at = Some(b.at);
-                let n = self.anomalies.board.active.len() + self.anomalies.board.recent.len();
-                if self.anomalies.selected >= n {
-                    self.anomalies.selected = n.saturating_sub(1);
-                }
-            }
-            Update::Query {
-                id,
-                expr,
-                range,
-                step,
-                result,
-                elapsed,
-            } => {
-                if self.query.pending == Some(id) {
-                    self.query.pending = None;
-                    self.query.scroll = 0;
-                    self.query.last = Some(QueryOutcome {
-                        expr,
-                        range,
-                        step,
-                        result,
-                        elapsed,
-                    });
-                }
-            }
             Update::Status(Status::Ok { elapsed }) => {
                 self.conn.error = None;
                 self.conn.attempt = 0;
@@ -323,24 +261,9 @@ impl App {
                 self.conn.attempt = attempt;
                 self.conn.retry_at = Some(Instant::now() + retry_in);
             }
+            // The views' own data.
+            u => views::apply(self, u),
         }
-    }
-
-    fn apply_fleet(&mut self, b: Batch<Vec<FleetRow>>) {
-        let keep = self.fleet.selected_row().map(|r| r.instance.clone());
-        self.fleet.rows = b.data;
-        self.fleet.loaded = true;
-        self.fleet.failed = b.failed;
-        self.fleet.warnings = b.warnings;
-        self.fleet.at = Some(b.at);
-        self.fleet.pending = b.pending;
-        self.fleet.resort();
-        if let Some(inst) = keep {
-            if let Some(i) = self.fleet.visible().iter().position(|r| r.instance == inst) {
-                self.fleet.selected = i;
-            }
-        }
-        self.fleet.clamp();
     }
 
     /// Switches view, telling the collection task what to fetch.
@@ -350,17 +273,20 @@ impl App {
         }
         self.view = v;
         let mut cmds = Vec::new();
-        if v == View::Host && self.host.instance.is_none() {
+        if views::follows_host(v) && self.host.instance.is_none() {
             if let Some(r) = self.fleet.selected_row() {
                 let inst = r.instance.clone();
-                cmds.extend(self.open_host_cmds(inst));
+                cmds.extend(self.select_host(inst));
             }
         }
         cmds.push(Command::SetView(v));
+        cmds.extend(views::on_enter(self, v));
         cmds
     }
 
-    fn open_host_cmds(&mut self, instance: String) -> Vec<Command> {
+    /// Makes `instance` the selected host (of the host and processes views) without switching
+    /// view.
+    pub fn select_host(&mut self, instance: String) -> Vec<Command> {
         if self.host.instance.as_deref() != Some(instance.as_str()) {
             self.host = HostState {
                 instance: Some(instance.clone()),
@@ -372,13 +298,31 @@ impl App {
 
     /// Opens the host view on `instance`.
     pub fn open_host(&mut self, instance: String) -> Vec<Command> {
-        let mut cmds = self.open_host_cmds(instance);
+        let mut cmds = self.select_host(instance);
         self.view = View::Host;
         cmds.push(Command::SetView(View::Host));
         cmds
     }
 
-    fn change_range(&mut self, wider: bool) -> Vec<Command> {
+    /// The host `delta` rows before or after `current` in the fleet table (in its current order
+    /// and filter, wrapping around), selected there.
+    pub fn neighbour_instance(&mut self, current: Option<&str>, delta: i64) -> Option<String> {
+        let vis = self.fleet.visible();
+        if vis.is_empty() {
+            return None;
+        }
+        let cur = current
+            .and_then(|h| vis.iter().position(|r| r.instance == h))
+            .unwrap_or(0) as i64;
+        let n = vis.len() as i64;
+        let i = (cur + delta).rem_euclid(n) as usize;
+        let inst = vis[i].instance.clone();
+        self.fleet.selected = i;
+        Some(inst)
+    }
+
+    /// `+`/`-`: the shared time range (host history, "recent" anomalies).
+    pub fn change_range(&mut self, wider: bool) -> Vec<Command> {
         let old = self.range_idx;
         if wider {
             self.range_idx = (self.range_idx + 1).min(RANGES.len() - 1);
@@ -405,57 +349,28 @@ impl App {
                     {
                         return self.set_view(View::ALL[i]);
                     }
-                } else if self.view == View::Fleet {
-                    let (top, height, offset) = self.hit.fleet_body.get();
-                    if m.row >= top && m.row < top + height {
-                        let i = offset + (m.row - top) as usize;
-                        if i < self.fleet.visible().len() {
-                            if self.fleet.selected == i {
-                                // A second click on the selected row opens it.
-                                if let Some(r) = self.fleet.selected_row() {
-                                    let inst = r.instance.clone();
-                                    return self.open_host(inst);
-                                }
-                            }
-                            self.fleet.selected = i;
-                        }
-                    }
+                    Vec::new()
+                } else {
+                    views::click(self, m.row)
                 }
-                Vec::new()
             }
             _ => Vec::new(),
         }
     }
 
-    fn move_selection(&mut self, delta: i64) -> Vec<Command> {
-        let step = |cur: usize, n: usize| -> usize {
-            if n == 0 {
-                return 0;
-            }
-            (cur as i64 + delta).clamp(0, n as i64 - 1) as usize
-        };
-        match self.view {
-            View::Fleet => {
-                let n = self.fleet.visible().len();
-                self.fleet.selected = step(self.fleet.selected, n);
-            }
-            View::Host => {
-                self.host.scroll = (self.host.scroll as i64 + delta).clamp(0, 200) as u16;
-            }
-            View::Anomalies => {
-                let n = self.anomalies.board.active.len()
-                    + self.anomalies.board.recent.len()
-                    + self.anomalies.board.alerts.len();
-                self.anomalies.selected = step(self.anomalies.selected, n);
-            }
-            View::Query => {
-                self.query.scroll = (self.query.scroll as i64 + delta).max(0) as usize;
-            }
-        }
+    /// Moves the selection (or scrolls) of the current view.
+    pub fn move_selection(&mut self, delta: i64) -> Vec<Command> {
+        views::scroll(self, delta);
         Vec::new()
     }
 
-    /// Handles one key press.
+    /// The height of the current view's list, for PgUp/PgDn.
+    pub fn page(&self) -> i64 {
+        self.page.get().max(1) as i64
+    }
+
+    /// Handles one key press: the view taking text gets every key; then the keys that work
+    /// everywhere; then the view's own.
     pub fn handle_key(&mut self, k: KeyEvent) -> Vec<Command> {
         if k.kind == KeyEventKind::Release {
             return Vec::new();
@@ -465,21 +380,40 @@ impl App {
             self.quit = true;
             return vec![Command::Shutdown];
         }
+        if self.picker.is_some() {
+            return self.picker_key(k);
+        }
         if self.show_help {
             match k.code {
                 KeyCode::Char('q') => {
                     self.quit = true;
                     return vec![Command::Shutdown];
                 }
-                _ => self.show_help = false,
+                // The arrows scroll a help taller than the terminal; any other key closes it.
+                KeyCode::Down | KeyCode::Char('j') => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_add(1)),
+                KeyCode::Up | KeyCode::Char('k') => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_sub(1)),
+                KeyCode::PageDown => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_add(10)),
+                KeyCode::PageUp => self
+                    .help_scroll
+                    .set(self.help_scroll.get().saturating_sub(10)),
+                _ => {
+                    self.show_help = false;
+                    self.help_scroll.set(0);
+                }
             }
             return Vec::new();
         }
-        if self.view == View::Query && self.query.editing {
-            return self.edit_query(k);
+        if views::editing(self) {
+            return views::edit(self, k);
         }
-        if self.view == View::Fleet && self.fleet.filter_editing {
-            return self.edit_filter(k);
+        if views::claims(self, &k) {
+            return views::key(self, k);
         }
         match k.code {
             KeyCode::Char('q') => {
@@ -499,322 +433,38 @@ impl App {
                 let prev = View::ALL[(self.view.index() + n - 1) % n];
                 return self.set_view(prev);
             }
-            KeyCode::Char(c @ '1'..='4') => {
+            KeyCode::Char(c @ '1'..='9') => {
                 let i = (c as u8 - b'1') as usize;
-                return self.set_view(View::ALL[i]);
-            }
-            KeyCode::Char('r') => {
-                if self.view == View::Query {
-                    return self.run_query();
-                }
-                return vec![Command::RefreshNow];
-            }
-            _ => {}
-        }
-        match self.view {
-            View::Fleet => self.fleet_key(k),
-            View::Host => self.host_key(k),
-            View::Anomalies => self.anomalies_key(k),
-            View::Query => self.query_key(k),
-        }
-    }
-
-    fn page(&self) -> i64 {
-        self.page.get().max(1) as i64
-    }
-
-    fn fleet_key(&mut self, k: KeyEvent) -> Vec<Command> {
-        match k.code {
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::PageDown => self.move_selection(self.page()),
-            KeyCode::PageUp => self.move_selection(-self.page()),
-            KeyCode::Home | KeyCode::Char('g') => {
-                self.fleet.selected = 0;
-                Vec::new()
-            }
-            KeyCode::End | KeyCode::Char('G') => self.move_selection(i64::from(u32::MAX)),
-            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
-                match self.fleet.selected_row() {
-                    Some(r) => {
-                        let inst = r.instance.clone();
-                        self.open_host(inst)
-                    }
+                return match View::ALL.get(i) {
+                    Some(v) => self.set_view(*v),
                     None => Vec::new(),
+                };
+            }
+            KeyCode::Char('r') => return views::refresh(self),
+            KeyCode::Char('c') => {
+                if !self.contexts.is_empty() {
+                    let items = self.contexts.clone();
+                    let cur = self.context.clone();
+                    self.open_picker(PickerKind::Context, items, cur.as_deref());
                 }
-            }
-            KeyCode::Char('/') => {
-                self.fleet.filter_editing = true;
-                Vec::new()
-            }
-            KeyCode::Char('s') => {
-                self.fleet.sort = Some(self.fleet.sort_key().next());
-                self.fleet.reverse = false;
-                self.fleet.resort();
-                self.fleet.selected = 0;
-                Vec::new()
-            }
-            KeyCode::Char('S') => {
-                self.fleet.reverse = !self.fleet.reverse;
-                self.fleet.resort();
-                Vec::new()
-            }
-            KeyCode::Esc => {
-                self.fleet.filter.clear();
-                self.fleet.clamp();
-                Vec::new()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn edit_filter(&mut self, k: KeyEvent) -> Vec<Command> {
-        match k.code {
-            KeyCode::Enter => self.fleet.filter_editing = false,
-            KeyCode::Esc => {
-                self.fleet.filter_editing = false;
-                self.fleet.filter.clear();
-            }
-            KeyCode::Backspace => {
-                self.fleet.filter.pop();
-            }
-            KeyCode::Down => {
-                return self.move_selection(1);
-            }
-            KeyCode::Up => {
-                return self.move_selection(-1);
-            }
-            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.fleet.filter.push(c);
-                self.fleet.selected = 0;
+                return Vec::new();
             }
             _ => {}
         }
-        self.fleet.clamp();
-        Vec::new()
-    }
-
-    fn host_key(&mut self, k: KeyEvent) -> Vec<Command> {
-        match k.code {
-            KeyCode::Esc | KeyCode::Backspace => self.set_view(View::Fleet),
-            KeyCode::Char('+') | KeyCode::Char('=') => self.change_range(true),
-            KeyCode::Char('-') | KeyCode::Char('_') => self.change_range(false),
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::PageDown => self.move_selection(self.page()),
-            KeyCode::PageUp => self.move_selection(-self.page()),
-            KeyCode::Home | KeyCode::Char('g') => {
-                self.host.scroll = 0;
-                Vec::new()
-            }
-            KeyCode::Left | KeyCode::Char('h') => self.neighbour_host(-1),
-            KeyCode::Right | KeyCode::Char('l') => self.neighbour_host(1),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Opens the previous or next host of the fleet table (in its current order and filter).
-    fn neighbour_host(&mut self, delta: i64) -> Vec<Command> {
-        let vis = self.fleet.visible();
-        if vis.is_empty() {
-            return Vec::new();
-        }
-        let cur = self
-            .host
-            .instance
-            .as_deref()
-            .and_then(|h| vis.iter().position(|r| r.instance == h))
-            .unwrap_or(0) as i64;
-        let n = vis.len() as i64;
-        let i = (cur + delta).rem_euclid(n) as usize;
-        let inst = vis[i].instance.clone();
-        self.fleet.selected = i;
-        self.open_host(inst)
-    }
-
-    fn anomalies_key(&mut self, k: KeyEvent) -> Vec<Command> {
-        match k.code {
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::PageDown => self.move_selection(self.page()),
-            KeyCode::PageUp => self.move_selection(-self.page()),
-            KeyCode::Char('+') | KeyCode::Char('=') => self.change_range(true),
-            KeyCode::Char('-') | KeyCode::Char('_') => self.change_range(false),
-            KeyCode::Esc => self.set_view(View::Fleet),
-            KeyCode::Enter => {
-                let b = &self.anomalies.board;
-                let i = self.anomalies.selected;
-                let inst = if i < b.active.len() {
-                    Some(b.active[i].instance.clone())
-                } else if i < b.active.len() + b.recent.len() {
-                    Some(b.recent[i - b.active.len()].instance.clone())
-                } else {
-                    b.alerts
-                        .get(i - b.active.len() - b.recent.len())
-                        .map(|a| a.instance.clone())
-                };
-                match inst.filter(|s| !s.is_empty()) {
-                    Some(inst) => self.open_host(inst),
-                    None => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The ranges of the query view: instant, then the host ranges.
-    fn query_range_step(&mut self, wider: bool) {
-        let idx = self
-            .query
-            .range
-            .and_then(|r| RANGES.iter().position(|x| *x == r));
-        self.query.range = match (idx, wider) {
-            (None, true) => Some(RANGES[0]),
-            (None, false) => None,
-            (Some(i), true) => Some(RANGES[(i + 1).min(RANGES.len() - 1)]),
-            (Some(0), false) => None,
-            (Some(i), false) => Some(RANGES[i - 1]),
-        };
-    }
-
-    fn query_key(&mut self, k: KeyEvent) -> Vec<Command> {
-        match k.code {
-            KeyCode::Enter | KeyCode::Char('i') | KeyCode::Char('e') | KeyCode::Char('/') => {
-                self.query.editing = true;
-                self.query.cursor = self.query.input.chars().count();
-                Vec::new()
-            }
-            KeyCode::Char('+') | KeyCode::Char('=') => {
-                self.query_range_step(true);
-                self.rerun_if_any()
-            }
-            KeyCode::Char('-') | KeyCode::Char('_') => {
-                self.query_range_step(false);
-                self.rerun_if_any()
-            }
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::PageDown => self.move_selection(self.page()),
-            KeyCode::PageUp => self.move_selection(-self.page()),
-            KeyCode::Esc => self.set_view(View::Fleet),
-            _ => Vec::new(),
-        }
-    }
-
-    fn rerun_if_any(&mut self) -> Vec<Command> {
-        if self.query.input.trim().is_empty() {
-            Vec::new()
-        } else {
-            self.run_query()
-        }
-    }
-
-    /// Sends the query in the prompt and records it in the history.
-    pub fn run_query(&mut self) -> Vec<Command> {
-        let expr = self.query.input.trim().to_string();
-        if expr.is_empty() {
-            return Vec::new();
-        }
-        if self.query.history.last() != Some(&expr) {
-            self.query.history.push(expr.clone());
-            if self.query.history.len() > 200 {
-                self.query.history.remove(0);
-            }
-        }
-        self.query.history_pos = None;
-        let id = self.query.next_id;
-        self.query.next_id += 1;
-        self.query.pending = Some(id);
-        vec![Command::RunQuery {
-            id,
-            expr,
-            range: self.query.range,
-        }]
-    }
-
-    fn edit_query(&mut self, k: KeyEvent) -> Vec<Command> {
-        let q = &mut self.query;
-        let len = q.input.chars().count();
-        q.cursor = q.cursor.min(len);
-        let byte_at =
-            |s: &str, i: usize| s.char_indices().nth(i).map(|(b, _)| b).unwrap_or(s.len());
-        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        match k.code {
-            KeyCode::Enter => {
-                q.editing = false;
-                return self.run_query();
-            }
-            KeyCode::Esc => q.editing = false,
-            KeyCode::Tab => {
-                q.editing = false;
-                return self.set_view(View::Fleet);
-            }
-            KeyCode::Left => q.cursor = q.cursor.saturating_sub(1),
-            KeyCode::Right => q.cursor = (q.cursor + 1).min(len),
-            KeyCode::Home => q.cursor = 0,
-            KeyCode::End => q.cursor = len,
-            KeyCode::Char('a') if ctrl => q.cursor = 0,
-            KeyCode::Char('e') if ctrl => q.cursor = len,
-            KeyCode::Char('u') if ctrl => {
-                q.input.clear();
-                q.cursor = 0;
-            }
-            KeyCode::Backspace if q.cursor > 0 => {
-                let b = byte_at(&q.input, q.cursor - 1);
-                q.input.remove(b);
-                q.cursor -= 1;
-            }
-            KeyCode::Delete if q.cursor < len => {
-                let b = byte_at(&q.input, q.cursor);
-                q.input.remove(b);
-            }
-            KeyCode::Up if !q.history.is_empty() => {
-                let pos = match q.history_pos {
-                    None => q.history.len() - 1,
-                    Some(p) => p.saturating_sub(1),
-                };
-                q.history_pos = Some(pos);
-                q.input = q.history[pos].clone();
-                q.cursor = q.input.chars().count();
-            }
-            KeyCode::Down => match q.history_pos {
-                Some(p) if p + 1 < q.history.len() => {
-                    q.history_pos = Some(p + 1);
-                    q.input = q.history[p + 1].clone();
-                    q.cursor = q.input.chars().count();
-                }
-                Some(_) => {
-                    q.history_pos = None;
-                    q.input.clear();
-                    q.cursor = 0;
-                }
-                None => {}
-            },
-            KeyCode::Char(c) if !ctrl => {
-                let b = byte_at(&q.input, q.cursor);
-                q.input.insert(b, c);
-                q.cursor += 1;
-            }
-            _ => {}
-        }
-        Vec::new()
+        views::key(self, k)
     }
 
     /// The errors and warnings of the data on screen now (for the banner).
     pub fn view_problems(&self) -> (&[(String, PromError)], &[String]) {
-        match self.view {
-            View::Fleet => (&self.fleet.failed, &self.fleet.warnings),
-            View::Host => (&self.host.failed, &self.host.warnings),
-            View::Anomalies => (&self.anomalies.failed, &self.anomalies.warnings),
-            View::Query => (&[], &[]),
-        }
+        views::problems(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::FleetRow;
+    use crate::event::Batch;
+    use crate::model::{FleetRow, SortKey};
 
     fn app() -> App {
         App::new(Settings {
@@ -971,6 +621,38 @@ mod tests {
         assert_eq!(a.query.input, "");
         a.handle_event(key(KeyCode::Up));
         assert_eq!(a.query.input, "up");
+    }
+
+    #[test]
+    fn typing_in_the_query_view_starts_a_query_and_loses_no_key() {
+        let mut a = app();
+        a.handle_event(key(KeyCode::Char('4')));
+        // Every character of the query is text, `q` and `r` included.
+        for c in "quantile(0.9, rate(up[5m]))".chars() {
+            a.handle_event(key(KeyCode::Char(c)));
+        }
+        assert!(!a.quit);
+        assert!(a.query.editing);
+        assert_eq!(a.query.input, "quantile(0.9, rate(up[5m]))");
+        let cmds = a.handle_event(key(KeyCode::Enter));
+        assert!(
+            matches!(&cmds[..], [Command::RunQuery { expr, .. }] if expr.starts_with("quantile"))
+        );
+        // Typing again starts a new query; the last one is in the history.
+        a.handle_event(key(KeyCode::Char('u')));
+        assert_eq!(a.query.input, "u");
+        a.handle_event(key(KeyCode::Esc));
+        // Outside editing, `+` is still the range, `?` the help, digits the views.
+        let cmds = a.handle_event(key(KeyCode::Char('+')));
+        assert!(matches!(
+            &cmds[..],
+            [Command::RunQuery { range: Some(_), .. }]
+        ));
+        a.handle_event(key(KeyCode::Char('?')));
+        assert!(a.show_help);
+        a.handle_event(key(KeyCode::Esc));
+        a.handle_event(key(KeyCode::Char('1')));
+        assert_eq!(a.view, View::Fleet);
     }
 
     #[test]

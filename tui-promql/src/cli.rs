@@ -50,6 +50,10 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
 
+    /// Format of --once: an aligned table, JSON (an array of hosts, raw numbers) or CSV.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Table, requires = "once")]
+    pub output: Output,
+
     /// Basic auth user name.
     #[arg(long, env = "SYSMON_PROMETHEUS_USER", global = true)]
     pub user: Option<String>,
@@ -96,6 +100,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// Config file with named contexts and saved queries (default:
+    /// $XDG_CONFIG_HOME/sysmon-top/config.toml).
+    #[arg(long, global = true, value_name = "FILE", env = "SYSMON_TOP_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Context of the config file to use (default: the one its `context` key names); flags given
+    /// on the command line override the context's settings.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
     /// Show version and build information (git revision, build date, rustc, target) and exit.
     #[arg(long, short = 'V')]
     pub version: bool,
@@ -106,6 +120,14 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Formats of `--once`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Csv,
 }
 
 /// What `--version` prints, in node_exporter's layout (written by `build.rs`).
@@ -122,12 +144,25 @@ Base URL of Prometheus, as \fB\-\-prometheus\fR.
 \fBSYSMON_PROMETHEUS_USER\fR, \fBSYSMON_PROMETHEUS_PASSWORD\fR, \fBSYSMON_PROMETHEUS_TOKEN\fR
 Credentials, as \fB\-\-user\fR, \fB\-\-password\fR and \fB\-\-bearer\-token\fR.
 .TP
+\fBSYSMON_TOP_CONFIG\fR
+The config file, as \fB\-\-config\fR.
+.TP
+\fBXDG_CONFIG_HOME\fR
+Where the default config file is looked for (\fI$HOME/.config\fR when unset).
+.TP
 \fBNO_COLOR\fR
 Any value but the empty one turns colours off.
+.SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/sysmon\-top/config.toml\fR
+Named contexts (a Prometheus, its job, refresh, timeout, credentials by file or environment
+variable, CA file) and saved queries for the query view; \fBcontext\fR names the one used without
+\fB\-\-context\fR. Flags given on the command line override the context's settings. A missing
+file is no file; one that does not parse is a usage error naming the file and the line.
 .SH "EXIT STATUS"
-0 on success; 2 for a usage or configuration error (a bad flag, an unreadable credentials or CA
-file, no terminal for the interactive view); 1 for a failure at run time, such as Prometheus not
-answering.
+0 on success; 2 for a usage or configuration error (a bad flag, a bad config file or unknown
+context, an unreadable credentials or CA file, no terminal for the interactive view); 1 for a
+failure at run time, such as Prometheus not answering.
 .SH "SEE ALSO"
 \fBsysmon\-exporter\fR(1), \fBprometheus\fR(1)
 "#;
@@ -205,6 +240,12 @@ pub fn client_config(cli: &Cli) -> Result<ClientConfig, Failure> {
     let mut cfg = ClientConfig::new(cli.prometheus.clone());
     cfg.timeout = cli.timeout;
     cfg.insecure_skip_verify = cli.insecure_skip_verify;
+    auth_from_flags(cli, &mut cfg)?;
+    Ok(cfg)
+}
+
+/// Basic auth, bearer token and CA from the flags.
+fn auth_from_flags(cli: &Cli, cfg: &mut ClientConfig) -> Result<(), Failure> {
     let password = match (&cli.password, &cli.password_file) {
         (Some(_), Some(_)) => {
             return Err(Failure::Usage(
@@ -244,7 +285,182 @@ pub fn client_config(cli: &Cli) -> Result<ClientConfig, Failure> {
             Failure::Usage(format!("cannot read the CA file {}: {e}", ca.display()))
         })?);
     }
-    Ok(cfg)
+    Ok(())
+}
+
+/// What one context resolves to: where Prometheus is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The context's name (`None`: flags and defaults only).
+    pub context: Option<String>,
+    pub client: ClientConfig,
+    pub job: String,
+    pub refresh: Duration,
+}
+
+/// The context `ctx` of the config file with the flags given on the command line (or their
+/// environment variables) over it; without a context, the flags and their defaults.
+/// `given(id)` says whether the argument `id` came from the command line or the environment.
+pub fn resolve(
+    cli: &Cli,
+    given: &dyn Fn(&str) -> bool,
+    ctx: Option<(&str, &crate::config::Context)>,
+    file: &str,
+) -> Result<Target, Failure> {
+    let Some((name, c)) = ctx else {
+        return Ok(Target {
+            context: None,
+            client: client_config(cli)?,
+            job: cli.job.clone(),
+            refresh: cli.refresh,
+        });
+    };
+    let pick = |id: &str, flag: String, from_file: Option<String>| -> String {
+        if given(id) {
+            flag
+        } else {
+            from_file.unwrap_or(flag)
+        }
+    };
+    let url = pick("prometheus", cli.prometheus.clone(), c.prometheus.clone());
+    let job = pick("job", cli.job.clone(), c.job.clone());
+    let refresh = if given("refresh") {
+        cli.refresh
+    } else {
+        c.refresh().unwrap_or(cli.refresh)
+    };
+    let mut cfg = ClientConfig::new(url);
+    cfg.timeout = if given("timeout") {
+        cli.timeout
+    } else {
+        c.timeout().unwrap_or(cli.timeout)
+    };
+    cfg.insecure_skip_verify = cli.insecure_skip_verify || c.insecure_skip_verify.unwrap_or(false);
+    let auth_flags = [
+        "user",
+        "password",
+        "password_file",
+        "bearer_token",
+        "bearer_token_file",
+        "ca_file",
+    ];
+    if auth_flags.iter().any(|a| given(a)) {
+        auth_from_flags(cli, &mut cfg)?;
+    } else {
+        let secret = |path: &Option<PathBuf>, env: &Option<String>, what: &str| {
+            match (path, env) {
+                (Some(p), _) => read_secret(p, &format!("{what} (context {name:?} of {file})"))
+                    .map(Some),
+                (None, Some(var)) => std::env::var(var).map(Some).map_err(|_| {
+                    Failure::Usage(format!(
+                        "context {name:?} of {file}: the environment variable {var} with the {what} is not set"
+                    ))
+                }),
+                (None, None) => Ok(None),
+            }
+        };
+        let password = secret(&c.password_file, &c.password_env, "password")?;
+        match (&c.user, password) {
+            (Some(u), p) => cfg.basic_auth = Some((u.clone(), p.unwrap_or_default())),
+            (None, Some(_)) => {
+                return Err(Failure::Usage(format!(
+                    "context {name:?} of {file}: a password needs a user"
+                )))
+            }
+            (None, None) => {}
+        }
+        cfg.bearer_token = secret(&c.bearer_token_file, &c.bearer_token_env, "bearer token")?;
+        if cfg.bearer_token.is_some() && cfg.basic_auth.is_some() {
+            return Err(Failure::Usage(format!(
+                "context {name:?} of {file}: give either a user or a bearer token, not both"
+            )));
+        }
+        if let Some(ca) = &c.ca_file {
+            cfg.ca_pem = Some(std::fs::read(ca).map_err(|e| {
+                Failure::Usage(format!(
+                    "context {name:?} of {file}: cannot read the CA file {}: {e}",
+                    ca.display()
+                ))
+            })?);
+        }
+    }
+    Ok(Target {
+        context: Some(name.to_string()),
+        client: cfg,
+        job,
+        refresh,
+    })
+}
+
+/// The config file: `--config` (which must exist), else the default place (if it exists).
+pub fn load_config(cli: &Cli) -> Result<Option<crate::config::Config>, Failure> {
+    let (path, explicit) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => match crate::config::default_path() {
+            Some(p) => (p, false),
+            None => return Ok(None),
+        },
+    };
+    crate::config::Config::load(&path, explicit).map_err(Failure::Usage)
+}
+
+/// The config file, the starting context's target and every context's (the others may fail:
+/// they are reported when chosen).
+pub struct Setup {
+    pub config: Option<crate::config::Config>,
+    pub target: Target,
+    pub others: Vec<(String, Result<Target, String>)>,
+}
+
+/// Reads the config file and resolves `--context` (or the file's default context) under the
+/// flags.
+pub fn setup(cli: &Cli, given: &dyn Fn(&str) -> bool) -> Result<Setup, Failure> {
+    let config = load_config(cli)?;
+    let file = config
+        .as_ref()
+        .and_then(|c| c.path.as_ref())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let wanted = cli
+        .context
+        .clone()
+        .or_else(|| config.as_ref().and_then(|c| c.context.clone()));
+    let ctx = match (&wanted, &config) {
+        (None, _) => None,
+        (Some(n), Some(c)) => match c.contexts.get(n) {
+            Some(x) => Some((n.as_str(), x)),
+            None => {
+                return Err(Failure::Usage(format!(
+                    "no context {n:?} in {file} (contexts: {})",
+                    c.context_names().join(", ")
+                )))
+            }
+        },
+        (Some(n), None) => {
+            return Err(Failure::Usage(format!(
+                "--context {n:?} needs a config file ({}) and there is none",
+                crate::config::default_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "$XDG_CONFIG_HOME/sysmon-top/config.toml".into())
+            )))
+        }
+    };
+    let target = resolve(cli, given, ctx, &file)?;
+    let mut others = Vec::new();
+    if let Some(c) = &config {
+        for (n, x) in &c.contexts {
+            // Switching at run time takes the context as the file has it: the flags were for
+            // the context sysmon-top started with.
+            let r = resolve(cli, &|_| false, Some((n.as_str(), x)), &file)
+                .map_err(|f| f.message().to_string());
+            others.push((n.clone(), r));
+        }
+    }
+    Ok(Setup {
+        config,
+        target,
+        others,
+    })
 }
 
 /// Builds the client; a bad URL or CA file is a usage error.
@@ -273,8 +489,16 @@ fn runtime_error(e: PromError) -> Failure {
     Failure::Runtime(e.to_string())
 }
 
-/// Runs what the command line asks for.
+/// Runs what the command line asks for, every flag taken as given (tests, embedding).
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    run_with(cli, &|_| true)
+}
+
+/// Runs what the command line asks for; `given(id)` says whether argument `id` came from the
+/// command line or the environment (so that it overrides the config file's context).
+pub fn run_with(cli: Cli, given: &dyn Fn(&str) -> bool) -> Result<(), Failure> {
+    // Before the config file is read: --version and --generate answer whatever the file holds
+    // (a broken file must not keep a user from reading the man page).
     if cli.version {
         return print_stdout(VERSION_TEXT);
     }
@@ -284,11 +508,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::Runtime(format!("cannot render {kind:?}: {e}")))?;
         return print_stdout(&String::from_utf8_lossy(&out));
     }
-    let queries = Queries::new(&cli.job);
+    let setup = setup(&cli, given)?;
+    let target = setup.target.clone();
+    let queries = Queries::new(&target.job);
     if let Some(Command::Queries { instance }) = &cli.command {
         return print_stdout(&all_queries(&queries, instance));
     }
-    let client = client(&cli)?;
+    let client = PromClient::new(&target.client).map_err(|e| Failure::Usage(e.to_string()))?;
     match &cli.command {
         Some(Command::Queries { .. }) => unreachable!("handled above"),
         Some(Command::Query {
@@ -318,11 +544,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let batch = rt
                 .block_on(fetch_fleet(&client, &queries))
                 .map_err(runtime_error)?;
-            print_stdout(&crate::text::fleet_table(&batch.data))?;
+            let out = match cli.output {
+                Output::Table => crate::text::fleet_table(&batch.data),
+                Output::Json => crate::text::fleet_json(&batch.data),
+                Output::Csv => crate::text::fleet_csv(&batch.data),
+            };
+            print_stdout(&out)?;
             if batch.data.is_empty() {
                 eprintln!(
                     "sysmon-top: note: Prometheus has no targets for job {:?} (use --job to pick another)",
-                    cli.job
+                    target.job
                 );
             }
             for (name, e) in &batch.failed {
@@ -341,19 +572,38 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
             let settings = Settings {
                 url: client.base_url().to_string(),
-                job: cli.job.clone(),
-                refresh: cli.refresh,
+                job: target.job.clone(),
+                refresh: target.refresh,
                 no_color: no_color(&cli),
             };
-            crate::term::run(settings, client, queries)
-                .map_err(|e| Failure::Runtime(format!("{e:#}")))
+            let saved = setup
+                .config
+                .as_ref()
+                .map(|c| {
+                    c.queries
+                        .iter()
+                        .map(|q| (q.name.clone(), q.expr.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            crate::term::run(
+                settings,
+                client,
+                queries,
+                crate::term::Contexts {
+                    current: target.context.clone(),
+                    all: setup.others,
+                    saved_queries: saved,
+                },
+            )
+            .map_err(|e| Failure::Runtime(format!("{e:#}")))
         }
     }
 }
 
 /// Every query of every view, with what it is for (`sysmon-top queries`).
 pub fn all_queries(q: &Queries, instance: &str) -> String {
-    use crate::queries::{AnomalyQuery, FleetQuery, HistoryQuery, HostQuery};
+    use crate::queries::{AnomalyQuery, FleetQuery, HistoryQuery, HostQuery, ProcessQuery};
     let range = crate::app::RANGES[crate::app::DEFAULT_RANGE];
     let step = crate::queries::step_for(range, 240);
     let mut out = String::new();
@@ -361,6 +611,20 @@ pub fn all_queries(q: &Queries, instance: &str) -> String {
     for f in FleetQuery::ALL {
         out.push_str(&format!("{:<18} {}\n", f.name(), q.fleet(f)));
     }
+    out.push_str(
+        "# fleet view fallbacks, for the hosts a recording rule above did not answer for \
+         (every host: as here; some: with instance=~\"...\" in each selector)\n",
+    );
+    for f in FleetQuery::ALL {
+        if let Some(expr) = q.fleet_fallback(f, crate::queries::Fallback::Job) {
+            out.push_str(&format!("{:<18} {expr}\n", format!("{} (raw)", f.name())));
+        }
+    }
+    out.push_str(&format!(
+        "{:<18} {}\n",
+        "down since",
+        q.last_up(&[instance.to_string()])
+    ));
     out.push_str(&format!(
         "# host view, instance {instance} (instant queries; range 1h)\n"
     ));
@@ -380,6 +644,16 @@ pub fn all_queries(q: &Queries, instance: &str) -> String {
             "{:<18} {}\n",
             format!("{h:?}"),
             q.history(h, instance, step)
+        ));
+    }
+    out.push_str(&format!(
+        "# processes view and the host view's processes panel, instance {instance}\n"
+    ));
+    for p in ProcessQuery::ALL {
+        out.push_str(&format!(
+            "{:<18} {}\n",
+            format!("{p:?}"),
+            q.processes(p, instance)
         ));
     }
     out.push_str("# anomalies view (instant queries; recent = 1h)\n");
@@ -446,9 +720,14 @@ mod tests {
         assert!(out.contains("# host view, instance h:9100"), "{out}");
         assert!(out.contains("instance=\"h:9100\""), "{out}");
         assert!(out.contains("# anomalies view"), "{out}");
+        assert!(
+            out.contains("memory (raw)       1 - node_memory_MemAvailable_bytes{job=\"node\"}"),
+            "{out}"
+        );
         assert_eq!(
             out.lines().filter(|l| !l.starts_with('#')).count(),
-            14 + 13 + 8 + 9
+            // fleet, its fallbacks, down since, host, history, processes, anomalies
+            15 + 11 + 1 + 13 + 8 + 4 + 9
         );
     }
 

@@ -8,6 +8,9 @@
 pub mod app;
 pub mod cli;
 pub mod collect;
+pub mod config;
+pub mod event;
+pub mod fetch;
 pub mod fmt;
 pub mod model;
 pub mod prom;
@@ -15,3 +18,4 @@ pub mod queries;
 pub mod term;
 pub mod text;
 pub mod ui;
+pub mod views;

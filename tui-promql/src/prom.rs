@@ -352,6 +352,25 @@ impl PromClient {
         ))
     }
 
+    /// `GET /api/v1/labels`: every label name the server knows.
+    pub async fn label_names(&self) -> Result<(Vec<String>, Vec<String>), PromError> {
+        let (v, url) = self.get("api/v1/labels", &[]).await?;
+        let warnings = string_list(v.get("warnings"));
+        let data = v
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| PromError::Decode {
+                url,
+                reason: "label names answer without a data array".into(),
+            })?;
+        Ok((
+            data.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+            warnings,
+        ))
+    }
+
     /// Sends one GET and returns the decoded success envelope (and the URL, for messages).
     async fn get(
         &self,

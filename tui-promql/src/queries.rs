@@ -1,9 +1,10 @@
 //! The PromQL of every view, in one place.
 //!
 //! Each fleet figure prefers the stack's recording rule (`instance:...`, see alert-rules/) and falls
-//! back, per host, to the raw node_exporter expression with `or on(instance)`: a Prometheus with
-//! the rules loaded answers from them, a bare Prometheus scraping node_exporter or sysmon-exporter
-//! still gets every column. The fallbacks are the rules' own expressions (same `[5m]` windows,
+//! back, per host, to the raw node_exporter expression: the rule is asked alone, and the raw
+//! expression only for the hosts the rule did not answer for (all of them on a bare Prometheus
+//! scraping node_exporter or sysmon-exporter, none on a stack with the rules loaded), so the rules
+//! save what they exist to save and every column is still filled. The fallbacks are the rules' own expressions (same `[5m]` windows,
 //! same device and filesystem selections, CPU busy = not idle and not iowait), so a mixed fleet
 //! compares like with like.
 
@@ -19,6 +20,21 @@ pub const FS_FILTER: &str =
 /// Block devices counted for throughput, as `instance:node_disk_read_write_bytes:rate5m`:
 /// device-mapper and md devices would count the bytes of the disks under them twice.
 pub const DISK_FILTER: &str = r#"device!~"dm-.*|md.*""#;
+
+/// How far back the fleet looks for the last successful scrape of a host that is down.
+pub const DOWN_LOOKBACK: Duration = Duration::from_secs(86400);
+
+/// Escapes a string for a regular expression (RE2) in a PromQL matcher.
+pub fn regex_escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
+}
 
 /// Quotes a label value for a PromQL selector.
 pub fn quote(v: &str) -> String {
@@ -53,10 +69,11 @@ pub enum FleetQuery {
     Anomalies,
     Uname,
     ActiveAnomalies,
+    TopProcess,
 }
 
 impl FleetQuery {
-    pub const ALL: [FleetQuery; 14] = [
+    pub const ALL: [FleetQuery; 15] = [
         FleetQuery::Up,
         FleetQuery::Cpu,
         FleetQuery::Load,
@@ -71,6 +88,7 @@ impl FleetQuery {
         FleetQuery::Anomalies,
         FleetQuery::Uname,
         FleetQuery::ActiveAnomalies,
+        FleetQuery::TopProcess,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,8 +107,20 @@ impl FleetQuery {
             FleetQuery::Anomalies => "anomaly count",
             FleetQuery::Uname => "uname",
             FleetQuery::ActiveAnomalies => "active anomalies",
+            FleetQuery::TopProcess => "top process",
         }
     }
+}
+
+/// Which hosts a rule-backed fleet column falls back to its raw expression for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback<'a> {
+    /// Every host of the job: the rule answered for none.
+    Job,
+    /// These hosts, which are up's but not the rule's.
+    Instances(&'a [String]),
+    /// Not known (`up` did not answer): the job's hosts less the rule's.
+    Unknown,
 }
 
 /// Instant queries of the host view.
@@ -185,6 +215,28 @@ impl AnomalyQuery {
     ];
 }
 
+/// Instant queries of the processes view (and of the host view's processes panel): the process
+/// groups of one host, in process-exporter's names (`namedprocess_namegroup_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProcessQuery {
+    /// Gauges: processes, threads, memory by type, open file descriptors, worst fd ratio,
+    /// oldest start time, processes by state.
+    Gauges,
+    /// CPU seconds per second (user + system), i.e. cores used.
+    Cpu,
+    ReadBytes,
+    WriteBytes,
+}
+
+impl ProcessQuery {
+    pub const ALL: [ProcessQuery; 4] = [
+        ProcessQuery::Gauges,
+        ProcessQuery::Cpu,
+        ProcessQuery::ReadBytes,
+        ProcessQuery::WriteBytes,
+    ];
+}
+
 /// Builds the PromQL for one job.
 #[derive(Debug, Clone)]
 pub struct Queries {
@@ -212,63 +264,116 @@ impl Queries {
         format!("{},instance={}", self.j(), quote(instance))
     }
 
-    /// The instant query behind one fleet column.
+    /// The recording rule behind a fleet column, when the stack has one
+    /// (alert-rules/sysmon.rules.yml).
+    pub fn fleet_rule(&self, q: FleetQuery) -> Option<String> {
+        let rule = match q {
+            FleetQuery::Cpu => "instance:node_cpu_utilisation:rate5m",
+            FleetQuery::Load => "instance:node_load1_per_cpu:ratio",
+            FleetQuery::Mem => "instance:node_memory_utilisation:ratio",
+            FleetQuery::Swap => "instance:node_swap_utilisation:ratio",
+            FleetQuery::Temp => "instance:node_hwmon_temp_celsius:max",
+            FleetQuery::Fs => "instance:node_filesystem_utilisation:max_ratio",
+            FleetQuery::Disk => "instance:node_disk_read_write_bytes:rate5m",
+            FleetQuery::NetRx => "instance:node_network_receive_bytes_excluding_lo:rate5m",
+            FleetQuery::NetTx => "instance:node_network_transmit_bytes_excluding_lo:rate5m",
+            FleetQuery::Usb => "instance:sysmon_usb_errors:rate5m",
+            FleetQuery::Anomalies => "instance:sysmon_anomaly_active:sum",
+            FleetQuery::Up
+            | FleetQuery::Uname
+            | FleetQuery::ActiveAnomalies
+            | FleetQuery::TopProcess => return None,
+        };
+        Some(format!("{rule}{{{}}}", self.j()))
+    }
+
+    /// The first query of a fleet column on every refresh: its recording rule alone when it has
+    /// one (cheap: one stored series per host), otherwise its own expression. The rule is not
+    /// written `rule or on(instance) raw`, because PromQL evaluates both sides of `or` and the
+    /// raw side is what the rule exists to save; the hosts the rule does not cover get
+    /// [`Queries::fleet_fallback`] instead.
     pub fn fleet(&self, q: FleetQuery) -> String {
-        let j = self.j();
+        self.fleet_rule(q)
+            .unwrap_or_else(|| self.fleet_raw(q, &self.j()))
+    }
+
+    /// The raw expression of a rule-backed fleet column, for the hosts its rule did not answer
+    /// for: `Fallback::Job`, every host of the job (the rule answered nothing: no rules loaded,
+    /// which is then exactly what a bare Prometheus always ran); `Fallback::Instances`, only
+    /// those hosts (a matcher on `instance` in every selector, so Prometheus reads their series
+    /// alone); `Fallback::Unknown`, the hosts are not known (`up` failed), so the raw expression
+    /// for the job `unless` the hosts the rule has. `None` for a column without a rule.
+    pub fn fleet_fallback(&self, q: FleetQuery, hosts: Fallback<'_>) -> Option<String> {
+        let rule = self.fleet_rule(q)?;
+        Some(match hosts {
+            Fallback::Job => self.fleet_raw(q, &self.j()),
+            Fallback::Instances(instances) => {
+                let alt: Vec<String> = instances.iter().map(|i| regex_escape(i)).collect();
+                let sel = format!("{},instance=~{}", self.j(), quote(&alt.join("|")));
+                self.fleet_raw(q, &sel)
+            }
+            Fallback::Unknown => {
+                format!(
+                    "({}) unless on(instance) {rule}",
+                    self.fleet_raw(q, &self.j())
+                )
+            }
+        })
+    }
+
+    /// A fleet column computed from the exporters' own series, `j` the selector's matchers (the
+    /// job, and for a fallback the hosts). The rule-backed ones are the rules' own expressions.
+    fn fleet_raw(&self, q: FleetQuery, j: &str) -> String {
         match q {
             FleetQuery::Up => format!("up{{{j}}}"),
             FleetQuery::Cpu => format!(
-                "instance:node_cpu_utilisation:rate5m{{{j}}} or on(instance) \
-                 (sum by (instance, job) (rate(node_cpu_seconds_total{{{j},mode!~\"idle|iowait\"}}[5m])) \
-                 / (sum by (instance, job) (rate(node_cpu_seconds_total{{{j}}}[5m])) > 0))"
+                "sum by (instance, job) (rate(node_cpu_seconds_total{{{j},mode!~\"idle|iowait\"}}[5m])) \
+                 / (sum by (instance, job) (rate(node_cpu_seconds_total{{{j}}}[5m])) > 0)"
             ),
             FleetQuery::Load => format!(
-                "instance:node_load1_per_cpu:ratio{{{j}}} or on(instance) \
-                 (node_load1{{{j}}} / on(instance, job) count by (instance, job) (node_cpu_seconds_total{{{j},mode=\"idle\"}}))"
+                "node_load1{{{j}}} / on(instance, job) count by (instance, job) (node_cpu_seconds_total{{{j},mode=\"idle\"}})"
             ),
             FleetQuery::Mem => format!(
-                "instance:node_memory_utilisation:ratio{{{j}}} or on(instance) \
-                 (1 - node_memory_MemAvailable_bytes{{{j}}} / node_memory_MemTotal_bytes{{{j}}})"
+                "1 - node_memory_MemAvailable_bytes{{{j}}} / node_memory_MemTotal_bytes{{{j}}}"
             ),
             FleetQuery::Swap => format!(
-                "instance:node_swap_utilisation:ratio{{{j}}} or on(instance) \
-                 ((node_memory_SwapTotal_bytes{{{j}}} - node_memory_SwapFree_bytes{{{j}}}) \
-                 / clamp_min(node_memory_SwapTotal_bytes{{{j}}}, 1))"
+                "(node_memory_SwapTotal_bytes{{{j}}} - node_memory_SwapFree_bytes{{{j}}}) \
+                 / clamp_min(node_memory_SwapTotal_bytes{{{j}}}, 1)"
             ),
             FleetQuery::Temp => format!(
-                "instance:node_hwmon_temp_celsius:max{{{j}}} or on(instance) \
-                 max by (instance, job) (node_hwmon_temp_celsius{{{j}}}) or on(instance) \
+                "max by (instance, job) (node_hwmon_temp_celsius{{{j}}}) or on(instance) \
                  max by (instance, job) (node_thermal_zone_temp{{{j}}})"
             ),
             FleetQuery::Fs => format!(
-                "instance:node_filesystem_utilisation:max_ratio{{{j}}} or on(instance) \
-                 max by (instance, job) (1 - node_filesystem_avail_bytes{{{j},{FS_FILTER}}} \
+                "max by (instance, job) (1 - node_filesystem_avail_bytes{{{j},{FS_FILTER}}} \
                  / (node_filesystem_size_bytes{{{j},{FS_FILTER}}} > 0))"
             ),
             FleetQuery::Disk => format!(
-                "instance:node_disk_read_write_bytes:rate5m{{{j}}} or on(instance) \
-                 sum by (instance, job) (rate(node_disk_read_bytes_total{{{j},{DISK_FILTER}}}[5m]) \
+                "sum by (instance, job) (rate(node_disk_read_bytes_total{{{j},{DISK_FILTER}}}[5m]) \
                  + rate(node_disk_written_bytes_total{{{j},{DISK_FILTER}}}[5m]))"
             ),
             FleetQuery::NetRx => format!(
-                "instance:node_network_receive_bytes_excluding_lo:rate5m{{{j}}} or on(instance) \
-                 sum by (instance, job) (rate(node_network_receive_bytes_total{{{j},device!=\"lo\"}}[5m]))"
+                "sum by (instance, job) (rate(node_network_receive_bytes_total{{{j},device!=\"lo\"}}[5m]))"
             ),
             FleetQuery::NetTx => format!(
-                "instance:node_network_transmit_bytes_excluding_lo:rate5m{{{j}}} or on(instance) \
-                 sum by (instance, job) (rate(node_network_transmit_bytes_total{{{j},device!=\"lo\"}}[5m]))"
+                "sum by (instance, job) (rate(node_network_transmit_bytes_total{{{j},device!=\"lo\"}}[5m]))"
             ),
             FleetQuery::Usb => format!(
-                "instance:sysmon_usb_errors:rate5m{{{j}}} or on(instance) \
-                 sum by (instance, job) (rate(sysmon_usb_errors_total{{{j}}}[5m])) or on(instance) \
+                "sum by (instance, job) (rate(sysmon_usb_errors_total{{{j}}}[5m])) or on(instance) \
                  (sum by (instance, job) (sysmon_usb_devices{{{j}}}) * 0)"
             ),
-            FleetQuery::Anomalies => format!(
-                "instance:sysmon_anomaly_active:sum{{{j}}} or on(instance) \
-                 sum by (instance, job) (sysmon_anomaly_active{{{j}}})"
-            ),
+            FleetQuery::Anomalies => {
+                format!("sum by (instance, job) (sysmon_anomaly_active{{{j}}})")
+            }
             FleetQuery::Uname => format!("node_uname_info{{{j}}}"),
             FleetQuery::ActiveAnomalies => format!("sysmon_anomaly_active{{{j}}} == 1"),
+            // The busiest process group of each host (process-exporter's series, or the sysmon
+            // exporter's `process` collector, which has the same names); `other` is the sum of
+            // the groups past the exporter's top N, not a group, so it is left out.
+            FleetQuery::TopProcess => format!(
+                "topk by (instance) (1, sum by (instance, job, groupname) \
+                 (rate(namedprocess_namegroup_cpu_seconds_total{{{j},groupname!=\"other\"}}[5m])))"
+            ),
         }
     }
 
@@ -358,6 +463,38 @@ impl Queries {
         }
     }
 
+    /// The last time each of `instances` (hosts that are down) was scraped successfully within
+    /// [`DOWN_LOOKBACK`], at the resolution of the server's evaluation interval (the subquery's
+    /// default step, as often as rules see `up`).
+    pub fn last_up(&self, instances: &[String]) -> String {
+        let alt: Vec<String> = instances.iter().map(|i| regex_escape(i)).collect();
+        let sel = format!("{},instance=~{}", self.j(), quote(&alt.join("|")));
+        format!(
+            "max by (instance) (max_over_time(timestamp(up{{{sel}}} == 1)[{}:]))",
+            prom_duration(DOWN_LOOKBACK)
+        )
+    }
+
+    /// The instant queries of the processes view for one host. Rates over 1 m, as the host
+    /// view's per-core figures: what the groups do now, not over five minutes.
+    pub fn processes(&self, q: ProcessQuery, instance: &str) -> String {
+        let i = self.ji(instance);
+        match q {
+            ProcessQuery::Gauges => format!(
+                "{{__name__=~\"namedprocess_namegroup_(num_procs|num_threads|memory_bytes|open_filedesc|worst_fd_ratio|oldest_start_time_seconds|states)\",{i}}}"
+            ),
+            ProcessQuery::Cpu => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_cpu_seconds_total{{{i}}}[1m]))"
+            ),
+            ProcessQuery::ReadBytes => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_read_bytes_total{{{i}}}[1m]))"
+            ),
+            ProcessQuery::WriteBytes => format!(
+                "sum by (groupname) (rate(namedprocess_namegroup_write_bytes_total{{{i}}}[1m]))"
+            ),
+        }
+    }
+
     /// The instant queries of the anomalies view; `range` is how far back "recent" goes.
     pub fn anomalies(&self, q: AnomalyQuery, range: Duration) -> String {
         let j = self.j();
@@ -419,17 +556,56 @@ mod tests {
     }
 
     #[test]
-    fn fleet_queries_prefer_rules_and_fall_back_per_instance() {
+    fn fleet_queries_ask_the_rule_alone_and_fall_back_for_the_hosts_it_misses() {
         let q = Queries::new("sysmon");
-        let mem = q.fleet(FleetQuery::Mem);
-        assert!(mem
-            .starts_with("instance:node_memory_utilisation:ratio{job=\"sysmon\"} or on(instance)"));
-        assert!(mem.contains("node_memory_MemAvailable_bytes{job=\"sysmon\"}"));
+        assert_eq!(
+            q.fleet(FleetQuery::Mem),
+            "instance:node_memory_utilisation:ratio{job=\"sysmon\"}"
+        );
         assert_eq!(q.fleet(FleetQuery::Up), "up{job=\"sysmon\"}");
+        assert_eq!(q.fleet_fallback(FleetQuery::Up, Fallback::Job), None);
+        assert_eq!(
+            q.fleet_fallback(FleetQuery::Mem, Fallback::Job).unwrap(),
+            "1 - node_memory_MemAvailable_bytes{job=\"sysmon\"} \
+             / node_memory_MemTotal_bytes{job=\"sysmon\"}"
+        );
+        let hosts = ["10.0.0.1:9100".to_string(), "b:9100".to_string()];
+        let cpu = q
+            .fleet_fallback(FleetQuery::Cpu, Fallback::Instances(&hosts))
+            .unwrap();
+        assert_eq!(
+            cpu.matches(r#"job="sysmon",instance=~"10\\.0\\.0\\.1:9100|b:9100""#)
+                .count(),
+            2,
+            "every selector restricted to the hosts: {cpu}"
+        );
+        let unknown = q
+            .fleet_fallback(FleetQuery::Temp, Fallback::Unknown)
+            .unwrap();
+        assert!(
+            unknown.ends_with(
+                ") unless on(instance) instance:node_hwmon_temp_celsius:max{job=\"sysmon\"}"
+            ),
+            "{unknown}"
+        );
         for f in FleetQuery::ALL {
-            let s = q.fleet(f);
-            assert_eq!(s.matches('(').count(), s.matches(')').count(), "{s}");
-            assert_eq!(s.matches('{').count(), s.matches('}').count(), "{s}");
+            let mut all = vec![q.fleet(f)];
+            for h in [
+                Fallback::Job,
+                Fallback::Instances(&hosts),
+                Fallback::Unknown,
+            ] {
+                all.extend(q.fleet_fallback(f, h));
+            }
+            assert_eq!(all.len() == 1, q.fleet_rule(f).is_none(), "{f:?}");
+            if q.fleet_rule(f).is_some() {
+                // The rule alone: `or` would have Prometheus evaluate the raw side too.
+                assert!(!all[0].contains(" or "), "{}", all[0]);
+            }
+            for s in all {
+                assert_eq!(s.matches('(').count(), s.matches(')').count(), "{s}");
+                assert_eq!(s.matches('{').count(), s.matches('}').count(), "{s}");
+            }
         }
     }
 
@@ -463,6 +639,16 @@ mod tests {
         );
         let h = q.history(HistoryQuery::Cpu, "h:9100", Duration::from_secs(300));
         assert!(h.contains("[10m]"), "{h}");
+    }
+
+    #[test]
+    fn last_up_selects_the_down_hosts_by_an_escaped_regex() {
+        let q = Queries::new("node");
+        assert_eq!(regex_escape("10.0.0.1:9100"), "10\\.0\\.0\\.1:9100");
+        assert_eq!(
+            q.last_up(&["a.b:1".into(), "c:2".into()]),
+            "max by (instance) (max_over_time(timestamp(up{job=\"node\",instance=~\"a\\\\.b:1|c:2\"} == 1)[1d:]))"
+        );
     }
 
     #[test]

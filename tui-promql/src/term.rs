@@ -3,7 +3,7 @@
 //! channel delivers something.
 
 use std::io::{stdout, Stdout};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,8 +88,48 @@ fn spawn_input(
     })
 }
 
+/// Starts a collection task whose updates reach the drawing loop only while it is the latest
+/// one: after a context switch, answers of the old server still in flight are dropped.
+fn spawn_collector(
+    rt: &tokio::runtime::Runtime,
+    collector: Collector,
+    events: &UnboundedSender<AppEvent>,
+    generation: &Arc<AtomicU64>,
+) -> UnboundedSender<Command> {
+    let _ctx = rt.enter();
+    let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+    let (tx, mut rx) = unbounded_channel::<AppEvent>();
+    let out = events.clone();
+    let current = generation.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if current.load(Ordering::SeqCst) != mine {
+                return;
+            }
+            if out.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+    collector.spawn(tx)
+}
+
+/// The config file's contexts: the one in use, every one with what it resolves to (or why it
+/// cannot be used), and the saved queries.
+#[derive(Debug, Default)]
+pub struct Contexts {
+    pub current: Option<String>,
+    pub all: Vec<(String, Result<crate::cli::Target, String>)>,
+    pub saved_queries: Vec<(String, String)>,
+}
+
 /// Runs the interactive client until the user quits.
-pub fn run(settings: Settings, client: PromClient, queries: Queries) -> anyhow::Result<()> {
+pub fn run(
+    settings: Settings,
+    client: PromClient,
+    queries: Queries,
+    contexts: Contexts,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -101,20 +141,45 @@ pub fn run(settings: Settings, client: PromClient, queries: Queries) -> anyhow::
         Terminal::new(CrosstermBackend::new(stdout())).context("cannot open the terminal")?;
 
     let (ev_tx, mut ev_rx) = unbounded_channel::<AppEvent>();
-    let cmd_tx = {
-        let _ctx = rt.enter();
+    let generation = Arc::new(AtomicU64::new(0));
+    let mut cmd_tx = spawn_collector(
+        &rt,
         Collector::new(
             client,
             queries,
             refresh,
             crate::app::RANGES[crate::app::DEFAULT_RANGE],
-        )
-        .spawn(ev_tx.clone())
-    };
+        ),
+        &ev_tx,
+        &generation,
+    );
     let stop = Arc::new(AtomicBool::new(false));
-    let input = spawn_input(ev_tx, stop.clone());
+    let input = spawn_input(ev_tx.clone(), stop.clone());
 
-    let mut app = App::new(settings);
+    let listed = contexts
+        .all
+        .iter()
+        .map(|(n, t)| {
+            let detail = match t {
+                Ok(t) => format!("{} (job {})", t.client.url, t.job),
+                Err(e) => format!("cannot be used: {e}"),
+            };
+            (n.clone(), detail)
+        })
+        .collect();
+    let mut app = App::new(settings).with_config(
+        listed,
+        contexts.current.clone(),
+        contexts.saved_queries.clone(),
+    );
+    if std::env::var_os("SYSMON_TOP_PANIC_AFTER_DRAW").is_some() {
+        // For the test that the terminal is restored after a panic (tests/pty.rs): a real
+        // panic, on the drawing thread, after the terminal was set up and drawn on.
+        terminal
+            .draw(|f| ui::draw(f, &app))
+            .context("cannot draw")?;
+        panic!("SYSMON_TOP_PANIC_AFTER_DRAW is set: panicking as asked");
+    }
     let result = (|| -> anyhow::Result<()> {
         loop {
             terminal
@@ -129,7 +194,57 @@ pub fn run(settings: Settings, client: PromClient, queries: Queries) -> anyhow::
                 cmds.extend(app.handle_event(ev));
             }
             for c in cmds {
-                let _ = cmd_tx.send(c);
+                match c {
+                    Command::SwitchContext(name) => {
+                        let target = contexts
+                            .all
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map(|(_, t)| t.clone());
+                        let started = match target {
+                            Some(Ok(t)) => PromClient::new(&t.client)
+                                .map(|client| (t, client))
+                                .map_err(|e| e.to_string()),
+                            Some(Err(e)) => Err(e),
+                            None => Err(format!("no context {name:?}")),
+                        };
+                        match started {
+                            Ok((t, client)) => {
+                                // The old collection task stops; a new one asks the new server.
+                                let _ = cmd_tx.send(Command::Shutdown);
+                                let url = client.base_url().to_string();
+                                cmd_tx = spawn_collector(
+                                    &rt,
+                                    Collector::new(
+                                        client,
+                                        Queries::new(&t.job),
+                                        t.refresh,
+                                        app.range(),
+                                    ),
+                                    &ev_tx,
+                                    &generation,
+                                );
+                                let settings = Settings {
+                                    url,
+                                    job: t.job.clone(),
+                                    refresh: t.refresh,
+                                    no_color: app.settings.no_color,
+                                };
+                                for c in app.switch_context(name, settings) {
+                                    let _ = cmd_tx.send(c);
+                                }
+                            }
+                            Err(e) => {
+                                app.conn.error = Some(crate::prom::PromError::Setup(format!(
+                                    "context {name:?}: {e}"
+                                )));
+                            }
+                        }
+                    }
+                    c => {
+                        let _ = cmd_tx.send(c);
+                    }
+                }
             }
             if app.quit {
                 return Ok(());

@@ -52,14 +52,18 @@ pub fn fleet_table(rows: &[FleetRow]) -> String {
         "NET_TX",
         "USB_ERR",
         "ANOMALIES",
+        "TOP_PROCESS",
     ];
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             let up = match r.up {
-                Some(true) => "up",
-                Some(false) => "DOWN",
-                None => "?",
+                Some(true) => "up".to_string(),
+                Some(false) => match r.down_since {
+                    Some(t) => format!("DOWN since {} UTC", fmt::clock(t)),
+                    None => "DOWN".to_string(),
+                },
+                None => "?".to_string(),
             };
             let anomalies = match (r.anomalies, r.worst_severity) {
                 (Some(n), Some(s)) if n > 0.0 => format!("{n:.0} ({})", s.label()),
@@ -69,7 +73,7 @@ pub fn fleet_table(rows: &[FleetRow]) -> String {
             vec![
                 r.instance.clone(),
                 r.name.clone().unwrap_or_else(|| "-".into()),
-                up.into(),
+                up,
                 fmt::pct(r.cpu),
                 fmt::num(r.load_per_core),
                 fmt::pct(r.mem),
@@ -83,10 +87,101 @@ pub fn fleet_table(rows: &[FleetRow]) -> String {
                     .map(|x| format!("{:.0}/5m", x * 300.0))
                     .unwrap_or_else(|| "-".into()),
                 anomalies,
+                r.top_process
+                    .as_ref()
+                    .map(|(g, cpu)| format!("{g} {:.0}%", cpu * 100.0))
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
     table(&header, &body)
+}
+
+/// The fields of one host for `--output json|csv`: raw numbers (ratios 0-1, bytes/s, °C,
+/// errors/s, unix seconds), `None` for no value.
+fn fleet_fields(r: &FleetRow) -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::Value;
+    let num = |v: Option<f64>| {
+        v.filter(|x| x.is_finite())
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number)
+    };
+    let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::String(s.to_string()));
+    vec![
+        ("instance", Value::String(r.instance.clone())),
+        ("name", text(r.name.as_deref())),
+        ("up", r.up.map_or(Value::Null, Value::Bool)),
+        ("down_since", num(r.down_since)),
+        ("cpu", num(r.cpu)),
+        ("load_per_core", num(r.load_per_core)),
+        ("memory", num(r.mem)),
+        ("swap", num(r.swap)),
+        ("temperature_celsius", num(r.temp)),
+        ("filesystem", num(r.fs)),
+        ("disk_bytes_per_second", num(r.disk)),
+        ("network_receive_bytes_per_second", num(r.net_rx)),
+        ("network_transmit_bytes_per_second", num(r.net_tx)),
+        ("usb_errors_per_second", num(r.usb_errors)),
+        ("anomalies", num(r.anomalies)),
+        ("worst_severity", text(r.worst_severity.map(|s| s.label()))),
+        (
+            "top_process",
+            text(r.top_process.as_ref().map(|(g, _)| g.as_str())),
+        ),
+        (
+            "top_process_cpu",
+            num(r.top_process.as_ref().map(|(_, c)| *c)),
+        ),
+    ]
+}
+
+/// The fleet as a JSON array of objects, one per host, in the order given.
+pub fn fleet_json(rows: &[FleetRow]) -> String {
+    let v: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                fleet_fields(r)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".into());
+    s.push('\n');
+    s
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The fleet as CSV with a header line: the JSON fields, empty for no value.
+pub fn fleet_csv(rows: &[FleetRow]) -> String {
+    let header: Vec<&str> = fleet_fields(&FleetRow::default())
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    let mut out = header.join(",") + "\r\n";
+    for r in rows {
+        let line: Vec<String> = fleet_fields(r)
+            .into_iter()
+            .map(|(_, v)| match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => csv_field(&s),
+                other => other.to_string(),
+            })
+            .collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
 }
 
 /// An instant vector as a table of series and values.
@@ -237,6 +332,62 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    BB\nxxx  1\ny    22\n");
+    }
+
+    fn two_hosts() -> Vec<FleetRow> {
+        vec![
+            FleetRow {
+                instance: "db:9100".into(),
+                name: Some("db, \"prod\"".into()),
+                up: Some(true),
+                cpu: Some(0.25),
+                mem: Some(0.5),
+                top_process: Some(("postgres".into(), 1.5)),
+                ..FleetRow::default()
+            },
+            FleetRow {
+                instance: "vm:9100".into(),
+                up: Some(false),
+                down_since: Some(1_700_000_000.0),
+                ..FleetRow::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn fleet_json_has_raw_numbers_and_nulls() {
+        let v: serde_json::Value = serde_json::from_str(&fleet_json(&two_hosts())).unwrap();
+        assert_eq!(v[0]["instance"], "db:9100");
+        assert_eq!(v[0]["cpu"], 0.25);
+        assert_eq!(v[0]["up"], true);
+        assert_eq!(v[0]["top_process"], "postgres");
+        assert_eq!(v[0]["top_process_cpu"], 1.5);
+        assert_eq!(v[0]["swap"], serde_json::Value::Null);
+        assert_eq!(v[1]["up"], false);
+        assert_eq!(v[1]["down_since"], 1_700_000_000.0);
+        assert_eq!(fleet_json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn fleet_csv_quotes_and_leaves_missing_values_empty() {
+        let csv = fleet_csv(&two_hosts());
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert!(
+            lines[0].starts_with("instance,name,up,down_since,cpu,"),
+            "{csv}"
+        );
+        assert_eq!(lines[0].split(',').count(), 18);
+        assert!(
+            lines[1].starts_with("db:9100,\"db, \"\"prod\"\"\",true,,0.25,"),
+            "{csv}"
+        );
+        assert!(lines[1].ends_with(",postgres,1.5"), "{csv}");
+        assert!(
+            lines[2].starts_with("vm:9100,,false,1700000000.0,,"),
+            "{csv}"
+        );
+        assert_eq!(lines[3], "");
+        assert_eq!(lines.len(), 4);
     }
 
     #[test]

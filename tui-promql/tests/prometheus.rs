@@ -1,7 +1,9 @@
 //! Integration tests against a real Prometheus scraping three real sysmon-exporters on fixture
 //! trees (a laptop whose CPU runs at 25 %, the server, the VM); the fleet, host and anomaly
-//! tests run again against victoria-metrics fed by vmagent, with vmalert evaluating the rules. The expected values are read from
-//! the fixture files themselves.
+//! tests run again against victoria-metrics fed by vmagent, with vmalert evaluating the rules.
+//! The expected values are read from the fixture files themselves. Which queries sysmon-top
+//! asked is read from Prometheus' query log, so those checks run on the Prometheus backend only
+//! (victoria-metrics keeps no such log).
 
 mod common;
 
@@ -88,6 +90,12 @@ impl Stack {
     fn inst(e: &Exporter) -> String {
         format!("127.0.0.1:{}", e.port)
     }
+
+    /// How many API queries Prometheus' query log holds so far (the mark to read sysmon-top's
+    /// from); `None` on victoria-metrics, which keeps no query log.
+    fn query_log_len(&self) -> Option<usize> {
+        (self.prom.backend == Backend::Prometheus).then(|| self.prom.api_queries().len())
+    }
 }
 
 /// `1 - MemAvailable/MemTotal` from a fixture's meminfo, as sysmon-top prints it.
@@ -153,8 +161,21 @@ fn once_on_victoriametrics_prints_the_same_figures() {
 
 fn once_prints_every_host(backend: Backend) {
     let st = Stack::start_on(backend, &[]);
+    let before = st.query_log_len();
     let (code, out, err) = run_top(&["--prometheus", &st.prom.url(), "--once"]);
     assert_eq!(code, 0, "stderr: {err}\nstdout: {out}");
+    if let Some(before) = before {
+        // No recording rules: each rule answers nothing and its raw expression runs for the
+        // whole job, as a bare Prometheus always had it.
+        let asked = st.prom.api_queries().split_off(before);
+        assert!(
+            asked.contains(
+                &"1 - node_memory_MemAvailable_bytes{job=\"sysmon\"} / node_memory_MemTotal_bytes{job=\"sysmon\"}"
+                    .to_string()
+            ),
+            "{asked:#?}"
+        );
+    }
     assert!(
         out.starts_with("HOST  ") && out.lines().next().unwrap().contains("ANOMALIES"),
         "{out}"
@@ -242,10 +263,40 @@ fn once_with_the_stacks_recording_rules(backend: Backend) {
                     == 3
         },
     );
+    let before = st.query_log_len();
     let (code, out, err) = run_top(&["--prometheus", &st.prom.url(), "--once"]);
     assert_eq!(code, 0, "{err}");
     let laptop = Stack::inst(&st.laptop);
     let vm = Stack::inst(&st.vm);
+    if let Some(before) = before {
+        // The rules are asked alone; the raw expressions only for the hosts a rule did not
+        // answer for: none for memory (its rule has every host), the server and the VM for CPU
+        // (static fixture counters: no CPU rate, so no rule sample).
+        let asked = st.prom.api_queries().split_off(before);
+        assert!(
+            asked.contains(&"instance:node_memory_utilisation:ratio{job=\"sysmon\"}".to_string()),
+            "{asked:#?}"
+        );
+        assert!(
+            !asked
+                .iter()
+                .any(|q| q.contains("node_memory_MemAvailable_bytes")),
+            "memory's raw expression ran although its rule covers every host: {asked:#?}"
+        );
+        let cpu_raw: Vec<&String> = asked
+            .iter()
+            .filter(|q| q.contains("rate(node_cpu_seconds_total{"))
+            .collect();
+        assert_eq!(cpu_raw.len(), 1, "{asked:#?}");
+        assert_eq!(
+            fallback_ports(cpu_raw[0]),
+            vec![st.server.port, st.vm.port]
+                .into_iter()
+                .collect::<std::collections::BTreeSet<u16>>(),
+            "{}",
+            cpu_raw[0]
+        );
+    }
     assert_eq!(cell(&out, &laptop, "CPU"), "25.0%", "{out}");
     assert_eq!(cell(&out, &laptop, "MEM"), fixture_mem_pct("laptop"));
     assert_eq!(cell(&out, &laptop, "SWAP"), "2.4%");
@@ -258,6 +309,18 @@ fn once_with_the_stacks_recording_rules(backend: Backend) {
     assert_eq!(cell(&out, &vm, "MEM"), fixture_mem_pct("vm"));
     assert_eq!(cell(&out, &vm, "SWAP"), "0.0%");
     assert_eq!(cell(&out, &vm, "TEMP"), "-");
+}
+
+/// The ports of the hosts a fallback query is restricted to (`instance=~"a|b"`, each selector
+/// the same); panics when it is not restricted.
+fn fallback_ports(query: &str) -> std::collections::BTreeSet<u16> {
+    let (_, rest) = query
+        .split_once("instance=~\"")
+        .unwrap_or_else(|| panic!("not restricted to some hosts: {query}"));
+    let (alt, _) = rest.split_once('"').unwrap();
+    alt.split('|')
+        .map(|h| h.rsplit(':').next().unwrap().parse().unwrap())
+        .collect()
 }
 
 #[test]

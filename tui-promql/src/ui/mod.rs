@@ -1,12 +1,10 @@
-//! Drawing. One module per view; each reads the [`App`] and draws, nothing else. The frame is:
-//! a title line with the tabs, a banner when something is wrong, the view, and a line of key hints.
+//! Drawing of the frame around the views (each view draws itself, in `views/`): a title line
+//! with the tabs, a banner when something is wrong, the view, and a line of key hints; and the
+//! themes and thresholds the views share. Drawing only reads the [`App`].
 
-pub mod anomalies;
 pub mod banner;
-pub mod fleet;
 pub mod help;
-pub mod host;
-pub mod query;
+pub mod picker;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -165,15 +163,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(area);
     draw_title(frame, title, app, theme);
     banner::draw(frame, banner_area, &banner, theme);
-    match app.view {
-        View::Fleet => fleet::draw(frame, main, app, theme),
-        View::Host => host::draw(frame, main, app, theme),
-        View::Anomalies => anomalies::draw(frame, main, app, theme),
-        View::Query => query::draw(frame, main, app, theme),
-    }
+    crate::views::draw(frame, main, app, theme);
     draw_footer(frame, footer, app, theme);
     if app.show_help {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, app, theme);
+    }
+    if let Some(p) = &app.picker {
+        picker::draw(frame, area, p, theme);
     }
 }
 
@@ -200,7 +196,7 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         theme.accent().add_modifier(Modifier::BOLD),
     )];
     let mut x = area.x + 12;
-    let mut tabs = [(0u16, 0u16); 4];
+    let mut tabs = [(0u16, 0u16); View::ALL.len()];
     for (i, v) in View::ALL.iter().enumerate() {
         let label = format!(" {} {} ", i + 1, v.title());
         let w = label.chars().count() as u16;
@@ -215,6 +211,12 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         spans.push(Span::raw(" "));
     }
     app.hit.tabs.set(tabs);
+    if let Some(c) = &app.context {
+        spans.push(Span::styled(
+            format!("[{c}] "),
+            theme.accent().add_modifier(Modifier::BOLD),
+        ));
+    }
     let left_w: u16 = spans.iter().map(|s| s.width() as u16).sum();
     let updated = match app.conn.last_ok {
         Some(t) => format!("updated {} ago", fmt::age(t.elapsed().as_secs_f64())),
@@ -239,51 +241,7 @@ fn draw_title(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let hints: &[(&str, &str)] = if app.view == View::Fleet && app.fleet.filter_editing {
-        &[("Enter", "keep filter"), ("Esc", "clear"), ("↑↓", "move")]
-    } else if app.view == View::Query && app.query.editing {
-        &[
-            ("Enter", "run"),
-            ("↑↓", "history"),
-            ("Esc", "stop editing"),
-            ("^U", "clear"),
-        ]
-    } else {
-        match app.view {
-            View::Fleet => &[
-                ("?", "help"),
-                ("q", "quit"),
-                ("↑↓/jk", "select"),
-                ("Enter", "open host"),
-                ("/", "filter"),
-                ("s", "sort"),
-                ("r", "refresh"),
-                ("Tab", "views"),
-            ],
-            View::Host => &[
-                ("?", "help"),
-                ("Esc", "fleet"),
-                ("←→/hl", "prev/next host"),
-                ("+/-", "range"),
-                ("↑↓", "scroll"),
-                ("r", "refresh"),
-            ],
-            View::Anomalies => &[
-                ("?", "help"),
-                ("↑↓", "select"),
-                ("Enter", "open host"),
-                ("+/-", "recent range"),
-                ("r", "refresh"),
-            ],
-            View::Query => &[
-                ("?", "help"),
-                ("Enter", "edit"),
-                ("+/-", "instant/range"),
-                ("r", "run again"),
-                ("↑↓", "scroll"),
-            ],
-        }
-    };
+    let hints = crate::views::hints(app);
     let mut spans = Vec::new();
     if app.view == View::Fleet && (app.fleet.filter_editing || !app.fleet.filter.is_empty()) {
         spans.push(Span::styled(

@@ -281,8 +281,10 @@ impl Prometheus {
     ) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let list: Vec<String> = targets.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
+        // The query log says which queries the client made (see `api_queries`).
         let mut cfg = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: sysmon\n    static_configs:\n      - targets: [{}]\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  query_log_file: '{}'\nscrape_configs:\n  - job_name: sysmon\n    static_configs:\n      - targets: [{}]\n",
+            dir.path().join("query.log").display(),
             list.join(", ")
         );
         let mut files: Vec<String> = rule_files
@@ -400,6 +402,24 @@ impl Prometheus {
         self.wait_ready();
     }
 
+    /// The queries clients asked of the HTTP API so far, oldest first, from Prometheus' query log
+    /// (the rules' own evaluations, logged with a `ruleGroup` instead of an `httpRequest`, left
+    /// out). Prometheus only: victoria-metrics keeps no query log, and an empty list would pass
+    /// for "nothing asked".
+    pub fn api_queries(&self) -> Vec<String> {
+        assert_eq!(
+            self.backend,
+            Backend::Prometheus,
+            "victoria-metrics has no query log"
+        );
+        let text = std::fs::read_to_string(self.dir.path().join("query.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("httpRequest").is_some())
+            .filter_map(|v| v["params"]["query"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// Runs an instant query with the library's client.
     pub fn query(&self, expr: &str) -> Vec<sysmon_top::prom::Sample> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -427,17 +447,27 @@ impl Prometheus {
     }
 }
 
-/// Runs sysmon-top with `args`; returns (exit code, stdout, stderr).
+/// Runs sysmon-top with `args`; returns (exit code, stdout, stderr). The environment is that of
+/// a user without a config file (nor the variables sysmon-top reads).
 pub fn run_top(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(sysmon_top())
-        .args(args)
+    run_top_env(args, &[])
+}
+
+/// [`run_top`] with environment variables set (e.g. `XDG_CONFIG_HOME`).
+pub fn run_top_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(sysmon_top());
+    cmd.args(args)
         .env_remove("SYSMON_PROMETHEUS_URL")
         .env_remove("SYSMON_PROMETHEUS_USER")
         .env_remove("SYSMON_PROMETHEUS_PASSWORD")
         .env_remove("SYSMON_PROMETHEUS_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sysmon-top");
+        .env_remove("SYSMON_TOP_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent/sysmon-top-tests")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run sysmon-top");
     let code = out.status.code().unwrap_or(-1);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

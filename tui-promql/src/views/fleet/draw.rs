@@ -6,10 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{thresholds as th, Theme};
 use crate::app::App;
 use crate::fmt;
 use crate::model::{summarize, FleetRow, Severity};
+use crate::ui::{thresholds as th, Theme};
 
 /// The table's columns: header, width, and whether it is dropped on narrow terminals.
 struct Col {
@@ -38,16 +38,45 @@ fn columns(width: u16, host_w: u16, name_w: u16) -> Vec<Col> {
         c("DISK", Length(7), true),
         c("NET ↓/↑", Length(15), true),
         c("USB", Length(4), true),
-        c("ANOM", Fill(1), false),
+        c("ANOM", Length(5), false),
+        c("TOP PROCESS", Fill(1), true),
     ];
     // The full table needs about 100 columns plus the names; drop optional ones when narrow.
     let fixed: u16 = 4 + 6 + 6 + 6 + 6 + 5 + 6 + 7 + 15 + 4 + 6 + 13;
-    if width >= fixed + host_w + name_w {
+    // The top process needs about 20 more; it goes first.
+    let mut cols: Vec<Col> = if width >= fixed + host_w + name_w + 20 {
         all
+    } else if width >= fixed + host_w + name_w {
+        all.into_iter()
+            .filter(|c| c.title != "TOP PROCESS")
+            .collect()
     } else if width >= fixed + host_w {
-        all.into_iter().filter(|c| c.title != "NAME").collect()
+        all.into_iter()
+            .filter(|c| c.title != "NAME" && c.title != "TOP PROCESS")
+            .collect()
     } else {
         all.into_iter().filter(|c| !c.optional).collect()
+    };
+    // The last column takes the rest of the line.
+    if let Some(last) = cols.last_mut() {
+        last.width = Fill(1);
+    }
+    cols
+}
+
+/// `down 3h, since 14:02 UTC` (the last successful scrape), or how long it has not been up at
+/// all.
+pub fn down_since(r: &FleetRow, now: f64) -> String {
+    match r.down_since {
+        Some(t) => format!(
+            "down {}, since {} UTC",
+            fmt::age((now - t).max(0.0)),
+            &fmt::clock(t)[..5]
+        ),
+        None => format!(
+            "down for over {}",
+            fmt::prom_duration(crate::queries::DOWN_LOOKBACK)
+        ),
     }
 }
 
@@ -112,6 +141,11 @@ fn cell(title: &str, r: &FleetRow, theme: Theme) -> (String, Style) {
                 _ => ("0".into(), theme.good()),
             }
         }
+        "TOP PROCESS" => match &r.top_process {
+            // CPU as top shows it: 100 % is one CPU busy.
+            Some((g, cpu)) => (format!("{g} {:.0}%", cpu * 100.0), Style::default()),
+            None => ("-".into(), theme.dim()),
+        },
         _ => (String::new(), Style::default()),
     }
 }
@@ -214,11 +248,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .clamp(4, 24) as u16;
     let cols = columns(body.width, host_w, name_w);
     let header = Row::new(cols.iter().map(|c| Cell::from(c.title))).style(theme.header());
+    let now = f.at.unwrap_or_else(fmt::now_unix);
     let rows: Vec<Row> = visible
         .iter()
         .map(|r| {
-            Row::new(cols.iter().map(|c| {
-                let (text, style) = cell(c.title, r, theme);
+            let last = cols.len() - 1;
+            Row::new(cols.iter().enumerate().map(|(i, c)| {
+                // A host that is down says since when in the last (widest) column.
+                let (text, style) = if i == last && r.is_down() {
+                    (down_since(r, now), theme.bad())
+                } else {
+                    cell(c.title, r, theme)
+                };
                 Cell::from(Span::styled(text, style))
             }))
         })

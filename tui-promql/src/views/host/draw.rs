@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
-use super::{bar_line, thresholds as th, trunc, Theme};
 use crate::app::App;
 use crate::fmt;
 use crate::model::{Anomaly, ClockSync, HostDetail, HostHistory, StorageHealth, Usage};
+use crate::ui::{bar_line, thresholds as th, trunc, Theme};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(instance) = app.host.instance.as_deref() else {
@@ -169,7 +169,20 @@ fn draw_title(frame: &mut Frame, area: Rect, d: &HostDetail, app: &App, theme: T
     spans.push(Span::raw(" · "));
     spans.push(match d.up {
         Some(true) => Span::styled("up", theme.good()),
-        Some(false) => Span::styled("DOWN: last scrape failed, showing its history", theme.bad()),
+        Some(false) => {
+            let since = app
+                .fleet
+                .rows
+                .iter()
+                .find(|r| r.instance == d.instance)
+                .map(|r| crate::views::fleet::down_since(r, fmt::now_unix()))
+                .map(|s| format!(" · {s}"))
+                .unwrap_or_default();
+            Span::styled(
+                format!("DOWN: last scrape failed, showing its history{since}"),
+                theme.bad(),
+            )
+        }
         None => Span::styled("not a scrape target", theme.dim()),
     });
     if let Some(os) = &d.os {
@@ -733,6 +746,14 @@ fn list_lines<'a>(
     if !storage.is_empty() {
         right.push(Line::from(""));
         right.extend(storage);
+    }
+    // The busiest process groups, when the host exports them (and they are of this host).
+    if app.processes.instance.as_deref() == Some(d.instance.as_str()) {
+        let procs = crate::views::processes::panel_lines(&app.processes.groups, 5, theme);
+        if !procs.is_empty() {
+            right.push(Line::from(""));
+            right.extend(procs);
+        }
     }
     right.push(Line::from(""));
     right.push(heading(&format!("USB devices ({})", d.usb.len()), theme));

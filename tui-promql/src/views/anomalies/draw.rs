@@ -1,6 +1,8 @@
 //! Anomalies view: the exporters' anomalies (active now, and recent) by severity, the signals the
 //! adaptive detectors found most unusual over the range, and the alerts Prometheus holds in
-//! `ALERTS`.
+//! `ALERTS`. The view is a summary line and panels laid out one under the other; each panel is a
+//! function `(frame, area, app, theme)`, so a new panel is a function here and a slot in
+//! [`draw`]'s layout.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -8,17 +10,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::Theme;
 use crate::app::App;
 use crate::fmt;
 use crate::model::AlertState;
+use crate::ui::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let st = &app.anomalies;
-    let b = &st.board;
-    let recent = fmt::prom_duration(app.range());
     // The ranking: its rows and a border and header, at most a third of the view.
-    let rank_height = (b.ranked.len().clamp(1, 10) as u16 + 3).min(area.height / 3);
+    let ranked = app.anomalies.board.ranked.len();
+    let rank_height = (ranked.clamp(1, 10) as u16 + 3).min(area.height / 3);
     let [head, top, rank, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Percentage(50),
@@ -26,6 +26,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Constraint::Min(4),
     ])
     .areas(area);
+    draw_summary(frame, head, app, theme);
+    if !app.anomalies.loaded {
+        frame.render_widget(
+            Paragraph::new(" waiting for the first answer from Prometheus…").style(theme.dim()),
+            top,
+        );
+        return;
+    }
+    draw_exporter_anomalies(frame, top, app, theme);
+    draw_ranking(frame, rank, app, theme);
+    draw_alerts(frame, bottom, app, theme);
+}
+
+/// How many anomalies of each severity, how many recent ones, how many alerts.
+fn draw_summary(frame: &mut Frame, head: Rect, app: &App, theme: Theme) {
+    let b = &app.anomalies.board;
+    let recent = fmt::prom_duration(app.range());
     let [_, warn, crit] = b.count_by_severity();
     let info = b.active.len() - warn - crit;
     let firing = b
@@ -58,16 +75,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ])),
         head,
     );
-    if !st.loaded {
-        frame.render_widget(
-            Paragraph::new(" waiting for the first answer from Prometheus…").style(theme.dim()),
-            top,
-        );
-        return;
-    }
-    app.page.set(top.height.saturating_sub(3).max(1));
+}
 
-    // Exporter anomalies: active first, then recent.
+/// Number of selectable lines of the exporter anomalies' panel (the alerts' follow).
+fn exporter_lines(app: &App) -> usize {
+    app.anomalies.board.active.len() + app.anomalies.board.recent.len()
+}
+
+/// The exporters' anomalies: active first, then recent.
+fn draw_exporter_anomalies(frame: &mut Frame, top: Rect, app: &App, theme: Theme) {
+    let st = &app.anomalies;
+    let b = &st.board;
+    let recent = fmt::prom_duration(app.range());
+    app.page.set(top.height.saturating_sub(3).max(1));
     let header = Row::new(
         [
             "STATE",
@@ -147,10 +167,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         }
         frame.render_stateful_widget(table, top, &mut state);
     }
+}
 
-    draw_ranking(frame, rank, app, theme);
-
-    // Prometheus alerts.
+/// Prometheus' alerts: firing, pending, and resolved within the range.
+fn draw_alerts(frame: &mut Frame, bottom: Rect, app: &App, theme: Theme) {
+    let st = &app.anomalies;
+    let b = &st.board;
+    let recent = fmt::prom_duration(app.range());
+    let n_anom = exporter_lines(app);
+    let firing = b
+        .alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Firing)
+        .count();
+    let pending = b
+        .alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Pending)
+        .count();
     let title = format!(
         "Prometheus alerts (ALERTS): {firing} firing, {pending} pending, resolved within {recent}"
     );

@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
-use super::{trunc, Theme};
 use crate::app::App;
 use crate::fmt;
 use crate::prom::{series_name, Data, PromError, Series};
+use crate::ui::{trunc, Theme};
 
 /// Series drawn in one chart at most (the rest are listed).
 const MAX_CHART_SERIES: usize = 8;
@@ -49,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let shown: String = q.input.chars().skip(skip).take(w + 1).collect();
     let text = if q.input.is_empty() && !q.editing {
         Span::styled(
-            "press Enter and type a query, e.g. up or rate(node_cpu_seconds_total[5m])",
+            "type a query, e.g. up or rate(node_cpu_seconds_total[5m]); Enter runs it",
             theme.dim(),
         )
     } else {
@@ -60,7 +60,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         frame.set_cursor_position(Position::new(inner.x + (q.cursor - skip) as u16, inner.y));
     }
 
-    let status_line = if q.pending.is_some() {
+    let status_line = if !q.candidates.is_empty() {
+        let shown: Vec<&str> = q.candidates.iter().take(12).map(String::as_str).collect();
+        let more = q.candidates.len().saturating_sub(shown.len());
+        Line::from(vec![
+            Span::styled(format!(" {} names: ", q.candidates.len()), theme.accent()),
+            Span::raw(trunc(
+                &format!(
+                    "{}{}",
+                    shown.join("  "),
+                    if more > 0 {
+                        format!("  … {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+                (status.width as usize).saturating_sub(12),
+            )),
+        ])
+    } else if q.pending.is_some() {
         Line::from(Span::styled(" running…", theme.accent()))
     } else if let Some(o) = &q.last {
         let what = match &o.result {
@@ -96,6 +114,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(status_line), status);
 
     let Some(o) = &q.last else {
+        if !app.saved_queries.is_empty() {
+            let mut lines = vec![Line::from(
+                " Saved queries (Ctrl-O picks one; ↑ while editing reaches them too):",
+            )];
+            for (name, expr) in &app.saved_queries {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("   {name}: "), theme.accent()),
+                    Span::raw(expr.clone()),
+                ]));
+            }
+            frame.render_widget(Paragraph::new(lines).style(theme.dim()), result);
+            return;
+        }
         let help = vec![
             Line::from(" Examples:"),
             Line::from(format!("   up{{job=\"{}\"}}", app.settings.job)),
