@@ -121,6 +121,7 @@ fn man_page_documents_every_flag_and_reads_cleanly() {
         "COMMANDS",
         "\"EXIT STATUS\"",
         "ENVIRONMENT",
+        "FILES",
     ] {
         assert!(page.contains(&format!("\n.SH {section}\n")), "no {section}");
     }
@@ -213,6 +214,46 @@ fn completions_parse_in_their_shells_and_complete_the_flags() {
         "{commands}"
     );
     assert!(fish("sysmon-top query --ra").starts_with("--range\t"));
+}
+
+/// `--version` and `--generate` answer before the config file is read: a broken file (or a
+/// context it lacks) does not keep a user from the version or the man page.
+#[test]
+fn version_and_generate_do_not_read_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "context = \"prod\"\n[contexts.prod\n").unwrap();
+    let with_config = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("SYSMON_TOP_CONFIG", &config)
+            .output()
+            .unwrap()
+    };
+    // The same file is an error for everything else.
+    let once = with_config(&["--once"]);
+    assert_eq!(once.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&once.stderr).contains(&config.display().to_string()),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    for args in [
+        &["--version"][..],
+        &["--generate", "man", "--context", "missing"][..],
+    ] {
+        let out = with_config(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            run(args),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
