@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes grafana/dashboards/{fleet,host,anomalies,processes}.json from the compact definitions.
 
-The four dashboards share their variables (the processes dashboard adds its group selector), their datasource, their links and their layout rules;
-writing them from one place keeps them the same. The JSON files are committed (Grafana provisions
+The four dashboards share their variables (the processes dashboard adds its group selector after
+them), their datasource, their links and their layout rules; writing them from one place keeps
+them the same. The JSON files are committed (Grafana provisions
 them as they are) and stack-tests/tests/dashboards.rs fails when they differ from what this script
 writes, so after changing a definition run:
 
@@ -1302,6 +1303,14 @@ def group_sum(expr, by="instance, groupname"):
     return "sum by (%s) (%s)" % (by, expr)
 
 
+def either_name_rate(name):
+    """rate() of a process-exporter counter whose name lacks `_total`: Prometheus stores it under
+    that name from process-exporter (text format) but with `_total` added from an exporter that
+    answers its OpenMetrics request (as sysmon-exporter does: OpenMetrics names every counter's
+    sample `<family>_total`). Whichever is there."""
+    return "%s or %s" % (rate(name), rate(name + "_total"))
+
+
 def host_process_row():
     """The host dashboard's row of process groups: the busiest ones, from the `process`
     collector (off by default) or a process-exporter on the same instance."""
@@ -1538,9 +1547,9 @@ def processes():
                    "read: entirely (procread: stat vanished or unreadable) or in part (partial: "
                    "usually /proc/<pid>/io or fd/ of another user's process without root or "
                    "CAP_SYS_PTRACE; the group then lacks that process's I/O and fds).", "ops",
-                   [target(rate("namedprocess_scrape_procread_errors"),
+                   [target(either_name_rate("namedprocess_scrape_procread_errors"),
                            "{{instance}} procread"),
-                    target(rate("namedprocess_scrape_partial_errors"),
+                    target(either_name_rate("namedprocess_scrape_partial_errors"),
                            "{{instance}} partial")]),
         timeseries("Tasks hidden from the scan", "Threads the kernel counts (/proc/loadavg) that "
                    "the last scan did not see: /proc mounted with hidepid for the exporter's "
