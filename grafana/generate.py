@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes grafana/dashboards/{fleet,host,anomalies}.json from the compact definitions below.
+"""Writes grafana/dashboards/{fleet,host,anomalies,processes}.json from the compact definitions.
 
-The three dashboards share their variables, their datasource, their links and their layout rules;
-writing them from one place keeps them the same. The JSON files are committed (Grafana provisions
+The four dashboards share their variables (the processes dashboard adds its group selector after
+them), their datasource, their links and their layout rules; writing them from one place keeps
+them the same. The JSON files are committed (Grafana provisions
 them as they are) and stack-tests/tests/dashboards.rs fails when they differ from what this script
 writes, so after changing a definition run:
 
@@ -17,7 +18,8 @@ Conventions (checked by the test):
   `$__range` in an instant query ("how many times in the shown time range");
 * every panel has a unit and a description;
 * general panels use only node_exporter metric names, so plain node_exporter hosts show up
-  wherever they have the data; `sysmon_*` metrics appear only in USB and anomaly panels.
+  wherever they have the data; `sysmon_*` metrics appear only in USB, anomaly and process
+  panels, and process panels read process-exporter's `namedprocess_*` names.
 """
 
 import argparse
@@ -503,7 +505,9 @@ def layout(items):
     return out
 
 
-def dashboard(uid, title, description, panels):
+def dashboard(uid, title, description, panels, extra_variables=()):
+    """A dashboard with the shared variables, then `extra_variables` (its own, e.g. the process
+    dashboard's group selector)."""
     return {
         "annotations": {
             "list": [
@@ -541,7 +545,7 @@ def dashboard(uid, title, description, panels):
         "refresh": "30s",
         "schemaVersion": 39,
         "tags": ["sysmon"],
-        "templating": {"list": variables()},
+        "templating": {"list": variables() + list(extra_variables)},
         "time": {"from": "now-6h", "to": "now"},
         "timepicker": {},
         "timezone": "browser",
@@ -1228,6 +1232,7 @@ def host():
                    [target("sum by (instance, action) (increase(%s[%s]))"
                            % (m("sysmon_usb_device_events_total"), RATE),
                            "{{instance}} {{action}}")], bars=True, decimals=0),
+    ] + host_process_row() + [
         row("Anomalies"),
         anomalies,
         state_timeline("Anomaly timeline", "When each of the host's anomaly rules was active "
@@ -1241,8 +1246,8 @@ def host():
         "One host in detail: CPU, load, memory, swap and paging, temperatures with their "
         "limits, filesystems, disk I/O, storage health (RAID arrays, ZFS pools, NFS, NVMe, "
         "memory errors, bonds), network I/O, the TCP/UDP stack and conntrack, clock "
-        "synchronisation, file descriptors, USB devices and errors, and its anomalies. Pick the "
-        "host in the Instance variable (several may be picked).",
+        "synchronisation, file descriptors, USB devices and errors, its busiest process groups, "
+        "and its anomalies. Pick the host in the Instance variable (several may be picked).",
         panels,
     )
 
@@ -1277,6 +1282,290 @@ def active_anomalies_table(cols, w=24):
             column("Value", decimals=2),
             column("Threshold", decimals=2),
         ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Process groups (sysmon-exporter's `process` collector, or process-exporter: the same
+# namedprocess_namegroup_* families)
+
+
+# Colours of a group's worst file descriptor ratio: the thresholds of the alerts
+# SysmonProcessFileDescriptorsNearLimit (0.8) and SysmonProcessFileDescriptorsExhausted (0.95).
+FD_RATIO = thresholds("green", 0.8, "orange", 0.95, "red")
+
+# Each process group's CPU, as a share of one CPU (1 = one CPU busy all the time).
+GROUP_CPU_NOTE = ("1 = 100 % = one CPU busy all the time, so a group of busy threads can go past "
+                  "100 %.")
+
+
+def group_sum(expr, by="instance, groupname"):
+    return "sum by (%s) (%s)" % (by, expr)
+
+
+def either_name_rate(name):
+    """rate() of a process-exporter counter whose name lacks `_total`: Prometheus stores it under
+    that name from process-exporter (text format) but with `_total` added from an exporter that
+    answers its OpenMetrics request (as sysmon-exporter does: OpenMetrics names every counter's
+    sample `<family>_total`). Whichever is there."""
+    return "%s or %s" % (rate(name), rate(name + "_total"))
+
+
+def host_process_row():
+    """The host dashboard's row of process groups: the busiest ones, from the `process`
+    collector (off by default) or a process-exporter on the same instance."""
+    def top(expr):
+        return "topk(10, %s)" % group_sum(expr)
+
+    return [
+        row("Process groups"),
+        timeseries("Process groups by CPU", "The ten process groups using the most CPU (user + "
+                   "system), from namedprocess_namegroup_cpu_seconds_total. " + GROUP_CPU_NOTE +
+                   " Needs the exporter's process collector (--collector.process) or "
+                   "process-exporter; groupname \"other\" sums the groups outside the top N. "
+                   "The Processes dashboard shows every group in detail.", "percentunit",
+                   [target(top(rate("namedprocess_namegroup_cpu_seconds_total")),
+                           "{{instance}} {{groupname}}")], w=8),
+        timeseries("Process groups by resident memory", "The ten process groups with the most "
+                   "resident memory (RSS summed over the group's processes; shared pages count "
+                   "once per process, as ps shows them).", "bytes",
+                   [target(top(m("namedprocess_namegroup_memory_bytes", 'memtype="resident"')),
+                           "{{instance}} {{groupname}}")], w=8),
+        timeseries("Process group disk I/O", "Bytes per second the five busiest process groups "
+                   "read from and wrote to storage (read_bytes and write_bytes of "
+                   "/proc/<pid>/io: what reached the block layer, not reads served from the page "
+                   "cache).", "Bps",
+                   [target("topk(5, %s)" % group_sum(
+                       rate("namedprocess_namegroup_read_bytes_total")),
+                       "{{instance}} {{groupname}} read"),
+                    target("topk(5, %s)" % group_sum(
+                        rate("namedprocess_namegroup_write_bytes_total")),
+                        "{{instance}} {{groupname}} written")], w=8),
+        timeseries("Process group open files", "File descriptors the ten process groups holding "
+                   "the most have open (files, sockets, pipes), summed over the group's "
+                   "processes. A steady climb is a leak.", "none",
+                   [target(top(m("namedprocess_namegroup_open_filedesc")),
+                           "{{instance}} {{groupname}}")], w=8, decimals=0),
+        bargauge("Process groups nearest their fd limit", "For the ten groups closest to it: "
+                 "the highest share of its own file descriptor limit (RLIMIT_NOFILE, the soft "
+                 "\"Max open files\" of /proc/<pid>/limits) that any process of the group uses. "
+                 "At 100 % that process's open() and accept() fail with EMFILE. "
+                 "SysmonProcessFileDescriptorsNearLimit fires above 80 %, "
+                 "SysmonProcessFileDescriptorsExhausted above 95 %.", "percentunit",
+                 [target("topk(10, max by (instance, groupname) (%s))"
+                         % m("namedprocess_namegroup_worst_fd_ratio"),
+                         "{{instance}} {{groupname}}")], w=8, steps=FD_RATIO, maximum=1),
+        timeseries("Process group threads", "Threads of the ten process groups with the most, "
+                   "summed over the group's processes.", "none",
+                   [target(top(m("namedprocess_namegroup_num_threads")),
+                           "{{instance}} {{groupname}}")], w=8, decimals=0),
+    ]
+
+
+# The processes dashboard's own variable: the process groups of the selected hosts.
+GROUP_QUERY = 'label_values(namedprocess_namegroup_num_procs{%s}, groupname)' % SEL
+GROUP_VARIABLE = {
+    "name": "groupname",
+    "label": "Process group",
+    "description": "Process groups of the selected hosts (\"other\" sums the groups outside the "
+                   "exporter's top N); several may be picked.",
+    "type": "query",
+    "datasource": DS,
+    "query": {"query": GROUP_QUERY, "refId": VARIABLE_REF},
+    "definition": GROUP_QUERY,
+    "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+    "hide": 0,
+    "includeAll": True,
+    "allValue": ".+",
+    "multi": True,
+    "options": [],
+    "refresh": 2,
+    "regex": "",
+    "skipUrlSync": False,
+    "sort": 1,
+}
+GROUP = 'groupname=~"$groupname"'
+
+
+def processes():
+    def g(name, *extra):
+        """A namedprocess_namegroup_* selector of the selected hosts and groups."""
+        return m("namedprocess_namegroup_" + name, GROUP, *extra)
+
+    def g_rate(name, *extra):
+        return "rate(%s[%s])" % (g(name, *extra), RATE)
+
+    legend = "{{instance}} {{groupname}}"
+    table_cols = [
+        ("Processes", group_sum(g("num_procs"))),
+        ("Threads", group_sum(g("num_threads"))),
+        ("CPU", group_sum(g_rate("cpu_seconds_total"))),
+        ("Resident", group_sum(g("memory_bytes", 'memtype="resident"'))),
+        ("Swapped", group_sum(g("memory_bytes", 'memtype="swapped"'))),
+        ("Read", group_sum(g_rate("read_bytes_total"))),
+        ("Written", group_sum(g_rate("write_bytes_total"))),
+        ("Open files", group_sum(g("open_filedesc"))),
+        ("Worst fd ratio", "max by (instance, groupname) (%s)" % g("worst_fd_ratio")),
+        ("Oldest process", "time() - min by (instance, groupname) (%s)"
+         % g("oldest_start_time_seconds")),
+    ]
+    refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    groups = table(
+        "Process groups",
+        "Every selected process group now, one row per host and group, busiest CPU first: "
+        "processes and threads, CPU (" + GROUP_CPU_NOTE + "), resident and swapped memory, disk "
+        "bytes read and written per second, open file descriptors, the worst share of its fd "
+        "limit any of its processes uses, and the age of its oldest process.",
+        "short",
+        [target(expr) for _, expr in table_cols],
+        [("Value #%s" % refs[i], name) for i, (name, _) in enumerate(table_cols)]
+        + [("instance", "Instance"), ("groupname", "Group")],
+        ["Instance", "Group"] + [name for name, _ in table_cols],
+        h=10,
+        sort=("CPU", True),
+        overrides=[
+            column("Processes", "none", decimals=0),
+            column("Threads", "none", decimals=0),
+            column("CPU", "percentunit", decimals=1),
+            column("Resident", "bytes"),
+            column("Swapped", "bytes"),
+            column("Read", "Bps"),
+            column("Written", "Bps"),
+            column("Open files", "none", decimals=0),
+            column("Worst fd ratio", "percentunit", GAUGE_CELL, FD_RATIO, minimum=0, maximum=1),
+            column("Oldest process", "dtdurations"),
+        ],
+    )
+    panels = [
+        row("Now"),
+        stat("Groups", "Selected process groups with at least one process on the "
+             "selected hosts (\"other\" counts as one).", "none",
+             [target("count(%s > 0) or vector(0)" % g("num_procs"))]),
+        stat("Processes", "Processes in the selected groups.", "none",
+             [target("sum(%s)" % g("num_procs"))]),
+        stat("Threads", "Threads of the processes in the selected groups.", "none",
+             [target("sum(%s)" % g("num_threads"))]),
+        stat("Zombies", "Processes of the selected groups that exited and wait for their parent "
+             "to collect their exit status (state Z). A growing count is a parent that never "
+             "calls wait().", "none",
+             [target("sum(%s)" % g("states", 'state="Zombie"'))], steps=ANY_IS_BAD,
+             color_mode="background"),
+        stat("Groups near their fd limit", "Selected groups with a process using more than 80 % "
+             "of its file descriptor limit (the SysmonProcessFileDescriptorsNearLimit "
+             "condition, without its wait).", "none",
+             [target("count(%s > 0.8) or vector(0)" % g("worst_fd_ratio"))], steps=ANY_IS_BAD,
+             color_mode="background"),
+        stat("Groups with growing memory", "Selected groups for which the exporter's "
+             "process_memory_growth rule is active: resident memory rising steadily for a long "
+             "time, a likely leak (SysmonProcessMemoryGrowth). sysmon-exporter only.", "none",
+             [target("count(%s == 1) or vector(0)"
+                     % m("sysmon_anomaly_active", 'rule="process_memory_growth"',
+                         'subject=~"$groupname"'))],
+             steps=ANY_IS_BAD, color_mode="background"),
+        groups,
+        row("CPU"),
+        timeseries("CPU by group", "CPU time (user + system) per second of each selected group, "
+                   "stacked. " + GROUP_CPU_NOTE, "percentunit",
+                   [target(group_sum(g_rate("cpu_seconds_total")), legend)], stack=True),
+        timeseries("CPU by group and mode", "CPU per second of each selected group in user "
+                   "mode (its own code) and system mode (the kernel working for it: system "
+                   "calls, page faults). A high system share points at I/O, locking or memory "
+                   "pressure rather than computation.", "percentunit",
+                   [target(group_sum(g_rate("cpu_seconds_total"),
+                                     "instance, groupname, mode"),
+                           "{{instance}} {{groupname}} {{mode}}")]),
+        row("Memory"),
+        timeseries("Resident memory by group", "Resident memory (RSS) of each selected group, "
+                   "stacked: pages in RAM, shared pages counted once per process.", "bytes",
+                   [target(group_sum(g("memory_bytes", 'memtype="resident"')), legend)],
+                   w=8, stack=True),
+        timeseries("Memory by type", "Each selected group's memory by type: resident (in RAM), "
+                   "virtual (address space mapped, mostly never touched), swapped (in swap), and "
+                   "with smaps reading on, proportionalResident and proportionalSwapped (shared "
+                   "pages divided among the processes sharing them).", "bytes",
+                   [target(group_sum(g("memory_bytes"), "instance, groupname, memtype"),
+                           "{{instance}} {{groupname}} {{memtype}}")], w=8),
+        timeseries("Steady resident memory growth", "The exporter's trend of each selected "
+                   "group's resident memory over its growth window "
+                   "(sysmon_process_memory_growth_bytes_per_second): a least-squares slope, 0 "
+                   "unless the memory rises steadily (spikes and sawtooths read 0). The "
+                   "process_memory_growth rule fires when it stays above its threshold (10 MiB "
+                   "per hour by default). sysmon-exporter only.", "Bps",
+                   [target(group_sum(m("sysmon_process_memory_growth_bytes_per_second", GROUP)),
+                           legend)], w=8),
+        row("Disk I/O"),
+        timeseries("Bytes read by group", "Bytes per second each selected group read from "
+                   "storage (read_bytes of /proc/<pid>/io: what had to come from the block "
+                   "device, page-cache hits excluded). Needs permission to read other users' "
+                   "/proc/<pid>/io (root or CAP_SYS_PTRACE).", "Bps",
+                   [target(group_sum(g_rate("read_bytes_total")), legend)]),
+        timeseries("Bytes written by group", "Bytes per second each selected group caused to "
+                   "be written to storage (write_bytes of /proc/<pid>/io, counted when the "
+                   "dirty pages are sent, not when write() returns).", "Bps",
+                   [target(group_sum(g_rate("write_bytes_total")), legend)]),
+        row("File descriptors"),
+        timeseries("Open file descriptors by group", "File descriptors open in each selected "
+                   "group (files, sockets, pipes, eventfds), summed over its processes. A "
+                   "steady climb without more processes is a leak.", "none",
+                   [target(group_sum(g("open_filedesc")), legend)], decimals=0),
+        timeseries("Worst fd ratio by group", "The highest share of its own file descriptor "
+                   "limit (soft RLIMIT_NOFILE) any process of each selected group uses. The "
+                   "alerts fire above 80 % (warning) and 95 % (critical).", "percentunit",
+                   [target("max by (instance, groupname) (%s)" % g("worst_fd_ratio"), legend)],
+                   maximum=1),
+        row("Processes, threads and states"),
+        timeseries("Processes by group", "Processes in each selected group. Groups of short-lived "
+                   "processes (compilers, cron jobs) come and go between scans.", "none",
+                   [target(group_sum(g("num_procs")), legend)], w=8, decimals=0),
+        timeseries("Threads by group", "Threads of each selected group, summed over its "
+                   "processes.", "none",
+                   [target(group_sum(g("num_threads")), legend)], w=8, decimals=0),
+        timeseries("Process states", "The selected groups' processes (and their threads) by "
+                   "scheduler state: Running (R), Sleeping (S, interruptible), Waiting (D, "
+                   "uninterruptible, usually disk or NFS I/O), Zombie (Z) and Other (stopped, "
+                   "traced, idle kernel threads). Many in Waiting means stalled I/O.", "none",
+                   [target(group_sum(g("states"), "instance, groupname, state"),
+                           "{{instance}} {{groupname}} {{state}}")], w=8, stack=True,
+                   decimals=0),
+        row("Scheduling and page faults"),
+        timeseries("Context switches", "Context switches per second of each selected group: "
+                   "voluntary (the task waited for I/O, a lock or a timer) and nonvoluntary "
+                   "(the scheduler took the CPU away: more runnable tasks than CPUs).", "ops",
+                   [target(group_sum(g_rate("context_switches_total"),
+                                     "instance, groupname, ctxswitchtype"),
+                           "{{instance}} {{groupname}} {{ctxswitchtype}}")], w=8),
+        timeseries("Major page faults", "Page faults per second of each selected group that had "
+                   "to read from disk (a file's pages not cached, or swapped-out memory). "
+                   "Sustained major faults make a program slow.", "ops",
+                   [target(group_sum(g_rate("major_page_faults_total")), legend)], w=8),
+        timeseries("Minor page faults", "Page faults per second of each selected group served "
+                   "without I/O (first touch of allocated memory, copy-on-write, pages already "
+                   "in the page cache).", "ops",
+                   [target(group_sum(g_rate("minor_page_faults_total")), legend)], w=8),
+        row("Collection"),
+        timeseries("Unreadable processes", "Per second, processes whose files the scan could not "
+                   "read: entirely (procread: stat vanished or unreadable) or in part (partial: "
+                   "usually /proc/<pid>/io or fd/ of another user's process without root or "
+                   "CAP_SYS_PTRACE; the group then lacks that process's I/O and fds).", "ops",
+                   [target(either_name_rate("namedprocess_scrape_procread_errors"),
+                           "{{instance}} procread"),
+                    target(either_name_rate("namedprocess_scrape_partial_errors"),
+                           "{{instance}} partial")]),
+        timeseries("Tasks hidden from the scan", "Threads the kernel counts (/proc/loadavg) that "
+                   "the last scan did not see: /proc mounted with hidepid for the exporter's "
+                   "user, or threads started during the scan. Their groups are incomplete. "
+                   "sysmon-exporter only.", "none",
+                   [target(m("sysmon_process_hidden_threads"), "{{instance}}")], decimals=0),
+    ]
+    return dashboard(
+        "sysmon-processes",
+        "sysmon / Processes",
+        "Process groups of the selected hosts (sysmon-exporter's process collector, "
+        "--collector.process, or process-exporter: the same namedprocess_namegroup_* series): "
+        "CPU, memory by type, disk I/O, file descriptors against their limits, threads and "
+        "states, context switches and page faults. Pick groups in the Process group variable.",
+        panels,
+        extra_variables=[GROUP_VARIABLE],
     )
 
 
@@ -1381,7 +1670,8 @@ def anomalies():
     )
 
 
-DASHBOARDS = {"fleet.json": fleet, "host.json": host, "anomalies.json": anomalies}
+DASHBOARDS = {"fleet.json": fleet, "host.json": host, "anomalies.json": anomalies,
+              "processes.json": processes}
 
 
 def render(build):

@@ -29,9 +29,29 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use sysmon_stack_tests::{exporter_binary, repo_root, tool};
 
-const DASHBOARDS: [&str; 3] = ["fleet.json", "host.json", "anomalies.json"];
+const DASHBOARDS: [&str; 4] = [
+    "fleet.json",
+    "host.json",
+    "anomalies.json",
+    "processes.json",
+];
+const DASHBOARD_UIDS: [&str; 4] = [
+    "sysmon-fleet",
+    "sysmon-host",
+    "sysmon-anomalies",
+    "sysmon-processes",
+];
 const DATASOURCE_UID: &str = "sysmon-prometheus";
 const VARIABLE_NAMES: [&str; 3] = ["datasource", "job", "instance"];
+
+/// Variables a dashboard has after the shared three, by uid: the processes dashboard's group
+/// selector. Each is a multi-select query of the datasource variable, with All as `.+`, whose
+/// query is filtered by the job and instance variables.
+const OWN_VARIABLES: &[(&str, &str, &str)] = &[(
+    "sysmon-processes",
+    "groupname",
+    "label_values(namedprocess_namegroup_num_procs{job=~\"$job\",instance=~\"$instance\"}, groupname)",
+)];
 
 /// Panel queries allowed to return nothing on the test's fleet: (dashboard uid, panel title,
 /// reason). Every other query must return data.
@@ -293,10 +313,19 @@ fn structural_problems(name: &str, d: &Value) -> Vec<String> {
         .cloned()
         .unwrap_or_default();
     let names: Vec<&str> = vars.iter().filter_map(|v| v["name"].as_str()).collect();
-    if names != VARIABLE_NAMES {
-        bad(format!(
-            "variables are {names:?}, expected {VARIABLE_NAMES:?}"
-        ));
+    let uid = d["uid"].as_str().unwrap_or("");
+    let own: Vec<(&str, &str)> = OWN_VARIABLES
+        .iter()
+        .filter(|(u, _, _)| *u == uid)
+        .map(|(_, n, q)| (*n, *q))
+        .collect();
+    let expected: Vec<&str> = VARIABLE_NAMES
+        .iter()
+        .copied()
+        .chain(own.iter().map(|(n, _)| *n))
+        .collect();
+    if names != expected {
+        bad(format!("variables are {names:?}, expected {expected:?}"));
     }
     for v in &vars {
         let vname = v["name"].as_str().unwrap_or("?");
@@ -333,7 +362,26 @@ fn structural_problems(name: &str, d: &Value) -> Vec<String> {
                     ));
                 }
             }
-            _ => {}
+            _ => {
+                if let Some((_, want)) = own.iter().find(|(n, _)| *n == vname) {
+                    if v["type"] != "query" || !datasource_is_variable(&v["datasource"]) {
+                        bad(format!(
+                            "variable {vname} is not a query of the datasource variable"
+                        ));
+                    }
+                    if v["multi"] != true || v["includeAll"] != true || v["allValue"] != ".+" {
+                        bad(format!(
+                            "variable {vname} is not multi-select with All as .+"
+                        ));
+                    }
+                    let def = v["definition"].as_str().unwrap_or("");
+                    if def != *want || v["query"]["query"] != *want {
+                        bad(format!(
+                            "variable {vname} queries {def:?}, expected {want:?}"
+                        ));
+                    }
+                }
+            }
         }
     }
     let job_default = vars
@@ -437,7 +485,7 @@ fn structural_problems(name: &str, d: &Value) -> Vec<String> {
         for link in links_of(p) {
             if let Some(rest) = link.split("/d/").nth(1) {
                 let uid = rest.split('/').next().unwrap_or("");
-                if !["sysmon-fleet", "sysmon-host", "sysmon-anomalies"].contains(&uid) {
+                if !DASHBOARD_UIDS.contains(&uid) {
                     bad(format!(
                         "panel {t:?} links to unknown dashboard uid {uid:?}"
                     ));
@@ -556,12 +604,18 @@ fn expr_problems(expr: &str, instant: bool) -> Vec<String> {
     out
 }
 
-/// The variables must be the same on every dashboard, and uids and titles unique.
+/// The shared variables must be the same on every dashboard (a dashboard's own variables come
+/// after them), and uids and titles unique.
 fn cross_problems(dashboards: &[(String, Value)]) -> Vec<String> {
     let mut problems = Vec::new();
+    let shared = |d: &Value| -> Vec<Value> {
+        d["templating"]["list"].as_array().map_or(vec![], |l| {
+            l.iter().take(VARIABLE_NAMES.len()).cloned().collect()
+        })
+    };
     let first = &dashboards[0];
     for (name, d) in &dashboards[1..] {
-        if d["templating"] != first.1["templating"] {
+        if shared(d) != shared(&first.1) {
             problems.push(format!(
                 "{name}: variables differ from {}'s (the same variables everywhere)",
                 first.0
@@ -595,7 +649,7 @@ fn dashboards_follow_the_structural_rules() {
         "dashboard problems:\n  {}",
         problems.join("\n  ")
     );
-    assert!(panels >= 40, "only {panels} panels in the three dashboards");
+    assert!(panels >= 40, "only {panels} panels in the dashboards");
 }
 
 /// The checks above must catch what they claim to: break a good dashboard one way at a time.
@@ -707,6 +761,43 @@ fn structural_rules_catch_broken_dashboards() {
             "breaking the dashboard ({what}) should report {expected:?}, got {problems:#?}"
         );
     }
+
+    // The processes dashboard must keep its group selector after the shared variables.
+    let (_, processes) = dashboards
+        .iter()
+        .find(|(n, _)| n == "processes.json")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        structural_problems("processes.json", &processes),
+        Vec::<String>::new()
+    );
+    let mut broken = processes.clone();
+    broken["templating"]["list"].as_array_mut().unwrap().pop();
+    let problems = structural_problems("processes.json", &broken);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("expected [\"datasource\", \"job\", \"instance\", \"groupname\"]")),
+        "{problems:?}"
+    );
+    let mut broken = processes.clone();
+    broken["templating"]["list"][3]["allValue"] = serde_json::json!(null);
+    let problems = structural_problems("processes.json", &broken);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("not multi-select with All as .+")),
+        "{problems:?}"
+    );
+    // Its own variable does not count as a difference in the shared ones.
+    assert_eq!(
+        cross_problems(&[
+            ("host.json".into(), good.clone()),
+            ("processes.json".into(), processes)
+        ]),
+        Vec::<String>::new()
+    );
 
     let mut other = good.clone();
     other["templating"]["list"][1]["current"]["value"] = serde_json::json!(["node"]);
@@ -1125,7 +1216,12 @@ threshold = 50.0
 for = "0s"
 "#;
 
-fn start_sysmon(root: &Path, state: &Path, config: Option<&Path>) -> (Proc, u16) {
+fn start_sysmon(
+    root: &Path,
+    state: &Path,
+    config: Option<&Path>,
+    extra_args: &[&str],
+) -> (Proc, u16) {
     let bin = exporter_binary();
     start(
         "sysmon-exporter",
@@ -1148,6 +1244,7 @@ fn start_sysmon(root: &Path, state: &Path, config: Option<&Path>) -> (Proc, u16)
             if let Some(cfg) = config {
                 c.arg(format!("--config.file={}", cfg.display()));
             }
+            c.args(extra_args);
             c
         },
         "/health",
@@ -1310,7 +1407,9 @@ fn substitute(expr: &str, job: &str, instance: &str) -> String {
         .replace("$__range", "5m")
         .replace("$__interval", "2s")
         .replace("$job", job)
-        .replace("$instance", instance);
+        .replace("$instance", instance)
+        // The processes dashboard's group selector, at its default: All.
+        .replace("$groupname", ".+");
     assert!(
         !out.contains('$'),
         "a variable the test does not know is left in: {out}"
@@ -1325,7 +1424,9 @@ struct Query {
     ref_id: String,
     expr: String,
     instant: bool,
-    /// Every metric it reads is sysmon's own (or ALERTS): nothing on a node_exporter host.
+    /// Every metric it reads is sysmon's own (or ALERTS), or a process group's
+    /// (`namedprocess_*`: sysmon's process collector, or process-exporter): nothing on a
+    /// node_exporter host.
     sysmon_only: bool,
     /// Every metric it reads is a storage or hardware-health one ([`STORAGE_PREFIXES`]).
     storage_only: bool,
@@ -1347,9 +1448,12 @@ fn all_queries() -> Vec<Query> {
                     .into_iter()
                     .map(|(n, _)| n)
                     .collect();
-                let sysmon_only = names
-                    .iter()
-                    .all(|n| n.starts_with("sysmon_") || n.contains(":sysmon_") || n == "ALERTS");
+                let sysmon_only = names.iter().all(|n| {
+                    n.starts_with("sysmon_")
+                        || n.contains(":sysmon_")
+                        || n.starts_with("namedprocess_")
+                        || n == "ALERTS"
+                });
                 out.push(Query {
                     dashboard: uid.clone(),
                     panel: title(p).to_string(),
@@ -1531,7 +1635,14 @@ fn every_panel_query_returns_data(backend: Backend) {
         let state = tmp.path().join(format!("state-{machine}"));
         std::fs::create_dir(&state).unwrap();
         let cfg = (machine == "laptop").then_some(config.as_path());
-        let (p, port) = start_sysmon(&root, &state, cfg);
+        // The server runs the process collector (off by default) on its fixture's process tree,
+        // so the process panels have data.
+        let extra: &[&str] = if machine == "server" {
+            &["--collector.process"]
+        } else {
+            &[]
+        };
+        let (p, port) = start_sysmon(&root, &state, cfg, extra);
         procs.push(p);
         sysmon_targets.push(format!("127.0.0.1:{port}"));
     }
@@ -1789,6 +1900,51 @@ fn every_panel_query_returns_data(backend: Backend) {
             "Hardware problems of {t}: {problems:?}"
         );
     }
+
+    // The process panels show the server's process tree: its groups in the group selector
+    // ("other" too), and the java group whose worst process holds 932 of its 1024 allowed file
+    // descriptors (the fixture's /proc/<pid>/fd and limits) first among the groups nearest their
+    // limit, on the server only (the exporters of the laptop and the VM run without the
+    // process collector).
+    let groups = prom.label_values(
+        "groupname",
+        &substitute(
+            r#"namedprocess_namegroup_num_procs{job=~"$job",instance=~"$instance"}"#,
+            "sysmon",
+            &sysmon_instance,
+        ),
+    );
+    for want in ["java", "postgres", "nginx", "other"] {
+        assert!(
+            groups.iter().any(|g| g == want),
+            "process groups of the fleet {groups:?} lack {want}"
+        );
+    }
+    let host = load_dashboards()
+        .into_iter()
+        .find(|(n, _)| n == "host.json")
+        .unwrap()
+        .1;
+    let nearest = all_panels(&host)
+        .into_iter()
+        .find(|p| title(p) == "Process groups nearest their fd limit")
+        .expect("host panel of the groups nearest their fd limit")["targets"][0]["expr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let java = prom.by_instance(&format!(
+        "({}) and on (groupname) label_replace(vector(1), \"groupname\", \"java\", \"\", \"\")",
+        substitute(&nearest, "sysmon", &sysmon_instance)
+    ));
+    assert_eq!(
+        java.keys().collect::<Vec<_>>(),
+        [server_t],
+        "worst fd ratio of the java group by instance: {java:?}"
+    );
+    assert!(
+        (java[server_t] - 932.0 / 1024.0).abs() < 1e-9,
+        "worst fd ratio of the server's java group: {java:?}"
+    );
 
     eprintln!(
         "{} queries ran against {backend:?} in {rounds} rounds; empty, as allowed: {allowed_empty:#?}; \

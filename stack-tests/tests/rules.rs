@@ -24,7 +24,7 @@ use serde_yaml_ng::Value;
 use sysmon_stack_tests::{repo_root, tool};
 
 /// The alerts every part of the stack agreed on (names fixed in the design), in file order.
-const ALERTS: [&str; 25] = [
+const ALERTS: [&str; 28] = [
     "SysmonAnomaly",
     "SysmonExporterDown",
     "SysmonCollectorFailing",
@@ -50,6 +50,9 @@ const ALERTS: [&str; 25] = [
     "SysmonZfsPoolNotOnline",
     "SysmonPowerSupplyBatteryLow",
     "SysmonPowerSupplyUnhealthy",
+    "SysmonProcessFileDescriptorsNearLimit",
+    "SysmonProcessFileDescriptorsExhausted",
+    "SysmonProcessMemoryGrowth",
 ];
 
 /// The recording rules the dashboards and sysmon-top use.
@@ -667,13 +670,25 @@ fn every_alert_has_severity_annotations_and_a_runbook_section() {
             rule.for_.is_some(),
             "{name}: no `for`: one scrape would page"
         );
-        // SysmonAnomaly keeps the severity the exporter's rule gives; the others set theirs.
-        if name == "SysmonAnomaly" {
+        // The alerts on the exporter's anomaly rules (SysmonAnomaly, and SysmonProcessMemoryGrowth
+        // for the one rule SysmonAnomaly leaves out) keep the severity the exporter's rule gives;
+        // the others set theirs.
+        if name == "SysmonAnomaly" || name == "SysmonProcessMemoryGrowth" {
             assert!(
-                !rule.labels.contains_key("severity") && !rule.labels.contains_key("subject"),
-                "SysmonAnomaly must keep the series' own severity and subject"
+                !rule.labels.contains_key("severity")
+                    && !rule.labels.contains_key("category")
+                    && !rule.labels.contains_key("subject"),
+                "{name} must keep the series' own severity, category and subject"
             );
-            assert!(rule.expr.contains("sysmon_anomaly_active == 1"));
+        }
+        if name == "SysmonAnomaly" {
+            assert!(rule
+                .expr
+                .contains(r#"sysmon_anomaly_active{rule!="process_memory_growth"} == 1"#));
+        } else if name == "SysmonProcessMemoryGrowth" {
+            assert!(rule
+                .expr
+                .contains(r#"sysmon_anomaly_active{rule="process_memory_growth"} == 1"#));
         } else {
             let severity = rule.labels.get("severity").map(String::as_str);
             assert!(
@@ -910,7 +925,10 @@ fn alertmanager_configs_share_grouping_and_inhibition() {
     );
     assert_eq!(
         strings(get(&rules[0], "target_matchers")),
-        ["severity=\"warning\""]
+        [
+            "severity=\"warning\"",
+            "alertname!=\"SysmonProcessMemoryGrowth\""
+        ]
     );
     assert_eq!(
         strings(get(&rules[0], "equal")),
@@ -1133,7 +1151,7 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
     }
 
     // (alertname, severity, category, subject, instance, rule): whether it must be held back.
-    let alerts: [(&str, &str, &str, &str, &str, &str, bool); 18] = [
+    let alerts: [(&str, &str, &str, &str, &str, &str, bool); 21] = [
         (
             "SysmonFilesystemFillingIn4h",
             "critical",
@@ -1302,6 +1320,35 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
             "hwmon",
             "host-c:10101",
             "",
+            false,
+        ),
+        // A process group out of file descriptors holds back its own fd warning, not the
+        // warning that the same group's memory keeps growing.
+        (
+            "SysmonProcessFileDescriptorsExhausted",
+            "critical",
+            "process",
+            "java",
+            "host-f:10101",
+            "",
+            false,
+        ),
+        (
+            "SysmonProcessFileDescriptorsNearLimit",
+            "warning",
+            "process",
+            "java",
+            "host-f:10101",
+            "",
+            true,
+        ),
+        (
+            "SysmonProcessMemoryGrowth",
+            "warning",
+            "process",
+            "java",
+            "host-f:10101",
+            "process_memory_growth",
             false,
         ),
     ];
