@@ -107,31 +107,39 @@ impl AdaptiveRules {
         if !verdict.score.is_finite() || !value.is_finite() {
             return verdict.active; // a non-finite input: nothing to judge
         }
-        let on = if subject == "host" {
-            String::new()
-        } else {
-            format!(" on {subject}")
-        };
-        let message = format!(
-            "{}{on} {value:.1}{} is unusual: typically {:.1}{} (score {:.1})",
-            capitalised(spec.what),
-            spec.unit,
-            verdict.baseline,
-            spec.unit,
-            verdict.score
-        );
         let active = verdict.active;
-        out.push(Observation {
-            rule,
-            subject: subject.to_string(),
-            value: verdict.score,
-            context: vec![
+        // The message and the context only ever reach an event, which only an active verdict
+        // starts: built then, not on every sample of every signal.
+        let (message, context) = if active {
+            let on = if subject == "host" {
+                String::new()
+            } else {
+                format!(" on {subject}")
+            };
+            let message = format!(
+                "{}{on} {value:.1}{} is unusual: typically {:.1}{} (score {:.1})",
+                capitalised(spec.what),
+                spec.unit,
+                verdict.baseline,
+                spec.unit,
+                verdict.score
+            );
+            let context = vec![
                 ("value".to_string(), value),
                 ("baseline".to_string(), verdict.baseline),
                 ("level".to_string(), verdict.level),
                 ("change".to_string(), verdict.change),
                 ("season".to_string(), verdict.season),
-            ],
+            ];
+            (message, context)
+        } else {
+            (String::new(), Vec::new())
+        };
+        out.push(Observation {
+            rule,
+            subject: subject.to_string(),
+            value: verdict.score,
+            context,
             decision: Some(Decision {
                 active,
                 severity: Severity::Info,
@@ -190,22 +198,32 @@ impl RuleFamily for AdaptiveRules {
         }
         debug_assert!(anomalous.iter().all(|r| HOST_SIGNALS.contains(r)));
         let count = anomalous.len();
-        let names: Vec<&str> = anomalous
-            .iter()
-            .map(|r| r.trim_start_matches("adaptive_"))
-            .collect();
+        let active = count >= self.params.host_signals;
+        // As for the signals' own rules: the text only for a verdict that can start an event.
+        let (message, context) = if active {
+            let names: Vec<&str> = anomalous
+                .iter()
+                .map(|r| r.trim_start_matches("adaptive_"))
+                .collect();
+            (
+                format!(
+                    "{count} signals of this host are anomalous together: {}",
+                    names.join(", ")
+                ),
+                vec![("anomalous_signals".to_string(), count as f64)],
+            )
+        } else {
+            (String::new(), Vec::new())
+        };
         out.push(Observation {
             rule: "adaptive_host",
             subject: "host".to_string(),
             value: count as f64 / self.params.host_signals as f64,
-            context: vec![("anomalous_signals".to_string(), count as f64)],
+            context,
             decision: Some(Decision {
-                active: count >= self.params.host_signals,
+                active,
                 severity: Severity::Critical,
-                message: format!(
-                    "{count} signals of this host are anomalous together: {}",
-                    names.join(", ")
-                ),
+                message,
                 restart: false,
             }),
         });
