@@ -370,8 +370,9 @@ impl TimeWindow {
     }
 }
 
-/// The `k`-th smallest (from 0) of the union of two ascending sequences, in O(log) steps.
-fn kth_of_two(
+/// The `k`-th smallest (from 0) of the union of two ascending sequences `a` (length `na`) and `b`
+/// (length `nb`), in O(log) steps; `k < na + nb`. (The old detector in `zscore` uses it too.)
+pub(super) fn kth_of_two(
     na: usize,
     nb: usize,
     a: impl Fn(usize) -> f64,
@@ -397,7 +398,7 @@ fn kth_of_two(
 
 /// `deviation / sigma`, the floor raising the scale so a deviation equal to the floor scores
 /// exactly `threshold`; capped at ±[`MAX_Z`].
-fn robust_z(deviation: f64, sigma: f64, floor: f64, threshold: f64) -> f64 {
+pub(super) fn robust_z(deviation: f64, sigma: f64, floor: f64, threshold: f64) -> f64 {
     let scale = sigma.max(floor / threshold);
     if scale > 0.0 && scale.is_finite() {
         (deviation / scale).clamp(-MAX_Z, MAX_Z)

@@ -33,11 +33,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use super::adaptive::{kth_of_two, robust_z};
 use super::event::Severity;
-
-/// Scores are capped here so a series whose history is perfectly flat reports a large finite
-/// number rather than infinity.
-const MAX_Z: f64 = 1000.0;
 
 /// Largest accepted window: beyond this the per-update cost (a `memmove` of the window) is too high.
 const MAX_WINDOW: usize = 100_000;
@@ -242,47 +239,6 @@ impl RollingWindow {
             MEAN_AD_TO_SIGMA * sum / n as f64
         };
         Some(Spread { median, sigma })
-    }
-}
-
-/// The `k`-th smallest (from 0) of the union of two ascending sequences `a` (length `na`) and `b`
-/// (length `nb`), in O(log) steps; `k < na + nb`.
-fn kth_of_two(
-    na: usize,
-    nb: usize,
-    a: impl Fn(usize) -> f64,
-    b: impl Fn(usize) -> f64,
-    k: usize,
-) -> f64 {
-    // Choose how many of the k + 1 smallest come from `a` (`i`); the rest come from `b` (`j`).
-    let (mut lo, mut hi) = ((k + 1).saturating_sub(nb), (k + 1).min(na));
-    while lo <= hi {
-        let i = (lo + hi) / 2;
-        let j = k + 1 - i;
-        if i > 0 && j < nb && a(i - 1) > b(j) {
-            hi = i - 1;
-        } else if j > 0 && i < na && b(j - 1) > a(i) {
-            lo = i + 1;
-        } else {
-            let from_a = if i > 0 { a(i - 1) } else { f64::NEG_INFINITY };
-            let from_b = if j > 0 { b(j - 1) } else { f64::NEG_INFINITY };
-            return from_a.max(from_b);
-        }
-    }
-    // Unreachable for sorted input and k < na + nb.
-    0.0
-}
-
-/// `deviation / sigma`, with the floor raising the scale so that a deviation equal to the floor
-/// scores exactly `threshold`, and capped at ±[`MAX_Z`].
-fn robust_z(deviation: f64, sigma: f64, floor: f64, threshold: f64) -> f64 {
-    let scale = sigma.max(floor / threshold);
-    if scale > 0.0 && scale.is_finite() {
-        (deviation / scale).clamp(-MAX_Z, MAX_Z)
-    } else if deviation == 0.0 || deviation.is_nan() {
-        0.0
-    } else {
-        MAX_Z.copysign(deviation)
     }
 }
 
