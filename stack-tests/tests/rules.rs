@@ -1372,14 +1372,33 @@ fn critical_alerts_inhibit_warnings_for_the_same_instance_category_and_subject()
         .expect("post alerts");
     assert_eq!(resp.status(), 200);
 
-    let got: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("{base}/api/v2/alerts"))
-            .call()
-            .expect("get alerts")
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    // Alertmanager's inhibitor learns of posted alerts asynchronously: read until the number of
+    // held-back alerts is the expected one (or a deadline passes, and the checks below say what
+    // differs).
+    let want_suppressed = alerts.iter().filter(|a| a.6).count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let got: serde_json::Value = loop {
+        let got: serde_json::Value = serde_json::from_str(
+            &ureq::get(&format!("{base}/api/v2/alerts"))
+                .call()
+                .expect("get alerts")
+                .into_string()
+                .unwrap(),
+        )
+        .unwrap();
+        let suppressed = got
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|a| a["status"]["state"] == "suppressed")
+                    .count()
+            })
+            .unwrap_or(0);
+        if suppressed == want_suppressed || std::time::Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     let got = got.as_array().unwrap();
     assert_eq!(got.len(), alerts.len() + 1, "{got:#?}");
     for (alertname, severity, _, subject, instance, rule, inhibited) in alerts {
