@@ -96,11 +96,10 @@ fn format_index(format: Format) -> usize {
 /// serves the first scrape of a sample, so it is counted where it happens).
 static ENCODE_CPU_NANOS: AtomicU64 = AtomicU64::new(0);
 
+/// Encodes one collector's output; the render that asks for it counts the CPU time.
 fn encode_set(set: &MetricSet, format: Format) -> String {
-    let cpu = ThreadCpu::start();
     let mut out = String::new();
     metrics::encode(&set.families, format, &mut out);
-    ENCODE_CPU_NANOS.fetch_add(cpu.elapsed_nanos(), Ordering::Relaxed);
     out
 }
 
@@ -205,6 +204,9 @@ impl Snapshot {
     /// A body restricted to the collectors `keep` accepts (for `collect[]` / `exclude[]`). The
     /// exporter's own process metrics are read now, once per scrape.
     pub fn render(&self, format: Format, keep: impl Fn(&str) -> bool) -> String {
+        // One clock pair around the whole render, not one per collector's encoding (a system
+        // call each, some hundred a scrape).
+        let cpu = ThreadCpu::start();
         let kept: Vec<&CollectorOutcome> = self
             .collectors
             .iter()
@@ -217,7 +219,6 @@ impl Snapshot {
         for c in &kept {
             out.push_str(c.encoded(format));
         }
-        let cpu = ThreadCpu::start();
         let mut hook = MetricSet::new();
         self.hook.write(&mut hook);
         metrics::encode(&hook.families, format, &mut out);
@@ -332,22 +333,19 @@ struct RunResult {
     cpu: Duration,
 }
 
-/// Runs a collector's job on the calling thread, catching a panic and measuring its cost.
+/// Runs a collector's job on the calling thread, catching a panic and measuring its cost (the
+/// isolated collectors' threads, one job per wake-up).
 fn run_job(name: &str, collector: &dyn Collector, job: Job) -> RunResult {
-    run_job_from(name, collector, job, ThreadCpu::now()).0
+    let cpu = ThreadCpu::start();
+    let mut result = run_job_untimed(name, collector, job);
+    result.cpu = cpu.elapsed();
+    result
 }
 
-/// As [`run_job`], counting the thread's CPU time from `cpu_start` (a reading taken before), and
-/// returning the reading at its end: consecutive jobs on one thread share the reading between
-/// them, one CLOCK_THREAD_CPUTIME_ID call (a real system call) per job instead of two. The
-/// sampler's bookkeeping between two inline jobs (recording the first's outcome) is then counted
-/// to the second, a few microseconds.
-fn run_job_from(
-    name: &str,
-    collector: &dyn Collector,
-    job: Job,
-    cpu_start: Duration,
-) -> (RunResult, Duration) {
+/// Runs a collector's job, measuring its wall time but not its CPU time (left zero): the inline
+/// jobs of a sample share one CPU clock reading before and one after them, see
+/// [`apportion_cpu`].
+fn run_job_untimed(name: &str, collector: &dyn Collector, job: Job) -> RunResult {
     let begin = Instant::now();
     let mut set = MetricSet::new();
     let mut error = None;
@@ -379,18 +377,28 @@ fn run_job_from(
         }
         readings
     });
-    let took = begin.elapsed();
-    let cpu_end = ThreadCpu::now();
-    (
-        RunResult {
-            set,
-            error,
-            readings,
-            took,
-            cpu: cpu_end.saturating_sub(cpu_start),
-        },
-        cpu_end,
-    )
+    RunResult {
+        set,
+        error,
+        readings,
+        took: begin.elapsed(),
+        cpu: Duration::ZERO,
+    }
+}
+
+/// Shares the thread CPU time `cpu` that a run of consecutive inline jobs took among them, in
+/// proportion to their wall times. The thread-CPU clock is a real system call (the vDSO cannot
+/// answer it), about as costly as a small collector's signal reading; an inline job reads /proc
+/// or /sys without blocking, so its wall time is its CPU time plus what the scheduler took, and
+/// the share is close to what a clock pair around each job would have measured.
+fn apportion_cpu(cpu: Duration, results: &mut [(usize, RunResult)]) {
+    let wall: f64 = results.iter().map(|(_, r)| r.took.as_secs_f64()).sum();
+    if wall <= 0.0 {
+        return;
+    }
+    for (_, result) in results.iter_mut() {
+        result.cpu = cpu.mul_f64(result.took.as_secs_f64() / wall);
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -759,14 +767,17 @@ impl Sampler {
                 Err(e) => slot.record(job, failed_run(e), started, ran_at),
             }
         }
-        let mut cpu_mark = ThreadCpu::now();
-        for (i, slot) in self.slots.iter_mut().enumerate() {
+        let inline_cpu = ThreadCpu::start();
+        let mut inline_results = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
             let job = jobs[i];
             if job.any() && slot.isolation == Isolation::Inline {
-                let (result, end) = run_job_from(slot.name, &*slot.collector, job, cpu_mark);
-                cpu_mark = end;
-                slot.record(job, result, started, ran_at);
+                inline_results.push((i, run_job_untimed(slot.name, &*slot.collector, job)));
             }
+        }
+        apportion_cpu(inline_cpu.elapsed(), &mut inline_results);
+        for (i, result) in inline_results {
+            self.slots[i].record(jobs[i], result, started, ran_at);
         }
         for (i, run) in dispatched {
             let slot = &mut self.slots[i];
@@ -1194,6 +1205,49 @@ mod tests {
             out.counter("test_runs_total", "Runs.")
                 .sample(&[], n as f64);
             Ok(())
+        }
+    }
+
+    /// Does nothing: a collector whose runs cost next to no CPU.
+    struct Idle;
+    impl Collector for Idle {
+        fn collect(&self, _: &mut MetricSet) -> Result<(), CollectError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn inline_jobs_share_their_cpu_by_wall_time() {
+        let mut sampler = Sampler::new(
+            vec![
+                Slot::new("idle_before", Box::new(Idle)).with_isolation(Isolation::Inline),
+                Slot::new("spin", Box::new(Spinning(Default::default())))
+                    .with_isolation(Isolation::Inline),
+                Slot::new("idle_after", Box::new(Idle)).with_isolation(Isolation::Inline),
+            ],
+            Duration::from_secs(1),
+        );
+        let mut snap = sampler.sample();
+        for _ in 0..2 {
+            snap = sampler.sample();
+        }
+        let cpu = |name: &str| {
+            snap.cpu
+                .collectors
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+        };
+        // Three runs of 20 ms of CPU each, minus at most what the scheduler took of their wall
+        // time from the spinner's share; the idle collectors get next to nothing.
+        assert!(
+            cpu("spin") >= Duration::from_millis(45),
+            "{:?}",
+            cpu("spin")
+        );
+        for idle in ["idle_before", "idle_after"] {
+            assert!(cpu(idle) < cpu("spin") / 10, "{idle}: {:?}", cpu(idle));
         }
     }
 

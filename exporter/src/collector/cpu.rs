@@ -29,7 +29,7 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::kept_open::KeptOpen;
 use super::{

@@ -5,13 +5,76 @@
 //! A name is ignored when it matches the exclusion, or when an inclusion is set and the name does
 //! not match it. Patterns are unanchored, as Go's `MatchString`; an empty flag value means "no
 //! pattern" (an empty regex would match every name), as in node_exporter.
+//!
+//! The patterns run on `regex-lite` (a backtracking engine a few dozen KiB of code, where the
+//! `regex` crate's automata are some 500 KiB resident in every exporter). A name's verdict is
+//! remembered, because the signal readings ask it for the same few devices every 2 s.
 
-use regex::Regex;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use regex_lite::Regex;
+
+/// Verdicts remembered at most; past it the memo starts again (hosts whose interface names churn,
+/// such as container hosts with a veth per container).
+const MEMO_LIMIT: usize = 1024;
+
+/// Names already judged, with their verdict. A clone starts empty.
+#[derive(Debug, Default)]
+struct Memo(Mutex<HashMap<String, bool>>);
+
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl Memo {
+    fn verdict(&self, name: &str, judge: impl FnOnce() -> bool) -> bool {
+        let mut verdicts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&verdict) = verdicts.get(name) {
+            return verdict;
+        }
+        let verdict = judge();
+        if verdicts.len() >= MEMO_LIMIT {
+            verdicts.clear();
+        }
+        verdicts.insert(name.to_string(), verdict);
+        verdict
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// A regular expression over a fixed vocabulary of names (the fields of /proc/net/netstat or
+/// /proc/vmstat), each name's match remembered.
+#[derive(Debug, Clone)]
+pub struct NameMatcher {
+    regex: Regex,
+    memo: Memo,
+}
+
+impl NameMatcher {
+    pub fn new(pattern: &str) -> Result<NameMatcher, regex_lite::Error> {
+        Ok(NameMatcher {
+            regex: Regex::new(pattern)?,
+            memo: Memo::default(),
+        })
+    }
+
+    pub fn is_match(&self, name: &str) -> bool {
+        self.memo.verdict(name, || self.regex.is_match(name))
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct DeviceFilter {
     include: Option<Regex>,
     exclude: Option<Regex>,
+    memo: Memo,
 }
 
 impl DeviceFilter {
@@ -29,6 +92,7 @@ impl DeviceFilter {
         Ok(DeviceFilter {
             include: compile(include)?,
             exclude: compile(exclude)?,
+            memo: Memo::default(),
         })
     }
 
@@ -44,7 +108,11 @@ impl DeviceFilter {
         } else {
             compile(exclude)?
         };
-        Ok(DeviceFilter { include, exclude })
+        Ok(DeviceFilter {
+            include,
+            exclude,
+            memo: Memo::default(),
+        })
     }
 
     /// As [`DeviceFilter::new`], for collectors where giving both flags is a usage error (netdev).
@@ -63,8 +131,13 @@ impl DeviceFilter {
     }
 
     pub fn ignored(&self, name: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
-            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
+        if self.include.is_none() && self.exclude.is_none() {
+            return false;
+        }
+        self.memo.verdict(name, || {
+            self.exclude.as_ref().is_some_and(|re| re.is_match(name))
+                || self.include.as_ref().is_some_and(|re| !re.is_match(name))
+        })
     }
 }
 
@@ -95,6 +168,22 @@ mod tests {
         assert!(!both.ignored("coretemp_0"));
         assert!(both.ignored("coretemp_1"));
         assert!(both.ignored("acpitz"));
+    }
+
+    #[test]
+    fn remembered_verdicts_stay_right_past_the_memo_limit() {
+        let f = DeviceFilter::new((I, None), (E, Some("^veth"))).unwrap();
+        for round in 0..2 {
+            for i in 0..MEMO_LIMIT + 10 {
+                assert!(f.ignored(&format!("veth{i}")), "round {round}");
+                assert!(!f.ignored(&format!("eth{i}")), "round {round}");
+            }
+        }
+        assert!(f.memo.len() <= MEMO_LIMIT);
+        let m = NameMatcher::new("^Tcp_").unwrap();
+        assert!(m.is_match("Tcp_InSegs") && m.is_match("Tcp_InSegs"));
+        assert!(!m.is_match("Udp_InErrors") && !m.clone().is_match("Udp_InErrors"));
+        assert!(f.clone().ignored("veth0") && !f.clone().ignored("eth0"));
     }
 
     #[test]

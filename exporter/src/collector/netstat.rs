@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
 use std::sync::Mutex;
 
-use regex::Regex;
+use super::filter::NameMatcher;
 
 use super::{BuildContext, CollectError, Collector, Registration, Roots};
 use crate::metrics::{MetricSet, MetricType};
@@ -61,7 +61,7 @@ pub struct Args {
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     let args: Args = ctx.args()?;
-    let fields = Regex::new(&args.fields).map_err(|e| {
+    let fields = NameMatcher::new(&args.fields).map_err(|e| {
         format!(
             "--collector.netstat.fields: invalid regular expression {:?}: {e}",
             args.fields
@@ -213,7 +213,7 @@ fn truncated(line: &str) -> String {
 
 pub struct NetstatCollector {
     roots: Roots,
-    fields: Regex,
+    fields: NameMatcher,
     /// Whether `<Protocol>_<Field>` matches `fields`, remembered: the same few hundred names come
     /// back every sample.
     selected: Mutex<HashMap<Box<str>, bool>>,
@@ -405,7 +405,7 @@ Lonely: A
 
     #[test]
     fn default_pattern_selects_node_exporters_fields() {
-        let re = Regex::new(DEFAULT_FIELDS).unwrap();
+        let re = NameMatcher::new(DEFAULT_FIELDS).unwrap();
         for yes in [
             "Tcp_CurrEstab",
             "TcpExt_ListenOverflows",
@@ -439,7 +439,7 @@ Lonely: A
     fn collect(machine: &str, fields: &str) -> (MetricSet, Result<(), CollectError>) {
         let collector = NetstatCollector {
             roots: fixture_roots(machine),
-            fields: Regex::new(fields).unwrap(),
+            fields: NameMatcher::new(fields).unwrap(),
             selected: Mutex::new(HashMap::new()),
         };
         let mut out = MetricSet::new();
@@ -519,7 +519,7 @@ Lonely: A
                 procfs: dir.path().to_path_buf(),
                 ..Roots::default()
             },
-            fields: Regex::new(DEFAULT_FIELDS).unwrap(),
+            fields: NameMatcher::new(DEFAULT_FIELDS).unwrap(),
             selected: Mutex::new(HashMap::new()),
         };
         let mut out = MetricSet::new();

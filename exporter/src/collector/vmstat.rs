@@ -10,7 +10,7 @@
 //! before it), sysmon publishes every well-formed matching line and then fails the collector,
 //! naming the first malformed line.
 
-use regex::Regex;
+use super::filter::NameMatcher;
 
 use super::{malformed_lines, read_string, BuildContext, Collector, Registration, Roots};
 use crate::collector::CollectError;
@@ -45,7 +45,7 @@ pub struct Args {
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     let args: Args = ctx.args()?;
-    let fields = Regex::new(&args.fields)
+    let fields = NameMatcher::new(&args.fields)
         .map_err(|e| format!("--collector.vmstat.fields: invalid regular expression: {e}"))?;
     Ok(Box::new(VmstatCollector {
         roots: ctx.roots.clone(),
@@ -55,7 +55,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
 
 pub struct VmstatCollector {
     roots: Roots,
-    fields: Regex,
+    fields: NameMatcher,
 }
 
 /// Whether `name` can follow `node_vmstat_` in a metric name.
@@ -132,7 +132,7 @@ mod tests {
     fn collector(machine: &str, fields: &str) -> VmstatCollector {
         VmstatCollector {
             roots: fixture_roots(machine),
-            fields: Regex::new(fields).unwrap(),
+            fields: NameMatcher::new(fields).unwrap(),
         }
     }
 
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn default_fields_select_what_node_exporter_selects() {
-        let re = Regex::new(DEFAULT_FIELDS).unwrap();
+        let re = NameMatcher::new(DEFAULT_FIELDS).unwrap();
         for yes in [
             "oom_kill",
             "pgpgin",
@@ -212,7 +212,7 @@ mod tests {
         let mut out = MetricSet::new();
         let c = VmstatCollector {
             roots: fixture_roots("does-not-exist"),
-            fields: Regex::new(".*").unwrap(),
+            fields: NameMatcher::new(".*").unwrap(),
         };
         assert!(c.collect(&mut out).is_err());
     }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
