@@ -426,8 +426,13 @@ impl AttrDir {
 
     /// The attribute's bytes (at most 64 KiB: sysfs attributes are one page).
     pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        read_attribute(self.open_attribute(name)?)
+    }
+
+    /// Opens the attribute for reading.
+    pub fn open_attribute(&self, name: &str) -> std::io::Result<std::fs::File> {
         let Some(dir) = &self.fd else {
-            return read_attribute(std::fs::File::open(self.path.join(name))?);
+            return std::fs::File::open(self.path.join(name));
         };
         let fd = rustix::fs::openat(
             dir,
@@ -435,7 +440,7 @@ impl AttrDir {
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )?;
-        read_attribute(std::fs::File::from(fd))
+        Ok(std::fs::File::from(fd))
     }
 }
 

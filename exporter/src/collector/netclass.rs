@@ -5,8 +5,18 @@
 //! As in prometheus/procfs, an attribute the kernel refuses to show (EINVAL for `speed`, `duplex` or
 //! `carrier` on an interface that is down, EOPNOTSUPP, a missing file, no permission) is simply
 //! absent, so its metric is skipped for that interface.
+//!
+//! The attribute files of the first [`MAX_KEPT_IFACES`] interfaces stay open between runs and are
+//! read again from offset 0 (sysfs shows an attribute's current value on every such read):
+//! opening and closing some 22 files an interface was most of this collector's cost. An
+//! interface is known by its directory's inode, so one renamed or created anew under the same name
+//! has its files opened again.
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::sync::Mutex;
 
 use super::filter::DeviceFilter;
 use super::{
@@ -55,6 +65,7 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
         roots: ctx.roots.clone(),
         ignored,
         ignore_invalid_speed: args.ignore_invalid_speed,
+        kept: Mutex::default(),
     }))
 }
 
@@ -62,6 +73,96 @@ pub struct NetclassCollector {
     roots: Roots,
     ignored: DeviceFilter,
     ignore_invalid_speed: bool,
+    /// Per interface name, its attribute files kept open since an earlier run.
+    kept: Mutex<HashMap<String, KeptIface>>,
+}
+
+/// Interfaces whose attribute files are kept open: some 22 descriptors each, so a host with
+/// hundreds of veth interfaces does not hold thousands of them. The interfaces past it (in name
+/// order) are read by opening each file, as before.
+const MAX_KEPT_IFACES: usize = 8;
+
+/// Where an interface's attributes are read from.
+trait AttrSource {
+    fn path(&self) -> &Path;
+    fn read(&mut self, name: &'static str) -> std::io::Result<Vec<u8>>;
+}
+
+impl AttrSource for AttrDir {
+    fn path(&self) -> &Path {
+        AttrDir::path(self)
+    }
+    fn read(&mut self, name: &'static str) -> std::io::Result<Vec<u8>> {
+        AttrDir::read(self, name)
+    }
+}
+
+/// One interface's attribute files, opened at first use and kept.
+struct KeptIface {
+    /// Device and inode of the interface's directory when its files were opened.
+    identity: (u64, u64),
+    dir: AttrDir,
+    /// Per attribute: its open file, or `None` when the interface has no such attribute.
+    files: HashMap<&'static str, Option<File>>,
+    /// Set when a read found the interface gone (ENODEV): the entry is dropped after the run.
+    gone: bool,
+}
+
+impl KeptIface {
+    fn open(dir: &Path, identity: (u64, u64)) -> KeptIface {
+        KeptIface {
+            identity,
+            dir: AttrDir::open(dir),
+            files: HashMap::new(),
+            gone: false,
+        }
+    }
+}
+
+impl AttrSource for KeptIface {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn read(&mut self, name: &'static str) -> std::io::Result<Vec<u8>> {
+        use std::io::{Error, ErrorKind};
+        let file = match self.files.get(name) {
+            Some(Some(file)) => file,
+            Some(None) => return Err(Error::from(ErrorKind::NotFound)),
+            None => match self.dir.open_attribute(name) {
+                Ok(file) => self
+                    .files
+                    .entry(name)
+                    .or_insert(Some(file))
+                    .as_ref()
+                    .expect("inserted"),
+                Err(e) => {
+                    // An attribute the interface does not have stays absent; other errors (no
+                    // permission) are tried again next run.
+                    if e.kind() == ErrorKind::NotFound {
+                        self.files.insert(name, None);
+                    }
+                    return Err(e);
+                }
+            },
+        };
+        let mut page = [0u8; 4096];
+        let n = loop {
+            match file.read_at(&mut page, 0) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // The interface was removed: its attributes are absent, as when a directory
+                // vanishes between listing and reading; its files are closed after the run.
+                Err(e)
+                    if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::NODEV) =>
+                {
+                    self.gone = true;
+                    return Err(Error::from(ErrorKind::NotFound));
+                }
+                other => break other?,
+            }
+        };
+        Ok(page[..n].to_vec())
+    }
 }
 
 /// Integer attributes exported one metric each: (sysfs file, metric suffix, type, help), sorted by
@@ -162,7 +263,11 @@ fn attribute_absent(e: &std::io::Error) -> bool {
 
 /// Reads one attribute, trimmed of surrounding space as procfs' SysReadFile does. `None` when the
 /// kernel does not show it; a read error that is not one of those is added to `errors`.
-fn read_attr(dir: &AttrDir, name: &str, errors: &mut Vec<CollectError>) -> Option<String> {
+fn read_attr(
+    dir: &mut impl AttrSource,
+    name: &'static str,
+    errors: &mut Vec<CollectError>,
+) -> Option<String> {
     match dir.read(name) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).trim().to_string()),
         Err(e) if attribute_absent(&e) => None,
@@ -173,7 +278,11 @@ fn read_attr(dir: &AttrDir, name: &str, errors: &mut Vec<CollectError>) -> Optio
     }
 }
 
-fn read_int_attr(dir: &AttrDir, name: &str, errors: &mut Vec<CollectError>) -> Option<i64> {
+fn read_int_attr(
+    dir: &mut impl AttrSource,
+    name: &'static str,
+    errors: &mut Vec<CollectError>,
+) -> Option<i64> {
     let text = read_attr(dir, name, errors)?;
     let value = parse_int(&text);
     if value.is_none() {
@@ -188,7 +297,10 @@ fn read_int_attr(dir: &AttrDir, name: &str, errors: &mut Vec<CollectError>) -> O
 /// Reads one interface directory. Attributes that are absent stay `None`; attributes that could
 /// not be read or parsed are also `None`, and the reason is added to `errors`.
 pub fn read_iface(dir: &Path, errors: &mut Vec<CollectError>) -> Iface {
-    let dir = &AttrDir::open(dir);
+    read_iface_from(&mut AttrDir::open(dir), errors)
+}
+
+fn read_iface_from(dir: &mut impl AttrSource, errors: &mut Vec<CollectError>) -> Iface {
     let mut iface = Iface {
         address: read_attr(dir, "address", errors),
         broadcast: read_attr(dir, "broadcast", errors),
@@ -275,6 +387,8 @@ impl Collector for NetclassCollector {
         let entries = sorted_dir_entries(&class_dir)?;
         declare_families(out);
         let mut errors = Vec::new();
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = Vec::new();
         for entry in entries {
             // class/net holds one symlink per interface, plus regular files such as
             // `bonding_masters` that are not interfaces.
@@ -286,18 +400,35 @@ impl Collector for NetclassCollector {
                 continue;
             }
             let dir = entry.path();
-            match std::fs::metadata(&dir) {
-                Ok(_) => {}
+            let identity = match std::fs::metadata(&dir) {
+                Ok(meta) => (meta.dev(), meta.ino()),
                 // The interface went away between listing and reading it.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     errors.push(CollectError::io(dir, e));
                     continue;
                 }
-            }
-            let iface = read_iface(&dir, &mut errors);
+            };
+            let room = kept.len() < MAX_KEPT_IFACES;
+            let iface = match kept.get_mut(&device) {
+                Some(k) if k.identity == identity => read_iface_from(k, &mut errors),
+                Some(k) => {
+                    // Another interface under a kept name: its files are opened anew.
+                    *k = KeptIface::open(&dir, identity);
+                    read_iface_from(k, &mut errors)
+                }
+                None if room => {
+                    let k = kept
+                        .entry(device.clone())
+                        .or_insert_with(|| KeptIface::open(&dir, identity));
+                    read_iface_from(k, &mut errors)
+                }
+                None => read_iface(&dir, &mut errors),
+            };
+            seen.push(device.clone());
             self.publish(out, &device, &iface);
         }
+        kept.retain(|name, k| !k.gone && seen.contains(name));
         combine(errors)
     }
 }
@@ -397,6 +528,7 @@ mod tests {
             roots: Roots::default(),
             ignored: DeviceFilter::new(("i", None), ("e", Some("^$"))).unwrap(),
             ignore_invalid_speed,
+            kept: Mutex::default(),
         };
         let mut out = MetricSet::new();
         collector(false).publish(&mut out, "eth0", &iface);
@@ -429,6 +561,7 @@ mod tests {
             roots: fixture_roots(machine),
             ignored: DeviceFilter::new(("i", None), ("e", Some(ignored))).unwrap(),
             ignore_invalid_speed,
+            kept: Mutex::default(),
         };
         let mut out = MetricSet::new();
         let result = collector.collect(&mut out);
@@ -459,6 +592,71 @@ mod tests {
             .unwrap()
             .1
             .clone()
+    }
+
+    /// A sysfs-like tree of `count` interfaces named `eth<N>`, each with an mtu of 1500 + N.
+    fn interfaces(count: usize) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for n in 0..count {
+            write_iface(root.path(), &format!("eth{n:02}"), 1500 + n as i64);
+        }
+        root
+    }
+
+    fn write_iface(root: &Path, name: &str, mtu: i64) {
+        let dir = root.join("sys/class/net").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("mtu"), format!("{mtu}\n")).unwrap();
+        std::fs::write(dir.join("operstate"), "up\n").unwrap();
+    }
+
+    #[test]
+    fn kept_files_follow_changes_new_interfaces_and_removals() {
+        let root = interfaces(MAX_KEPT_IFACES + 3);
+        let collector = NetclassCollector {
+            roots: Roots {
+                sysfs: root.path().join("sys"),
+                ..Roots::default()
+            },
+            ignored: DeviceFilter::keep_all(),
+            ignore_invalid_speed: false,
+            kept: Mutex::default(),
+        };
+        let run = || {
+            let mut out = MetricSet::new();
+            collector.collect(&mut out).unwrap();
+            out
+        };
+        let out = run();
+        for n in 0..MAX_KEPT_IFACES + 3 {
+            let mtu = value(&out, "node_network_mtu_bytes", &format!("eth{n:02}"));
+            assert_eq!(mtu, Some(1500.0 + n as f64), "eth{n:02}");
+        }
+        assert_eq!(collector.kept.lock().unwrap().len(), MAX_KEPT_IFACES);
+
+        // Rewritten in place, as sysfs values change: the kept file shows the new value.
+        std::fs::write(root.path().join("sys/class/net/eth00/mtu"), "9000\n").unwrap();
+        // Removed and created anew under the same name: a new directory, opened again.
+        std::fs::remove_dir_all(root.path().join("sys/class/net/eth01")).unwrap();
+        write_iface(root.path(), "eth01", 4000);
+        // Gone: its kept files are closed and its place taken by the next interface.
+        std::fs::remove_dir_all(root.path().join("sys/class/net/eth02")).unwrap();
+        let out = run();
+        assert_eq!(value(&out, "node_network_mtu_bytes", "eth00"), Some(9000.0));
+        assert_eq!(value(&out, "node_network_mtu_bytes", "eth01"), Some(4000.0));
+        assert_eq!(value(&out, "node_network_mtu_bytes", "eth02"), None);
+        let last = format!("eth{:02}", MAX_KEPT_IFACES + 2);
+        assert_eq!(
+            value(&out, "node_network_mtu_bytes", &last),
+            Some(1500.0 + (MAX_KEPT_IFACES + 2) as f64)
+        );
+        assert!(!collector.kept.lock().unwrap().contains_key("eth02"));
+        // The place it left is taken at the next run.
+        assert_eq!(collector.kept.lock().unwrap().len(), MAX_KEPT_IFACES - 1);
+        run();
+        let kept = collector.kept.lock().unwrap();
+        assert_eq!(kept.len(), MAX_KEPT_IFACES);
+        assert!(kept.contains_key(&format!("eth{MAX_KEPT_IFACES:02}")));
     }
 
     #[test]
