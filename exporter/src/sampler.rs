@@ -313,13 +313,23 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Job {
     collect: bool,
-    signals: bool,
+    signals: Signals,
+}
+
+/// Whether a job takes the collector's signal readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signals {
+    No,
+    Read,
+    /// Taken from the full run's output ([`Collector::full_run_has_signals`]), or read when the
+    /// run failed (its output may then lack them).
+    FromRun,
 }
 
 impl Job {
     /// Whether there is anything to do.
     fn any(self) -> bool {
-        self.collect || self.signals
+        self.collect || self.signals != Signals::No
     }
 }
 
@@ -358,7 +368,12 @@ fn run_job_untimed(name: &str, collector: &dyn Collector, job: Job) -> RunResult
             Err(panic) => Some(format!("collector panicked: {}", panic_message(&panic))),
         };
     }
-    let readings = job.signals.then(|| {
+    let read_signals = match job.signals {
+        Signals::No => false,
+        Signals::Read => true,
+        Signals::FromRun => error.is_some(),
+    };
+    let readings = read_signals.then(|| {
         let mut readings = Readings::default();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             collector.signals(&mut readings)
@@ -594,10 +609,16 @@ impl Slot {
     /// Records a job's result: its readings, and for a full run the collector's latest outcome.
     fn record(&mut self, job: Job, mut result: RunResult, started: Instant, ran_at: SystemTime) {
         self.cpu += result.cpu;
-        if job.signals {
+        match job.signals {
             // A job that did not run (timed out, still busy) leaves no readings: a stale value
             // must not pass for a current one.
-            self.signal_readings = Some(result.readings.take().unwrap_or_default());
+            Signals::Read => {
+                self.signal_readings = Some(result.readings.take().unwrap_or_default())
+            }
+            // Read only if the run failed; otherwise they come from the run's output, which
+            // `record_outcome` turns into `outcome_readings`.
+            Signals::FromRun => self.signal_readings = result.readings.take(),
+            Signals::No => {}
         }
         if job.collect {
             self.record_outcome(result, started, ran_at);
@@ -724,7 +745,17 @@ impl Sampler {
             .zip(&due)
             .map(|(s, due)| Job {
                 collect: *due,
-                signals: s.collector.reads_signals(),
+                signals: match (s.collector.reads_signals(), *due) {
+                    (false, _) => Signals::No,
+                    // The files are read once: the full run's output holds the readings.
+                    (true, true)
+                        if s.isolation == Isolation::Inline
+                            && s.collector.full_run_has_signals() =>
+                    {
+                        Signals::FromRun
+                    }
+                    (true, _) => Signals::Read,
+                },
             })
             .collect();
         for slot in &mut self.slots {
@@ -760,7 +791,7 @@ impl Sampler {
             }
             let background = slot.cadence == Cadence::Slow && slot.latest.is_some();
             match slot.dispatch(job) {
-                Ok(run) if background && !job.signals => {
+                Ok(run) if background && job.signals == Signals::No => {
                     slot.pending = Some((run, started, ran_at));
                 }
                 Ok(run) => dispatched.push((i, run)),
@@ -1098,6 +1129,88 @@ mod tests {
                     .contains("test_hook_load1 1.5\n"));
             }
         }
+    }
+
+    /// A signal-reading collector whose full runs publish its reading too (as node_memory_
+    /// MemTotal_bytes, 1000 + the run count); its runs fail while `fail` is set.
+    #[derive(Default)]
+    struct RunHoldsSignals {
+        inner: Signalling,
+        fail: AtomicBool,
+    }
+    impl Collector for RunHoldsSignals {
+        fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+            let n = self.inner.runs.fetch_add(1, Ordering::Relaxed) + 1;
+            out.gauge("node_memory_MemTotal_bytes", "Memory.")
+                .sample(&[], 1000.0 + n as f64);
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(CollectError::Other("failed on purpose".into()));
+            }
+            Ok(())
+        }
+        fn reads_signals(&self) -> bool {
+            true
+        }
+        fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+            self.inner.signals(readings)
+        }
+        fn full_run_has_signals(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_full_run_that_holds_the_signals_is_not_read_twice() {
+        let collector = Arc::new(RunHoldsSignals::default());
+        struct Shared(Arc<RunHoldsSignals>);
+        impl Collector for Shared {
+            fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
+                self.0.collect(out)
+            }
+            fn reads_signals(&self) -> bool {
+                true
+            }
+            fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
+                self.0.signals(readings)
+            }
+            fn full_run_has_signals(&self) -> bool {
+                true
+            }
+        }
+        let mut sampler = Sampler::new(
+            vec![Slot::new("mem", Box::new(Shared(Arc::clone(&collector))))
+                .with_cadence(Cadence::Slow)
+                .with_isolation(Isolation::Inline)],
+            Duration::from_secs(1),
+        )
+        .with_slow_interval(Duration::from_secs(3600))
+        .with_hook(Box::new(ReadingsHook));
+        let memory = |snap: &Snapshot| {
+            let text = String::from_utf8(snap.body(Format::Text).to_vec()).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("test_hook_memory "))
+                .unwrap()
+                .to_string()
+        };
+        // The first sample runs it fully: the reading is the run's, and no signal was read.
+        let snap = sampler.sample();
+        assert_eq!(memory(&snap), "1001");
+        assert_eq!(collector.inner.readings.load(Ordering::Relaxed), 0);
+        // The next samples only read the signals.
+        assert_eq!(memory(&sampler.sample()), "1");
+        assert_eq!(memory(&sampler.sample()), "2");
+        // A failed full run: the signals are read after all.
+        let mut sampler = Sampler::new(
+            vec![Slot::new("mem", Box::new(Shared(Arc::clone(&collector))))
+                .with_isolation(Isolation::Inline)],
+            Duration::from_secs(1),
+        )
+        .with_hook(Box::new(ReadingsHook));
+        collector.fail.store(true, Ordering::Relaxed);
+        assert_eq!(memory(&sampler.sample()), "3");
+        collector.fail.store(false, Ordering::Relaxed);
+        assert_eq!(memory(&sampler.sample()), "1003");
+        assert_eq!(collector.inner.readings.load(Ordering::Relaxed), 3);
     }
 
     #[test]

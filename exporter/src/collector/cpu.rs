@@ -657,6 +657,10 @@ impl Collector for CpuCollector {
         true
     }
 
+    fn full_run_has_signals(&self) -> bool {
+        true
+    }
+
     fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
         readings.cpu = self
             .stat

@@ -466,6 +466,10 @@ impl Collector for DiskstatsCollector {
         true
     }
 
+    fn full_run_has_signals(&self) -> bool {
+        true
+    }
+
     fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
         let (read, written) = self
             .kept

@@ -61,6 +61,10 @@ impl Collector for LoadavgCollector {
         true
     }
 
+    fn full_run_has_signals(&self) -> bool {
+        true
+    }
+
     fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
         readings.load1 = self.kept.read(parse)?.map(|[l1, _, _]| l1);
         Ok(())

@@ -167,6 +167,10 @@ impl Collector for MeminfoCollector {
         true
     }
 
+    fn full_run_has_signals(&self) -> bool {
+        true
+    }
+
     fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
         (readings.memory_total_bytes, readings.memory_available_bytes) =
             self.kept.read(total_and_available)?;

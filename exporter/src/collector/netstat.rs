@@ -22,9 +22,8 @@
 //! one header/value pair (the kernel splits `IcmpMsg` into lines of 16 message types),
 //! node_exporter keeps only the last pair, this collector all of them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
-use std::sync::Mutex;
 
 use super::filter::NameMatcher;
 
@@ -70,7 +69,6 @@ fn build(ctx: &BuildContext) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(NetstatCollector {
         roots: ctx.roots.clone(),
         fields,
-        selected: Mutex::new(HashMap::new()),
     }))
 }
 
@@ -213,21 +211,9 @@ fn truncated(line: &str) -> String {
 
 pub struct NetstatCollector {
     roots: Roots,
+    /// Which `<Protocol>_<Field>` names to export (each name's verdict is remembered: the same few
+    /// hundred names come back every run).
     fields: NameMatcher,
-    /// Whether `<Protocol>_<Field>` matches `fields`, remembered: the same few hundred names come
-    /// back every sample.
-    selected: Mutex<HashMap<Box<str>, bool>>,
-}
-
-impl NetstatCollector {
-    fn is_selected(&self, cache: &mut HashMap<Box<str>, bool>, key: &str) -> bool {
-        if let Some(&selected) = cache.get(key) {
-            return selected;
-        }
-        let selected = self.fields.is_match(key);
-        cache.insert(key.into(), selected);
-        selected
-    }
 }
 
 impl Collector for NetstatCollector {
@@ -256,25 +242,22 @@ impl Collector for NetstatCollector {
         ];
         // Sorted by metric name, as node_exporter's registry prints them; a later duplicate wins.
         let mut selected: BTreeMap<String, &Stat> = BTreeMap::new();
-        {
-            let mut cache = self.selected.lock().unwrap_or_else(|e| e.into_inner());
-            let mut key = String::new();
-            for (path, file) in parsed.iter().flatten() {
-                for stat in &file.stats {
-                    key.clear();
-                    key.push_str(stat.protocol);
-                    key.push('_');
-                    key.push_str(stat.field);
-                    if self.is_selected(&mut cache, &key) {
-                        selected.insert(key.clone(), stat);
-                    }
+        let mut key = String::new();
+        for (path, file) in parsed.iter().flatten() {
+            for stat in &file.stats {
+                key.clear();
+                key.push_str(stat.protocol);
+                key.push('_');
+                key.push_str(stat.field);
+                if self.fields.is_match(&key) {
+                    selected.insert(key.clone(), stat);
                 }
-                if !file.bad.is_empty() {
-                    errors.push(CollectError::parse(
-                        path.as_path(),
-                        super::malformed_summary(&file.bad),
-                    ));
-                }
+            }
+            if !file.bad.is_empty() {
+                errors.push(CollectError::parse(
+                    path.as_path(),
+                    super::malformed_summary(&file.bad),
+                ));
             }
         }
         for (key, stat) in selected {
@@ -440,7 +423,6 @@ Lonely: A
         let collector = NetstatCollector {
             roots: fixture_roots(machine),
             fields: NameMatcher::new(fields).unwrap(),
-            selected: Mutex::new(HashMap::new()),
         };
         let mut out = MetricSet::new();
         let result = collector.collect(&mut out);
@@ -520,7 +502,6 @@ Lonely: A
                 ..Roots::default()
             },
             fields: NameMatcher::new(DEFAULT_FIELDS).unwrap(),
-            selected: Mutex::new(HashMap::new()),
         };
         let mut out = MetricSet::new();
         let err = collector.collect(&mut out).unwrap_err().to_string();

@@ -753,6 +753,10 @@ impl Collector for NetdevCollector {
     /// Bytes received and transmitted over the kept interfaces but loopback, from /proc/net/dev
     /// kept open: the kernel's same per-device counters as rtnetlink's and sysfs's (all three
     /// come from dev_get_stats), for about a tenth of an rtnetlink dump's cost.
+    fn full_run_has_signals(&self) -> bool {
+        true
+    }
+
     fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
         let (received, transmitted) = self
             .proc_net_dev
