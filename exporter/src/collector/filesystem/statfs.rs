@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What statfs says about one filesystem, in node_exporter's units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,7 +73,8 @@ pub struct StatRunner {
 /// The worker's two channels: mount points in, results out (in the same order).
 struct Worker {
     jobs: mpsc::Sender<PathBuf>,
-    results: mpsc::Receiver<io::Result<FsUsage>>,
+    /// Each call's result and the moment it ended.
+    results: mpsc::Receiver<(io::Result<FsUsage>, Instant)>,
 }
 
 /// Locks a mutex; a panic elsewhere while it was held leaves usable contents behind.
@@ -102,53 +103,97 @@ impl StatRunner {
     /// statfs on every path, each within the timeout, the paths shared out among the workers
     /// (path `i` to worker `i mod n`, each worker's paths one after the other). Each result is the
     /// usage or the `device_error` label, in the order of `paths`.
+    ///
+    /// Every worker is handed its whole share at once and works through it while this thread
+    /// takes the results in turn, so a run starts no thread and wakes each worker once. Each
+    /// result comes with the moment its call ended, which is when the worker's next call began:
+    /// that call's timeout counts from there, however late this thread gets to it.
     pub fn stat_all(&self, paths: &[PathBuf]) -> Vec<Result<FsUsage, String>> {
         let n = self.workers.len().min(paths.len()).max(1);
-        let run = |k: usize| -> Vec<(usize, Result<FsUsage, String>)> {
-            let mut worker = lock(&self.workers[k]);
-            paths
-                .iter()
-                .enumerate()
-                .skip(k)
-                .step_by(n)
-                .map(|(i, p)| (i, self.stat_one(&mut worker, p)))
-                .collect()
-        };
-        if n == 1 {
-            return run(0).into_iter().map(|(_, r)| r).collect();
-        }
         let mut results: Vec<Result<FsUsage, String>> = vec![Err(String::new()); paths.len()];
-        std::thread::scope(|scope| {
-            // Workers 1..n are driven from short-lived scoped threads, worker 0 from this one; a
-            // thread that cannot be started leaves its share to this thread.
-            let mut inline = vec![0];
-            let handles: Vec<_> = (1..n)
-                .filter_map(|k| {
-                    let spawned = std::thread::Builder::new()
-                        .name("statfs-dispatch".to_string())
-                        .stack_size(64 * 1024)
-                        .spawn_scoped(scope, move || run(k));
-                    match spawned {
-                        Ok(handle) => Some(handle),
-                        Err(_) => {
-                            inline.push(k);
-                            None
+        let mut slots: Vec<MutexGuard<'_, Option<Worker>>> =
+            self.workers[..n].iter().map(lock).collect();
+        // Per worker: its paths handed over (index into `paths`), and when.
+        let mut handed: Vec<(Vec<usize>, Instant)> = Vec::with_capacity(n);
+        for (k, slot) in slots.iter_mut().enumerate() {
+            let mut share = Vec::new();
+            for i in (k..paths.len()).step_by(n) {
+                if lock(&self.stuck).contains(&paths[i]) {
+                    results[i] = Err(TIMEOUT_ERROR.to_string());
+                    continue;
+                }
+                if slot.is_none() {
+                    match self.spawn_worker() {
+                        Ok(w) => **slot = Some(w),
+                        Err(e) => {
+                            results[i] = Err(error_label(&e));
+                            continue;
                         }
                     }
-                })
-                .collect();
-            let mut done: Vec<(usize, Result<FsUsage, String>)> =
-                inline.into_iter().flat_map(run).collect();
-            for handle in handles {
-                if let Ok(part) = handle.join() {
-                    done.extend(part);
+                }
+                let worker = slot.as_ref().expect("started above");
+                if worker.jobs.send(paths[i].clone()).is_err() {
+                    **slot = None;
+                    results[i] = Err("statfs worker ended without a result".to_string());
+                    continue;
+                }
+                share.push(i);
+            }
+            handed.push((share, Instant::now()));
+        }
+        for (slot, (share, handed_at)) in slots.iter_mut().zip(handed) {
+            let mut began = handed_at;
+            for (position, &i) in share.iter().enumerate() {
+                match self.take_result(slot, &paths[i], began) {
+                    Some((result, ended)) => {
+                        results[i] = result;
+                        began = ended;
+                    }
+                    None => {
+                        // The worker is gone (set aside in a hung call, or ended): the rest of
+                        // its share is stated one by one on a new worker.
+                        results[i] = Err(TIMEOUT_ERROR.to_string());
+                        for &rest in &share[position + 1..] {
+                            results[rest] = self.stat_one(slot, &paths[rest]);
+                        }
+                        break;
+                    }
                 }
             }
-            for (i, result) in done {
-                results[i] = result;
-            }
-        });
+        }
         results
+    }
+
+    /// The next result of the worker in `slot`, for the call on `path` that began at `began`;
+    /// `None` when it does not come within the timeout (the mount is then marked stuck and the
+    /// worker set aside) or the worker ended.
+    fn take_result(
+        &self,
+        slot: &mut Option<Worker>,
+        path: &Path,
+        began: Instant,
+    ) -> Option<(Result<FsUsage, String>, Instant)> {
+        let worker = slot.as_ref()?;
+        let left = (began + self.timeout).saturating_duration_since(Instant::now());
+        let (result, ended) = match worker.results.recv_timeout(left) {
+            Ok(done) => done,
+            Err(RecvTimeoutError::Timeout) => {
+                let mut stuck = lock(&self.stuck);
+                match worker.results.try_recv() {
+                    Ok(done) => done,
+                    Err(_) => {
+                        stuck.insert(path.to_path_buf());
+                        *slot = None;
+                        return None;
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                *slot = None;
+                return None;
+            }
+        };
+        Some((result.map_err(|e| error_label(&e)), ended))
     }
 
     /// How many mount points currently have a hung call.
@@ -166,7 +211,7 @@ impl StatRunner {
             .stack_size(128 * 1024)
             .spawn(move || {
                 while let Ok(path) = incoming.recv() {
-                    let result = stat(&path);
+                    let result = (stat(&path), Instant::now());
                     // Under the lock, so that the collector, which also checks for a result under
                     // the lock before marking the mount stuck, either gets this result or has
                     // already marked the mount and sees it unmarked here.
@@ -193,12 +238,12 @@ impl StatRunner {
             *slot = None;
             return Err("statfs worker ended without a result".to_string());
         }
-        let result = match worker.results.recv_timeout(self.timeout) {
-            Ok(result) => result,
+        let (result, _) = match worker.results.recv_timeout(self.timeout) {
+            Ok(done) => done,
             Err(RecvTimeoutError::Timeout) => {
                 let mut stuck = lock(&self.stuck);
                 match worker.results.try_recv() {
-                    Ok(result) => result,
+                    Ok(done) => done,
                     Err(_) => {
                         stuck.insert(path.to_path_buf());
                         // The worker is blocked in this call: set it aside.
@@ -318,6 +363,31 @@ mod tests {
         let third = h.runner.stat_all(&paths);
         assert_eq!(third[0], Ok(usage(2.0)));
         assert_eq!(h.hang_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_hang_in_one_workers_share_leaves_the_rest_of_it_answered() {
+        let h = hanging_runner();
+        let runner = StatRunner {
+            workers: Vec::new(),
+            ..h.runner
+        }
+        .with_workers(2);
+        // Worker 0 gets /a, /hang, /c; worker 1 gets /b, /missing.
+        let paths: Vec<PathBuf> = ["/a", "/b", "/hang", "/missing", "/c"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let results = runner.stat_all(&paths);
+        assert_eq!(results[0], Ok(usage(1.0)));
+        assert_eq!(results[1], Ok(usage(1.0)));
+        assert_eq!(results[2], Err(TIMEOUT_ERROR.to_string()));
+        assert_eq!(results[3], Err("no such file or directory".to_string()));
+        // Queued behind the hung call on the worker set aside: stated on a new worker.
+        assert_eq!(results[4], Ok(usage(1.0)));
+        assert_eq!(runner.stuck_count(), 1);
+        assert_eq!(h.hang_calls.load(Ordering::SeqCst), 1);
+        h.release.send(()).unwrap();
     }
 
     #[test]
