@@ -210,6 +210,9 @@ mod tests {
             err.starts_with("--collector.x.include: invalid regular expression"),
             "{err}"
         );
+        // regex-lite has no Unicode classes: refused, not silently matched differently.
+        let err = DeviceFilter::new((I, Some(r"\pL")), (E, None)).unwrap_err();
+        assert!(err.starts_with("--collector.x.include"), "{err}");
         let err = DeviceFilter::exclusive((I, Some("a")), (E, Some("b"))).unwrap_err();
         assert!(err.contains("mutually exclusive"), "{err}");
     }
