@@ -77,6 +77,21 @@ impl Stack {
                     .is_empty()
             },
         );
+        // The CPU columns are rates of node_cpu_seconds_total, which the exporter publishes from
+        // its full runs (every slow interval, 15 s): they have a value once Prometheus holds two
+        // of them. (cpu_high, read from the 2 s signal readings, can fire before that.)
+        wait_for(
+            "two full runs of the laptop's cpu collector",
+            Duration::from_secs(40),
+            || {
+                !prom
+                    .query(&format!(
+                        "rate(node_cpu_seconds_total{{instance=\"127.0.0.1:{}\"}}[5m]) > 0",
+                        laptop.port
+                    ))
+                    .is_empty()
+            },
+        );
         Stack {
             prom,
             laptop,
