@@ -1169,19 +1169,23 @@ mod tests {
         }
     }
 
-    /// A signal-reading collector whose full runs publish its reading too (as node_memory_
-    /// MemTotal_bytes, 1000 + the run count); its runs fail while `fail` is set.
+    /// What `Shared` counts and whether its runs fail.
     #[derive(Default)]
     struct RunHoldsSignals {
         inner: Signalling,
         fail: AtomicBool,
     }
-    impl Collector for RunHoldsSignals {
+
+    /// A signal-reading collector whose full runs publish its reading too (as node_memory_
+    /// MemTotal_bytes, 1000 + the run count); its runs fail while `fail` is set. Shared with
+    /// the test, which looks at the counts.
+    struct Shared(Arc<RunHoldsSignals>);
+    impl Collector for Shared {
         fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
-            let n = self.inner.runs.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = self.0.inner.runs.fetch_add(1, Ordering::Relaxed) + 1;
             out.gauge("node_memory_MemTotal_bytes", "Memory.")
                 .sample(&[], 1000.0 + n as f64);
-            if self.fail.load(Ordering::Relaxed) {
+            if self.0.fail.load(Ordering::Relaxed) {
                 return Err(CollectError::Other("failed on purpose".into()));
             }
             Ok(())
@@ -1190,7 +1194,7 @@ mod tests {
             true
         }
         fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
-            self.inner.signals(readings)
+            self.0.inner.signals(readings)
         }
         fn full_run_has_signals(&self) -> bool {
             true
@@ -1200,21 +1204,6 @@ mod tests {
     #[test]
     fn a_full_run_that_holds_the_signals_is_not_read_twice() {
         let collector = Arc::new(RunHoldsSignals::default());
-        struct Shared(Arc<RunHoldsSignals>);
-        impl Collector for Shared {
-            fn collect(&self, out: &mut MetricSet) -> Result<(), CollectError> {
-                self.0.collect(out)
-            }
-            fn reads_signals(&self) -> bool {
-                true
-            }
-            fn signals(&self, readings: &mut Readings) -> Result<(), CollectError> {
-                self.0.signals(readings)
-            }
-            fn full_run_has_signals(&self) -> bool {
-                true
-            }
-        }
         let mut sampler = Sampler::new(
             vec![Slot::new("mem", Box::new(Shared(Arc::clone(&collector))))
                 .with_cadence(Cadence::Slow)

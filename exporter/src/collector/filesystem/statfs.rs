@@ -40,6 +40,9 @@ pub fn statvfs_usage(path: &Path) -> io::Result<FsUsage> {
 /// node_exporter's `device_error` label value for a mount whose statfs did not return in time.
 pub const TIMEOUT_ERROR: &str = "mountpoint timeout";
 
+/// The `device_error` for a call whose worker thread ended without answering.
+const WORKER_ENDED: &str = "statfs worker ended without a result";
+
 /// The `device_error` label for a failed statfs: node_exporter puts Go's error text there, which
 /// for a system call is the C library's message starting in lower case
 /// ("no such file or directory", "permission denied").
@@ -118,26 +121,10 @@ impl StatRunner {
         for (k, slot) in slots.iter_mut().enumerate() {
             let mut share = Vec::new();
             for i in (k..paths.len()).step_by(n) {
-                if lock(&self.stuck).contains(&paths[i]) {
-                    results[i] = Err(TIMEOUT_ERROR.to_string());
-                    continue;
+                match self.hand_over(slot, &paths[i]) {
+                    Ok(()) => share.push(i),
+                    Err(label) => results[i] = Err(label),
                 }
-                if slot.is_none() {
-                    match self.spawn_worker() {
-                        Ok(w) => **slot = Some(w),
-                        Err(e) => {
-                            results[i] = Err(error_label(&e));
-                            continue;
-                        }
-                    }
-                }
-                let worker = slot.as_ref().expect("started above");
-                if worker.jobs.send(paths[i].clone()).is_err() {
-                    **slot = None;
-                    results[i] = Err("statfs worker ended without a result".to_string());
-                    continue;
-                }
-                share.push(i);
             }
             handed.push((share, Instant::now()));
         }
@@ -145,14 +132,14 @@ impl StatRunner {
             let mut began = handed_at;
             for (position, &i) in share.iter().enumerate() {
                 match self.take_result(slot, &paths[i], began) {
-                    Some((result, ended)) => {
+                    Ok((result, ended)) => {
                         results[i] = result;
                         began = ended;
                     }
-                    None => {
+                    Err(label) => {
                         // The worker is gone (set aside in a hung call, or ended): the rest of
                         // its share is stated one by one on a new worker.
-                        results[i] = Err(TIMEOUT_ERROR.to_string());
+                        results[i] = Err(label);
                         for &rest in &share[position + 1..] {
                             results[rest] = self.stat_one(slot, &paths[rest]);
                         }
@@ -164,16 +151,33 @@ impl StatRunner {
         results
     }
 
-    /// The next result of the worker in `slot`, for the call on `path` that began at `began`;
-    /// `None` when it does not come within the timeout (the mount is then marked stuck and the
-    /// worker set aside) or the worker ended.
+    /// Sends `path` to the worker in `slot`, starting one if there is none; the error is the
+    /// path's `device_error` when it is not sent (stuck since an earlier call, no worker).
+    fn hand_over(&self, slot: &mut Option<Worker>, path: &Path) -> Result<(), String> {
+        if lock(&self.stuck).contains(path) {
+            return Err(TIMEOUT_ERROR.to_string());
+        }
+        if slot.is_none() {
+            *slot = Some(self.spawn_worker().map_err(|e| error_label(&e))?);
+        }
+        let worker = slot.as_ref().expect("started above");
+        if worker.jobs.send(path.to_path_buf()).is_err() {
+            *slot = None;
+            return Err(WORKER_ENDED.to_string());
+        }
+        Ok(())
+    }
+
+    /// The next result of the worker in `slot` (the call on `path` that began at `began`) and
+    /// when that call ended. When it does not come within the timeout the mount is marked stuck
+    /// and the worker set aside; that, or a worker that ended, is the error's `device_error`.
     fn take_result(
         &self,
         slot: &mut Option<Worker>,
         path: &Path,
         began: Instant,
-    ) -> Option<(Result<FsUsage, String>, Instant)> {
-        let worker = slot.as_ref()?;
+    ) -> Result<(Result<FsUsage, String>, Instant), String> {
+        let worker = slot.as_ref().ok_or_else(|| WORKER_ENDED.to_string())?;
         let left = (began + self.timeout).saturating_duration_since(Instant::now());
         let (result, ended) = match worker.results.recv_timeout(left) {
             Ok(done) => done,
@@ -183,17 +187,18 @@ impl StatRunner {
                     Ok(done) => done,
                     Err(_) => {
                         stuck.insert(path.to_path_buf());
+                        // The worker is blocked in this call: set it aside.
                         *slot = None;
-                        return None;
+                        return Err(TIMEOUT_ERROR.to_string());
                     }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
                 *slot = None;
-                return None;
+                return Err(WORKER_ENDED.to_string());
             }
         };
-        Some((result.map_err(|e| error_label(&e)), ended))
+        Ok((result.map_err(|e| error_label(&e)), ended))
     }
 
     /// How many mount points currently have a hung call.
@@ -227,37 +232,8 @@ impl StatRunner {
     }
 
     fn stat_one(&self, slot: &mut Option<Worker>, path: &Path) -> Result<FsUsage, String> {
-        if lock(&self.stuck).contains(path) {
-            return Err(TIMEOUT_ERROR.to_string());
-        }
-        if slot.is_none() {
-            *slot = Some(self.spawn_worker().map_err(|e| error_label(&e))?);
-        }
-        let worker = slot.as_ref().expect("started above");
-        if worker.jobs.send(path.to_path_buf()).is_err() {
-            *slot = None;
-            return Err("statfs worker ended without a result".to_string());
-        }
-        let (result, _) = match worker.results.recv_timeout(self.timeout) {
-            Ok(done) => done,
-            Err(RecvTimeoutError::Timeout) => {
-                let mut stuck = lock(&self.stuck);
-                match worker.results.try_recv() {
-                    Ok(done) => done,
-                    Err(_) => {
-                        stuck.insert(path.to_path_buf());
-                        // The worker is blocked in this call: set it aside.
-                        *slot = None;
-                        return Err(TIMEOUT_ERROR.to_string());
-                    }
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                *slot = None;
-                return Err("statfs worker ended without a result".to_string());
-            }
-        };
-        result.map_err(|e| error_label(&e))
+        self.hand_over(slot, path)?;
+        self.take_result(slot, path, Instant::now())?.0
     }
 }
 
