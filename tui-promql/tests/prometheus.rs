@@ -462,13 +462,25 @@ fn host_and_anomaly_views(backend: Backend) {
     let fleet = rt.block_on(fetch_fleet(&client, &q)).unwrap();
     assert!(fleet.failed.is_empty(), "{:?}", fleet.failed);
     assert_eq!(fleet.data.len(), 3);
-    let (host, hist) = rt.block_on(fetch_host(
-        &client,
-        &q,
-        &laptop,
-        Duration::from_secs(300),
-        true,
-    ));
+    // The CPU history is a rate of the series the exporter publishes every slow interval (15 s):
+    // a range query has it once two full runs fall inside its steps, which on victoria-metrics
+    // (its range queries end a little behind the newest sample) can be a few seconds after the
+    // instant query the stack waited for. Asked again until then, at most 30 s.
+    let started = std::time::Instant::now();
+    let (host, hist) = loop {
+        let (host, hist) = rt.block_on(fetch_host(
+            &client,
+            &q,
+            &laptop,
+            Duration::from_secs(300),
+            true,
+        ));
+        let has_cpu = hist.as_ref().is_some_and(|h| !h.data.cpu.is_empty());
+        if has_cpu || started.elapsed() > Duration::from_secs(30) {
+            break (host, hist);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
     assert!(host.failed.is_empty(), "{:?}", host.failed);
     let d = &host.data;
     assert_eq!(d.up, Some(true));
